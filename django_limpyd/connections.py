@@ -1,0 +1,141 @@
+"""The lazy, per-alias handler of the databases defined in ``LIMPYD_DATABASES``.
+
+``databases["alias"]`` returns the same :class:`~django_limpyd.database.RedisDatabase`
+for the life of the process; it connects on first use. When the setting
+changes (``override_settings``), each database drops its connection and reads
+its configuration again on next use.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+
+from django_limpyd.client import LimpydRedis, no_retry
+from django_limpyd.conf import get_setting
+from django_limpyd.exceptions import DatabaseNotConfigured
+from django_limpyd.settings_parser import SETTING, DatabaseConfig, parse_entry
+
+if TYPE_CHECKING:
+    from django_limpyd.database import RedisDatabase
+
+__all__ = ["DatabaseHandler", "build_client", "databases", "resolve_url"]
+
+#: OPTIONS keys passed on to django-redis's connection factory.
+_FACTORY_KEYS = (
+    "CONNECTION_FACTORY",
+    "CONNECTION_POOL_CLASS",
+    "PARSER_CLASS",
+    "PASSWORD",
+    "USERNAME",
+    "SOCKET_TIMEOUT",
+    "SOCKET_CONNECT_TIMEOUT",
+    "SENTINELS",
+    "SENTINEL_KWARGS",
+)
+
+
+def resolve_url(config: DatabaseConfig, location: str | None = None) -> str:
+    """Return a redis-py URL for ``location`` (default: the config's), starting an
+    embedded server if the location is ``embedded://``."""
+    location = location or config.location
+    if location.startswith("embedded://"):
+        from django_limpyd.embedded import connection_url
+
+        return connection_url(location)
+    return location
+
+
+def build_client(config: DatabaseConfig, location: str | None = None) -> LimpydRedis:
+    """Build the client of a database with django-redis's connection factory.
+
+    The pool is private to the database (never shared with a django-redis
+    cache at the same URL, whose responses are not decoded).
+    """
+    from django_redis.pool import get_connection_factory
+
+    options = config.options
+    factory_options: dict[str, Any] = {k: options[k] for k in _FACTORY_KEYS if k in options}
+    factory_options["CONNECTION_POOL_KWARGS"] = {
+        **options.get("CONNECTION_POOL_KWARGS", {}),
+        "decode_responses": True,
+        "retry": no_retry(),
+        "health_check_interval": options["HEALTH_CHECK_INTERVAL"],
+    }
+    factory_options["REDIS_CLIENT_CLASS"] = "django_limpyd.client.LimpydRedis"
+    factory_options["REDIS_CLIENT_KWARGS"] = {
+        **options.get("REDIS_CLIENT_KWARGS", {}),
+        "read_retries": options["READ_RETRIES"],
+    }
+    factory = get_connection_factory(factory_options)
+    params = factory.make_connection_params(resolve_url(config, location))
+    pool = factory.get_connection_pool(params)
+    return factory.redis_client_cls(connection_pool=pool, **factory.redis_client_cls_kwargs)
+
+
+class DatabaseHandler:
+    """Gives one :class:`RedisDatabase` per alias of ``LIMPYD_DATABASES``."""
+
+    def __init__(self) -> None:
+        self._databases: dict[str, RedisDatabase] = {}
+        self._configs: dict[str, DatabaseConfig] = {}
+        self._lock = threading.RLock()
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The raw ``LIMPYD_DATABASES`` setting."""
+        value = get_setting(SETTING)
+        if not isinstance(value, dict):
+            from django.core.exceptions import ImproperlyConfigured
+
+            raise ImproperlyConfigured(f"{SETTING} must be a dict, got {value!r}.")
+        return value
+
+    def get_config(self, alias: str) -> DatabaseConfig:
+        """Return the validated configuration of ``alias``."""
+        with self._lock:
+            config = self._configs.get(alias)
+            if config is None:
+                entries = self.settings
+                if alias not in entries:
+                    raise DatabaseNotConfigured(
+                        f"The Redis database {alias!r} is not defined in {SETTING} "
+                        f"(defined: {', '.join(sorted(entries)) or 'none'})."
+                    )
+                caches = getattr(settings, "CACHES", {})
+                config = self._configs[alias] = parse_entry(alias, entries[alias], caches)
+            return config
+
+    def __getitem__(self, alias: str) -> RedisDatabase:
+        with self._lock:
+            database = self._databases.get(alias)
+            if database is None:
+                self.get_config(alias)  # unknown alias: fail now, not at first command
+                from django_limpyd.database import RedisDatabase
+
+                database = self._databases[alias] = RedisDatabase.for_alias(alias)
+            return database
+
+    def __contains__(self, alias: object) -> bool:
+        return alias in self.settings
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.settings)
+
+    def all(self) -> list[RedisDatabase]:
+        """Every configured database (none is connected by this call)."""
+        return [self[alias] for alias in self]
+
+    def reset(self) -> None:
+        """Forget parsed configs and drop connections (after a settings change)."""
+        with self._lock:
+            self._configs.clear()
+            for database in self._databases.values():
+                database.close()
+
+
+#: The handler: ``databases["default"]``.
+databases = DatabaseHandler()

@@ -1,0 +1,180 @@
+"""``RedisDatabase``: a connection to one Redis database and the models it hosts.
+
+A database is either built by hand from redis-py keyword arguments (as in
+limpyd) or obtained from settings with ``django_limpyd.databases["alias"]``.
+Either way the client is created on first use.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from django.core.exceptions import ImproperlyConfigured
+
+from django_limpyd.client import LimpydRedis, Observer, no_retry
+from django_limpyd.exceptions import ImplementationError
+from django_limpyd.settings_parser import DEFAULT_OPTIONS, RESERVED_POOL_KWARGS
+
+if TYPE_CHECKING:
+    from django_limpyd.settings_parser import DatabaseConfig
+
+__all__ = ["DEFAULT_CONNECTION_SETTINGS", "RedisDatabase"]
+
+#: Connection arguments of a hand-built database, before the caller's own.
+DEFAULT_CONNECTION_SETTINGS: dict[str, Any] = {
+    "host": "localhost",
+    "port": 6379,
+    "db": 0,
+    "socket_timeout": DEFAULT_OPTIONS["SOCKET_TIMEOUT"],
+    "socket_connect_timeout": DEFAULT_OPTIONS["SOCKET_CONNECT_TIMEOUT"],
+    "health_check_interval": DEFAULT_OPTIONS["HEALTH_CHECK_INTERVAL"],
+}
+
+
+class RedisDatabase:
+    """A Redis database: its connection, and the registry of its models."""
+
+    def __init__(self, **connection_settings: Any) -> None:
+        #: the ``LIMPYD_DATABASES`` alias, or ``None`` for a hand-built database
+        self.alias: str | None = None
+        self._connection_settings = self._check_settings(connection_settings)
+        self._client: LimpydRedis | None = None
+        self._location_override: str | None = None
+        self._lock = threading.RLock()
+        self._observers: list[Observer] = []
+        self._models: dict[tuple[str, str], type] = {}
+
+    @classmethod
+    def for_alias(cls, alias: str) -> RedisDatabase:
+        """The database of a ``LIMPYD_DATABASES`` alias (use ``databases[alias]``)."""
+        database = cls()
+        database.alias = alias
+        return database
+
+    def __repr__(self) -> str:
+        where = f"alias={self.alias!r}" if self.alias else repr(self._connection_settings)
+        return f"<{type(self).__name__} {where}>"
+
+    @staticmethod
+    def _check_settings(connection_settings: dict[str, Any]) -> dict[str, Any]:
+        reserved = RESERVED_POOL_KWARGS & set(connection_settings)
+        if reserved:
+            raise ImproperlyConfigured(
+                f"RedisDatabase() got {sorted(reserved)}, which django_limpyd manages itself "
+                "(responses are decoded; writes are never retried)."
+            )
+        return {**DEFAULT_CONNECTION_SETTINGS, **connection_settings}
+
+    # -- connection -----------------------------------------------------------------
+
+    @property
+    def config(self) -> DatabaseConfig | None:
+        """The validated settings entry of an alias database, else ``None``."""
+        if self.alias is None:
+            return None
+        from django_limpyd.connections import databases
+
+        return databases.get_config(self.alias)
+
+    @property
+    def connection(self) -> LimpydRedis:
+        """The redis-py client (created on first access)."""
+        client = self._client
+        if client is None:
+            with self._lock:
+                client = self._client
+                if client is None:
+                    client = self._client = self._build_client()
+        return client
+
+    def _build_client(self) -> LimpydRedis:
+        if self.alias is not None:
+            from django_limpyd.connections import build_client
+
+            client = build_client(self.config, self._location_override)
+        else:
+            read_retries = self._connection_settings.get("read_retries", 1)
+            kwargs = {k: v for k, v in self._connection_settings.items() if k != "read_retries"}
+            client = LimpydRedis(
+                **kwargs, decode_responses=True, retry=no_retry(), read_retries=read_retries
+            )
+        client._limpyd_observers = self._observers
+        return client
+
+    def connect(self, **connection_settings: Any) -> LimpydRedis:
+        """Switch to other connection settings (redis-py arguments) and connect."""
+        with self._lock:
+            if self.alias is not None and connection_settings:
+                raise ImplementationError(
+                    f"The database {self.alias!r} comes from LIMPYD_DATABASES; change the "
+                    "setting (or use override_settings) instead of connect(...)."
+                )
+            if connection_settings:
+                self._connection_settings = self._check_settings(connection_settings)
+            self.close()
+            return self.connection
+
+    def use_location(self, location: str | None) -> None:
+        """Point an alias database at another URL (``None``: back to its setting).
+
+        Used by the test machinery to send a whole run to a test location.
+        """
+        with self._lock:
+            self._location_override = location
+            self.close()
+
+    def close(self) -> None:
+        """Disconnect; the next command connects again with the current settings."""
+        with self._lock:
+            client, self._client = self._client, None
+            if client is not None:
+                client.connection_pool.disconnect()
+
+    # -- observers ------------------------------------------------------------------
+
+    def add_observer(self, observer: Observer) -> None:
+        """Report every round trip of this database to ``observer``."""
+        self._observers.append(observer)
+
+    def remove_observer(self, observer: Observer) -> None:
+        """Stop reporting to ``observer``."""
+        self._observers.remove(observer)
+
+    # -- tools ----------------------------------------------------------------------
+
+    def scan_keys(self, match: str | None = None, count: int | None = None) -> Iterator[str]:
+        """Yield every key of the database, or those matching the glob ``match``."""
+        return self.connection.scan_iter(match=match, count=count)
+
+    # -- models ---------------------------------------------------------------------
+
+    def _add_model(self, model: type) -> None:
+        key = (model._meta.namespace, model._meta.name)
+        with self._lock:
+            existing = self._models.get(key)
+            if existing is not None and existing is not model:
+                if existing.__module__ == model.__module__ and existing.__qualname__ == (
+                    model.__qualname__
+                ):
+                    pass  # the same class defined again (module reloaded): replace it
+                else:
+                    raise ImplementationError(
+                        f"Database {self!r} already hosts a model named {model._meta.name!r} "
+                        f"in namespace {model._meta.namespace!r} ({existing.__module__}."
+                        f"{existing.__qualname__}); set another namespace on "
+                        f"{model.__module__}.{model.__qualname__}."
+                    )
+            self._models[key] = model
+
+    def _remove_model(self, model: type) -> None:
+        key = (model._meta.namespace, model._meta.name)
+        with self._lock:
+            if self._models.get(key) is model:
+                del self._models[key]
+
+    @property
+    def models(self) -> dict[tuple[str, str], type]:
+        """The concrete models hosted here, by ``(namespace, name)``."""
+        return dict(self._models)

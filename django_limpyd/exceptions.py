@@ -1,0 +1,52 @@
+"""Exceptions raised by django_limpyd.
+
+The tree::
+
+    Exception
+    ├── LimpydException
+    │   ├── ImplementationError        a model, field or index used in a way it cannot be
+    │   ├── UniquenessError            a unique value is already held by another instance
+    │   ├── DoesNotExist               (also django's ObjectDoesNotExist) no such instance;
+    │   │   └── <Model>.DoesNotExist   one subclass per model
+    │   └── InvalidValue               (also ValueError) a value the field cannot store
+    └── django.core.exceptions.ImproperlyConfigured
+        └── DatabaseNotConfigured      (also LimpydException) unknown LIMPYD_DATABASES alias
+
+Connection problems are redis-py's own ``redis.exceptions.ConnectionError``
+and ``TimeoutError``, never wrapped.
+"""
+
+from django.core.exceptions import ImproperlyConfigured, ObjectDoesNotExist
+
+__all__ = [
+    "DatabaseNotConfigured",
+    "DoesNotExist",
+    "ImplementationError",
+    "InvalidValue",
+    "LimpydException",
+    "UniquenessError",
+]
+
+
+class LimpydException(Exception):
+    """Base of every exception raised by django_limpyd."""
+
+
+class ImplementationError(LimpydException):
+    """A model, field, index or database is used in a way it does not support."""
+
+
+class UniquenessError(LimpydException):
+    """A value of a unique field is already held by another instance."""
+
+
+class DoesNotExist(LimpydException, ObjectDoesNotExist):
+    """The instance asked for is not (or no longer) in Redis."""
+
+
+class InvalidValue(LimpydException, ValueError):
+    """A value that the field cannot store (raised before anything is written)."""
+
+
+class DatabaseNotConfigured(LimpydException, ImproperlyConfigured):
+    """An alias that ``LIMPYD_DATABASES`` does not define."""

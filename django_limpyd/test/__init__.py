@@ -1,0 +1,1 @@
+"""Test helpers for projects using django_limpyd (and for django_limpyd itself)."""
