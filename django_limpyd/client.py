@@ -28,14 +28,65 @@ from redis.retry import Retry
 
 #: Commands that never change data: safe to send again after a lost connection.
 READ_ONLY_COMMANDS = frozenset(
-    """
-    BITCOUNT BITPOS DBSIZE ECHO EXISTS GET GETBIT GETRANGE HEXISTS HGET HGETALL
-    HKEYS HLEN HMGET HRANDFIELD HSCAN HSTRLEN HVALS INFO LINDEX LLEN LPOS LRANGE
-    MEMORY MGET OBJECT PING PTTL SCAN SCARD SDIFF SINTER SISMEMBER SMEMBERS
-    SMISMEMBER SORT_RO SRANDMEMBER SSCAN STRLEN SUNION TIME TTL TYPE ZCARD ZCOUNT
-    ZLEXCOUNT ZMSCORE ZRANGE ZRANGEBYLEX ZRANGEBYSCORE ZRANK ZREVRANGE
-    ZREVRANGEBYLEX ZREVRANGEBYSCORE ZREVRANK ZSCAN ZSCORE
-    """.split()
+    [
+        "BITCOUNT",
+        "BITPOS",
+        "DBSIZE",
+        "ECHO",
+        "EXISTS",
+        "GET",
+        "GETBIT",
+        "GETRANGE",
+        "HEXISTS",
+        "HGET",
+        "HGETALL",
+        "HKEYS",
+        "HLEN",
+        "HMGET",
+        "HRANDFIELD",
+        "HSCAN",
+        "HSTRLEN",
+        "HVALS",
+        "INFO",
+        "LINDEX",
+        "LLEN",
+        "LPOS",
+        "LRANGE",
+        "MEMORY",
+        "MGET",
+        "OBJECT",
+        "PING",
+        "PTTL",
+        "SCAN",
+        "SCARD",
+        "SDIFF",
+        "SINTER",
+        "SISMEMBER",
+        "SMEMBERS",
+        "SMISMEMBER",
+        "SORT_RO",
+        "SRANDMEMBER",
+        "SSCAN",
+        "STRLEN",
+        "SUNION",
+        "TIME",
+        "TTL",
+        "TYPE",
+        "ZCARD",
+        "ZCOUNT",
+        "ZLEXCOUNT",
+        "ZMSCORE",
+        "ZRANGE",
+        "ZRANGEBYLEX",
+        "ZRANGEBYSCORE",
+        "ZRANK",
+        "ZREVRANGE",
+        "ZREVRANGEBYLEX",
+        "ZREVRANGEBYSCORE",
+        "ZREVRANK",
+        "ZSCAN",
+        "ZSCORE",
+    ]
 )
 
 #: An observer gets (commands, duration in seconds); one call per round trip.

@@ -144,6 +144,16 @@ class RedisDatabase:
 
     # -- tools ----------------------------------------------------------------------
 
+    def load_scripts(self) -> None:
+        """Load every Lua script of django_limpyd now (one round trip).
+
+        Scripts otherwise load on first use (EVALSHA, NOSCRIPT, SCRIPT LOAD,
+        EVALSHA); loading them ahead keeps command counts exact.
+        """
+        from django_limpyd.storage.scripts import load_all
+
+        load_all(self.connection)
+
     def scan_keys(self, match: str | None = None, count: int | None = None) -> Iterator[str]:
         """Yield every key of the database, or those matching the glob ``match``."""
         return self.connection.scan_iter(match=match, count=count)

@@ -124,7 +124,8 @@ def validate_options(alias: str, options: Any) -> dict[str, Any]:
         expected = OPTION_TYPES.get(key)
         if expected is None:
             raise ImproperlyConfigured(
-                f"{where} has an unknown key {key!r}; known keys: {', '.join(sorted(OPTION_TYPES))}."
+                f"{where} has an unknown key {key!r}; "
+                f"known keys: {', '.join(sorted(OPTION_TYPES))}."
             )
         if isinstance(value, bool) or not isinstance(value, expected):
             names = getattr(expected, "__name__", None) or " or ".join(t.__name__ for t in expected)

@@ -14,7 +14,7 @@ def test_databases_handler_connects_lazily_and_decodes():
 
 
 def test_unknown_alias_names_it():
-    with pytest.raises(DatabaseNotConfigured, match="'nope'.*LIMPYD_DATABASES"):
+    with pytest.raises(DatabaseNotConfigured, match=r"'nope'.*LIMPYD_DATABASES"):
         django_limpyd.databases["nope"]
 
 
@@ -46,9 +46,11 @@ def test_setting_change_resets_connection(redis_server):
 )
 def test_bad_entries_raise_improperly_configured(entry, message):
     caches = {"locmem": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    with override_settings(LIMPYD_DATABASES={"bad": entry}, CACHES=caches):
-        with pytest.raises(ImproperlyConfigured, match=message):
-            django_limpyd.databases["bad"].connection.ping()
+    with (
+        override_settings(LIMPYD_DATABASES={"bad": entry}, CACHES=caches),
+        pytest.raises(ImproperlyConfigured, match=message),
+    ):
+        django_limpyd.databases["bad"].connection.ping()
 
 
 def test_cache_entry_is_reused_with_its_own_decoding_pool(redis_server):
@@ -59,9 +61,7 @@ def test_cache_entry_is_reused_with_its_own_decoding_pool(redis_server):
             "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient"},
         }
     }
-    with override_settings(
-        CACHES=caches, LIMPYD_DATABASES={"sessions": {"CACHE": "default"}}
-    ):
+    with override_settings(CACHES=caches, LIMPYD_DATABASES={"sessions": {"CACHE": "default"}}):
         from django.core.cache import caches as django_caches
 
         django_caches["default"].set("cached", 1)

@@ -17,7 +17,12 @@ from typing import Any
 
 import redis
 
-from django_limpyd.servers import check_socket_path, find_redis_server, wait_for_server, write_config
+from django_limpyd.servers import (
+    check_socket_path,
+    find_redis_server,
+    wait_for_server,
+    write_config,
+)
 
 __all__ = ["PrivateRedisServer", "free_port"]
 

@@ -1,0 +1,268 @@
+"""``RedisField`` and its two families, ``SingleValueField`` and ``MultiValuesField``.
+
+A field object declared on a model describes the field; reading it on an
+instance (``person.name``) gives a copy bound to that instance, whose command
+methods act on the instance's key. Nothing is cached but the binding.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from redis.exceptions import DataError
+
+from django_limpyd.exceptions import DoesNotExist, ImplementationError, InvalidValue
+from django_limpyd.fields.commands import build_command, install_commands
+from django_limpyd.indexes import BaseIndex, EqualIndex
+
+if TYPE_CHECKING:
+    from django_limpyd.client import LimpydRedis
+    from django_limpyd.model.base import RedisModel
+
+__all__ = ["NOT_SET", "MultiValuesField", "RedisField", "SingleValueField"]
+
+#: marks "no default"
+NOT_SET: Any = type("NotSet", (), {"__repr__": lambda self: "NOT_SET"})()
+
+EXPIRY_READ = ("ttl", "pttl")
+EXPIRY_WRITE = ("expire", "pexpire", "expireat", "pexpireat", "persist")
+
+
+@install_commands(read=EXPIRY_READ, write=EXPIRY_WRITE)
+class RedisField:
+    """Base of every field: options, binding to an instance, command plumbing."""
+
+    #: the storage type the scripts know ("string", "hfield", "hash", "set", "list", "zset")
+    storage_type: ClassVar[str] = ""
+    #: True for fields holding several values (each member is indexed)
+    multi: ClassVar[bool] = False
+    #: whether ``default=`` is accepted
+    accepts_default: ClassVar[bool] = False
+    #: whether the expiry commands are available
+    allows_expiry: ClassVar[bool] = True
+    read_commands: ClassVar[tuple[str, ...]]
+    write_commands: ClassVar[tuple[str, ...]]
+
+    def __init__(
+        self,
+        *,
+        default: Any = NOT_SET,
+        indexable: bool = False,
+        unique: bool = False,
+        indexes: list[type[BaseIndex]] | None = None,
+        lockable: bool = True,
+    ) -> None:
+        if default is not NOT_SET and not self.accepts_default:
+            raise ImplementationError(f"{type(self).__name__} does not accept a default.")
+        for index_class in indexes or ():
+            if not (isinstance(index_class, type) and issubclass(index_class, BaseIndex)):
+                raise ImplementationError(
+                    f"indexes must be a list of index classes, got {index_class!r}."
+                )
+        self.default = default
+        self.unique = bool(unique)
+        self.indexable = bool(indexable or unique or indexes)
+        self.index_classes: list[type[BaseIndex]] = list(indexes or ())
+        self.lockable = lockable
+        self.name: str = ""
+        self.model: type[RedisModel] | None = None
+        self.instance: RedisModel | None = None
+        self.indexes: list[BaseIndex] = []
+
+    # -- declaration ----------------------------------------------------------------
+
+    def clone(self) -> RedisField:
+        """An unattached copy (for subclasses of the model declaring it)."""
+        field = copy.copy(self)
+        field.model = field.instance = None
+        field.indexes = []
+        return field
+
+    def contribute_to_class(self, model: type[RedisModel], name: str) -> None:
+        """Attach to ``model`` under ``name`` (called by the metaclass)."""
+        self.name = name
+        self.model = model
+        if self.indexable:
+            classes = self.index_classes or [EqualIndex]
+            self.indexes = [index_class(self, i) for i, index_class in enumerate(classes)]
+            if self.unique and not any(index.handles_uniqueness for index in self.indexes):
+                raise ImplementationError(
+                    f"{self.describe()} is unique but none of its indexes handles uniqueness."
+                )
+        model._meta.add_field(self)
+        setattr(model, name, self)
+
+    def describe(self) -> str:
+        """``Model.field``, for messages."""
+        model = self.model.__name__ if self.model else "<unattached>"
+        return f"{model}.{self.name}"
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.describe()}>"
+
+    def __get__(self, instance: RedisModel | None, owner: type) -> RedisField:
+        if instance is None:
+            return self
+        bound = copy.copy(self)
+        bound.instance = instance
+        instance.__dict__[self.name] = bound
+        return bound
+
+    # -- instance plumbing ----------------------------------------------------------
+
+    @property
+    def database(self) -> Any:
+        """The database of the field's model."""
+        return self.model._meta.database
+
+    @property
+    def connection(self) -> LimpydRedis:
+        """The redis-py client to send commands to."""
+        return self.model._meta.database.connection
+
+    def _pk(self) -> str:
+        if self.instance is None:
+            raise ImplementationError(f"{self.describe()} is not bound to an instance.")
+        pk = self.instance._pk
+        if pk is None:
+            raise DoesNotExist(
+                f"This {self.model.__name__} is not saved yet: write a field or pass "
+                "values to the constructor first."
+            )
+        return pk
+
+    @property
+    def key(self) -> str:
+        """The Redis key of this field for the bound instance."""
+        return self.model._meta.keys.field(self.name, self._pk())
+
+    def _target(self) -> tuple[str, ...]:
+        """The arguments that come before the command's own (the key, ...)."""
+        return self._target_for(self._pk())
+
+    def _read(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        return getattr(self.connection, name)(*self._target(), *args, **kwargs)
+
+    def _capture(self, name: str, args: tuple, kwargs: dict, target: tuple) -> tuple:
+        try:
+            return build_command(name, *target, *args, **kwargs)
+        except DataError as exc:
+            raise InvalidValue(f"{self.describe()}.{name}(): {exc}") from None
+
+    def _write(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        from django_limpyd.storage import atomic
+
+        instance = self.instance
+        if instance is None:
+            raise ImplementationError(f"{self.describe()} is not bound to an instance.")
+        target = self._target_for(instance._pk or "")
+        command, options = self._capture(name, args, kwargs, target)
+        new_values = self._new_values(name, args, kwargs)
+        return atomic.write(instance, [self], command, options, new_values)
+
+    def _target_for(self, pk: str) -> tuple[str, ...]:
+        """The leading arguments of a command for instance ``pk``."""
+        return (self.model._meta.keys.field(self.name, pk),)
+
+    def _new_values(self, name: str, args: tuple, kwargs: dict) -> list[Any]:
+        """Raw values this command may bring (lets scripts find transforms in one go)."""
+        return [value for value in args if isinstance(value, (str, int, float))]
+
+    def _check_expiry_allowed(self) -> None:
+        if not self.allows_expiry:
+            raise ImplementationError(f"{self.describe()} does not support expiry commands.")
+        if self.indexable:
+            raise ImplementationError(
+                f"{self.describe()} is indexable: an expiring value would leave its index "
+                "entries behind, so expiry commands are refused."
+            )
+
+    def expire(self, *args: Any, **kwargs: Any) -> Any:
+        """Redis ``EXPIRE`` on this field (refused on indexable fields)."""
+        self._check_expiry_allowed()
+        return self._write("expire", *args, **kwargs)
+
+    def pexpire(self, *args: Any, **kwargs: Any) -> Any:
+        """Redis ``PEXPIRE`` on this field (refused on indexable fields)."""
+        self._check_expiry_allowed()
+        return self._write("pexpire", *args, **kwargs)
+
+    def expireat(self, *args: Any, **kwargs: Any) -> Any:
+        """Redis ``EXPIREAT`` on this field (refused on indexable fields)."""
+        self._check_expiry_allowed()
+        return self._write("expireat", *args, **kwargs)
+
+    def pexpireat(self, *args: Any, **kwargs: Any) -> Any:
+        """Redis ``PEXPIREAT`` on this field (refused on indexable fields)."""
+        self._check_expiry_allowed()
+        return self._write("pexpireat", *args, **kwargs)
+
+    def persist(self) -> Any:
+        """Redis ``PERSIST`` on this field."""
+        self._check_expiry_allowed()
+        return self._write("persist")
+
+    def ttl(self) -> Any:
+        """Redis ``TTL`` of this field."""
+        self._check_expiry_allowed()
+        return self._read("ttl")
+
+    def pttl(self) -> Any:
+        """Redis ``PTTL`` of this field."""
+        self._check_expiry_allowed()
+        return self._read("pttl")
+
+    def delete(self) -> Any:
+        """Delete the value of this field (and its index entries)."""
+        if self.instance is not None and self.instance._pk is None:
+            return 0
+        return self._write("delete")
+
+    # -- indexes --------------------------------------------------------------------
+
+    def get_index(
+        self,
+        index_class: type[BaseIndex] | None = None,
+        key: str | None = None,
+        prefix: str | None = None,
+    ) -> BaseIndex:
+        """The index of this field matching the criteria (the first one by default)."""
+        for index in self.model._meta.get_field(self.name).indexes:
+            if index_class is not None and not isinstance(index, index_class):
+                continue
+            if key is not None and index.key != key:
+                continue
+            if prefix is not None and index.prefix != prefix:
+                continue
+            return index
+        raise ImplementationError(
+            f"{self.describe()} has no index matching class={index_class!r}, key={key!r}, "
+            f"prefix={prefix!r}."
+        )
+
+
+class SingleValueField(RedisField):
+    """A field holding one value per instance (StringField, InstanceHashField, pk)."""
+
+    accepts_default = True
+
+    def prepare_value(self, value: Any) -> str:
+        """``value`` as stored, or :class:`InvalidValue` naming the field."""
+        from django_limpyd.storage.values import to_redis_string
+
+        if value is None:
+            raise InvalidValue(f"{self.describe()} cannot store None (delete the field instead).")
+        return to_redis_string(value, self.describe())
+
+
+class MultiValuesField(RedisField):
+    """A field holding several values (HashField, SetField, ListField, SortedSetField)."""
+
+    multi = True
+
+    def prepare_value(self, value: Any) -> Any:
+        """Values given to the constructor, as stored (overridden per type)."""
+        from django_limpyd.storage.values import to_member_list
+
+        return to_member_list(value, self.describe())

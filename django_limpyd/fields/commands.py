@@ -1,0 +1,70 @@
+"""Installing Redis commands as methods of field classes.
+
+A field class lists its commands by name; each becomes a method that sends the
+command to the field's key, with the arguments and return value of redis-py's
+method of the same name. Write commands go through the atomic write script
+(existence check and index changes included); read commands are sent as is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from redis.commands.core import CoreCommands
+
+__all__ = ["build_command", "install_commands"]
+
+
+class _CommandCapture(CoreCommands):
+    """redis-py's command methods, capturing (args, options) instead of sending."""
+
+    def execute_command(self, *args: Any, **options: Any) -> tuple[tuple[Any, ...], dict]:
+        return args, options
+
+
+_CAPTURE = _CommandCapture()
+
+
+def build_command(name: str, *args: Any, **kwargs: Any) -> tuple[tuple[Any, ...], dict]:
+    """The (args, options) redis-py would send for ``client.<name>(*args, **kwargs)``."""
+    return getattr(_CAPTURE, name)(*args, **kwargs)
+
+
+def _reader(name: str) -> Callable[..., Any]:
+    def command(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return self._read(name, *args, **kwargs)
+
+    command.__name__ = command.__qualname__ = name
+    command.__doc__ = f"Redis ``{name.upper()}`` on this field (arguments and result as redis-py)."
+    return command
+
+
+def _writer(name: str) -> Callable[..., Any]:
+    def command(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return self._write(name, *args, **kwargs)
+
+    command.__name__ = command.__qualname__ = name
+    command.__doc__ = (
+        f"Redis ``{name.upper()}`` on this field, atomically with its index changes "
+        "(arguments and result as redis-py)."
+    )
+    return command
+
+
+def install_commands(read: Iterable[str] = (), write: Iterable[str] = ()) -> Callable[[type], type]:
+    """Class decorator adding the named read and write commands (unless defined)."""
+    read, write = tuple(read), tuple(write)
+
+    def decorate(cls: type) -> type:
+        for name in read:
+            if name not in cls.__dict__:
+                setattr(cls, name, _reader(name))
+        for name in write:
+            if name not in cls.__dict__:
+                setattr(cls, name, _writer(name))
+        cls.read_commands = tuple(getattr(cls, "read_commands", ())) + read
+        cls.write_commands = tuple(getattr(cls, "write_commands", ())) + write
+        return cls
+
+    return decorate

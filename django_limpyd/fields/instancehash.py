@@ -1,0 +1,46 @@
+"""``InstanceHashField``: one entry of the instance's hash."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django_limpyd.fields.base import SingleValueField
+from django_limpyd.fields.commands import install_commands
+
+__all__ = ["InstanceHashField"]
+
+
+@install_commands(
+    read=("hget",),
+    write=("hset", "hsetnx", "hincrby", "hincrbyfloat", "hdel"),
+)
+class InstanceHashField(SingleValueField):
+    """A string stored as an entry (named like the field) of the instance's hash.
+
+    Read and write several at once with the instance's ``hmget``/``hmset``.
+    """
+
+    storage_type = "hfield"
+    allows_expiry = False
+
+    @property
+    def key(self) -> str:
+        """The instance's hash (shared by every InstanceHashField of the instance)."""
+        return self.model._meta.keys.instance_hash(self._pk())
+
+    def _target_for(self, pk: str) -> tuple[str, ...]:
+        return (self.model._meta.keys.instance_hash(pk), self.name)
+
+    def hset(self, value: Any) -> Any:
+        """Redis ``HSET`` of this entry."""
+        return self._write("hset", self.prepare_value(value))
+
+    def hsetnx(self, value: Any) -> Any:
+        """Redis ``HSETNX`` of this entry."""
+        return self._write("hsetnx", self.prepare_value(value))
+
+    def delete(self) -> Any:
+        """Delete this entry (``HDEL``) and its index entries."""
+        if self.instance is not None and self.instance._pk is None:
+            return 0
+        return self._write("hdel")

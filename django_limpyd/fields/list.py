@@ -1,0 +1,35 @@
+"""``ListField``: a Redis list."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django_limpyd.fields.base import MultiValuesField
+from django_limpyd.fields.commands import install_commands
+from django_limpyd.fields.sorting import SortableMixin
+
+__all__ = ["ListField"]
+
+
+@install_commands(
+    read=("lindex", "llen", "lrange"),
+    write=(
+        "linsert", "lpop", "lpush", "lpushx", "lrem", "lset", "ltrim", "rpop", "rpush", "rpushx",
+    ),
+)  # fmt: skip
+class ListField(SortableMixin, MultiValuesField):
+    """An ordered list of strings (each distinct member is indexed when indexable)."""
+
+    storage_type = "list"
+
+    def lcontains(self, value: Any) -> bool:
+        """True if ``value`` is in the list (LPOS, computed by the server)."""
+        return self._read("lpos", value) is not None
+
+    def lrank(self, value: Any) -> int | None:
+        """The index of the first occurrence of ``value``, or ``None`` (LPOS)."""
+        return self._read("lpos", value)
+
+    def lcount(self, value: Any) -> int:
+        """How many times ``value`` is in the list (LPOS ... COUNT 0)."""
+        return len(self._read("lpos", value, count=0))

@@ -1,0 +1,69 @@
+"""``PKField`` and ``AutoPKField``: the identity of an instance."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django_limpyd.exceptions import ImplementationError, InvalidValue
+from django_limpyd.fields.base import SingleValueField
+
+__all__ = ["AutoPKField", "PKField"]
+
+
+class PKField(SingleValueField):
+    """The primary key: any non-empty string, given at creation, never changed.
+
+    The pk is not stored in a key of its own: the model's set of pks holds it.
+    """
+
+    storage_type = "pk"
+    accepts_default = False
+    allows_expiry = False
+    #: True when pks are given by the database (1, 2, 3, ...)
+    auto = False
+
+    def __init__(self, **kwargs: Any) -> None:
+        for option in ("indexable", "unique", "indexes", "default"):
+            if kwargs.get(option):
+                raise ImplementationError(f"{type(self).__name__} does not accept {option}=.")
+        super().__init__(lockable=kwargs.get("lockable", True))
+
+    def normalize(self, value: Any) -> str:
+        """``value`` as a pk string, or :class:`InvalidValue`."""
+        pk = self.prepare_value(value)
+        if pk == "":
+            raise InvalidValue(f"{self.describe()} cannot be an empty string.")
+        return pk
+
+    def get(self) -> str | None:
+        """The pk of the instance (no round trip: it never changes)."""
+        return self.instance._pk if self.instance is not None else None
+
+    def set(self, value: Any) -> Any:
+        """Give an unsaved instance its pk (creating it); a pk is never changed."""
+        instance = self.instance
+        if instance is None:
+            raise ImplementationError(f"{self.describe()} is not bound to an instance.")
+        if instance._pk is not None:
+            raise ImplementationError(
+                f"{self.describe()} cannot be changed (instance {instance._pk!r} exists)."
+            )
+        instance._create({self.name: value})
+        return True
+
+    def delete(self) -> Any:
+        """Refused: delete the instance instead."""
+        raise ImplementationError(f"{self.describe()} cannot be deleted; delete the instance.")
+
+
+class AutoPKField(PKField):
+    """A pk filled with 1, 2, 3, ... by Redis (``INCR``); assigning one is an error."""
+
+    auto = True
+
+    def set(self, value: Any) -> Any:
+        """Refused: the database gives AutoPK values."""
+        raise ImplementationError(
+            f"{self.describe()} is an AutoPKField: its value is given by "
+            "the database, not assigned."
+        )

@@ -1,0 +1,52 @@
+"""``SortedSetField``: a Redis sorted set."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from django_limpyd.exceptions import InvalidValue
+from django_limpyd.fields.base import MultiValuesField
+from django_limpyd.fields.commands import install_commands
+from django_limpyd.fields.sorting import SortableMixin
+from django_limpyd.storage.values import to_score_pairs
+
+__all__ = ["SortedSetField"]
+
+
+@install_commands(
+    read=(
+        "zcard", "zcount", "zlexcount", "zrange", "zrangebylex", "zrangebyscore", "zrank",
+        "zrevrange", "zrevrangebylex", "zrevrangebyscore", "zrevrank", "zscore",
+    ),
+    write=(
+        "zadd", "zincrby", "zpopmax", "zpopmin", "zrem", "zremrangebylex", "zremrangebyrank",
+        "zremrangebyscore",
+    ),
+)  # fmt: skip
+class SortedSetField(SortableMixin, MultiValuesField):
+    """Unique strings ordered by a score (each member is indexed when indexable)."""
+
+    storage_type = "zset"
+
+    def prepare_value(self, value: Any) -> list[list[str]]:
+        """A ``{member: score}`` mapping given to the constructor."""
+        return to_score_pairs(value, self.describe())
+
+    def zadd(self, mapping: dict[str, Any] | None = None, ch: bool = False, **kwargs: Any) -> Any:
+        """Add members with their scores: ``zadd({"a": 1})`` or ``zadd(a=1, b=2.5)``.
+
+        Only the ``ch`` flag is supported. Returns the number of members added
+        (or changed, with ``ch``).
+        """
+        values = {**(mapping or {}), **kwargs}
+        if not values:
+            raise InvalidValue(f"{self.describe()}.zadd() needs at least one member.")
+        pairs = self.prepare_value(values)
+        return self._write("zadd", {member: score for member, score in pairs}, ch=ch)
+
+    def zscan(
+        self, match: str | None = None, count: int | None = None
+    ) -> Iterator[tuple[str, float]]:
+        """Iterate over ``(member, score)`` with ZSCAN (cursor handled)."""
+        return self.connection.zscan_iter(self.key, match=match, count=count)

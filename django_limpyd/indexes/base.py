@@ -1,0 +1,125 @@
+"""``BaseIndex``: what every index of a field stores, and how it is configured.
+
+An index class describes *how* values are stored (``kind``: ``eq`` = one set of
+pks per value, ``text`` = one sorted set ordered by value, ``num`` = one sorted
+set scored by value). The Lua write scripts maintain index entries in the same
+atomic unit as the data; Python only computes ``transform`` results, which
+scripts ask for when they meet a value they have no transform for.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from django_limpyd.exceptions import ImplementationError
+from django_limpyd.storage.values import to_redis_string
+
+if TYPE_CHECKING:
+    from django_limpyd.fields.base import RedisField
+
+__all__ = ["BaseIndex"]
+
+_UNSET: Any = object()
+
+
+class BaseIndex:
+    """Base of every index class. Subclasses set ``kind``."""
+
+    #: storage kind understood by the scripts: "eq", "text" or "num"
+    kind: ClassVar[str] = ""
+    #: filters read ``field__prefix__suffix`` when set
+    prefix: ClassVar[str | None] = None
+    #: separates the storage of two indexes of the same class on one field
+    key: ClassVar[str | None] = None
+    #: a function of the value, or of (index, value), giving what is indexed
+    transform: ClassVar[Callable[..., Any] | None] = None
+    #: whether this index enforces ``unique=True`` on its field
+    handle_uniqueness: ClassVar[bool] = True
+
+    def __init__(self, field: RedisField, position: int) -> None:
+        if not self.kind:
+            raise ImplementationError(f"{type(self).__name__} is abstract: it sets no kind.")
+        self.field = field
+        #: the id the scripts know this index by
+        self.id = f"{field.name}/{position}"
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} of {self.field.describe()}>"
+
+    @classmethod
+    def configure(
+        cls,
+        *,
+        prefix: str | None = _UNSET,
+        transform: Callable[..., Any] | None = _UNSET,
+        handle_uniqueness: bool | None = _UNSET,
+        key: str | None = _UNSET,
+        name: str | None = None,
+    ) -> type[BaseIndex]:
+        """Return a new index class with these settings (unset ones are inherited)."""
+        attrs: dict[str, Any] = {"__module__": cls.__module__}
+        for attr, value in (
+            ("prefix", prefix),
+            ("key", key),
+            ("handle_uniqueness", handle_uniqueness),
+        ):
+            if value is not _UNSET:
+                attrs[attr] = value
+        if transform is not _UNSET:
+            if transform is not None and not callable(transform):
+                raise ImplementationError(f"transform must be callable, got {transform!r}")
+            attrs["transform"] = staticmethod(transform) if transform else None
+        return type(name or cls.__name__, (cls,), attrs)
+
+    # -- values ---------------------------------------------------------------------
+
+    @property
+    def has_transform(self) -> bool:
+        """True if a Python function decides what is indexed (scripts must ask)."""
+        return type(self).transform is not None
+
+    def transform_value(self, value: str) -> str | None:
+        """What this index stores for the raw ``value`` (``None``: not indexed)."""
+        function = type(self).transform
+        if function is None:
+            return value
+        takes_self = len(inspect.signature(function).parameters) >= 2
+        result = function(self, value) if takes_self else function(value)
+        if result is None:
+            return None
+        return to_redis_string(result, f"The transform of {self!r}")
+
+    # -- storage --------------------------------------------------------------------
+
+    @property
+    def handles_uniqueness(self) -> bool:
+        """True if this index enforces the field's ``unique``."""
+        return bool(self.field.unique and type(self).handle_uniqueness)
+
+    @property
+    def storage_base(self) -> str:
+        """The key of a range index, or the key prefix of an equal index."""
+        keys = self.field.model._meta.keys
+        return keys.index_storage(self.field.name, self.kind, self.prefix, self.key)
+
+    def get_storage_key(self, value: Any = None) -> str:
+        """The Redis key holding the entries for ``value`` (any value for range indexes)."""
+        if self.kind != "eq":
+            return self.storage_base
+        if hasattr(value, "_meta"):  # an instance: its pk
+            value = value.pk.get()
+        raw = to_redis_string(value, repr(self))
+        indexed = self.transform_value(raw)
+        return self.storage_base + ("" if indexed is None else indexed)
+
+    def spec(self) -> dict[str, Any]:
+        """This index as the scripts see it."""
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "base": self.storage_base,
+            "unique": self.handles_uniqueness,
+            "transform": self.has_transform,
+        }

@@ -1,0 +1,286 @@
+"""``RedisModel``: instances stored in Redis, read and written field by field."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any, ClassVar
+
+from django_limpyd.exceptions import ImplementationError, InvalidValue
+from django_limpyd.fields.base import NOT_SET
+from django_limpyd.model.metaclass import ModelBase
+from django_limpyd.storage import atomic
+
+__all__ = ["RedisModel"]
+
+
+class RedisModel(metaclass=ModelBase):
+    """Base class of Redis models.
+
+    ``Model(**values)`` creates and saves an instance, ``Model(pk)`` connects to
+    an existing one (``DoesNotExist`` otherwise), ``Model()`` without values nor
+    defaults is an unsaved instance that its first write creates.
+    """
+
+    abstract: ClassVar[bool] = True
+    #: a RedisDatabase, or the alias of one in LIMPYD_DATABASES
+    database: ClassVar[Any] = None
+    namespace: ClassVar[str] = ""
+    #: accepted for compatibility with limpyd: writes never take a lock here
+    lockable: ClassVar[bool] = True
+    collection_manager: ClassVar[Any] = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if self.abstract:
+            raise ImplementationError(f"{type(self).__name__} is abstract: it has no instances.")
+        self._pk: str | None = None
+        if args:
+            if len(args) > 1 or kwargs:
+                raise ImplementationError(
+                    f"{type(self).__name__}(pk) takes one pk and nothing else; "
+                    "create with keyword arguments only."
+                )
+            pk = self._meta.pk_field.normalize(args[0])
+            if not self._meta.database.connection.sismember(self._meta.keys.pks, pk):
+                raise self.DoesNotExist(f"{type(self).__name__} {pk!r} does not exist.")
+            self._pk = pk
+            return
+        values = dict(kwargs)
+        for field in self._meta.data_fields:
+            if field.name not in values and field.default is not NOT_SET:
+                values[field.name] = field.default
+        if values:
+            self._create(values)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} pk={self._pk!r}>"
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and self._pk is not None and other._pk == self._pk
+
+    def __hash__(self) -> int:
+        return hash((type(self), self._pk))
+
+    # -- creation -------------------------------------------------------------------
+
+    def _create(self, values: dict[str, Any]) -> None:
+        if self._pk is not None:
+            raise ImplementationError(f"{self!r} already exists.")
+        meta = self._meta
+        pk_field = meta.pk_field
+        pk = ""
+        prepared: dict[str, Any] = {}
+        for name, value in values.items():
+            field = meta.get_field(name)
+            if field is pk_field:
+                if pk_field.auto:
+                    raise ImplementationError(
+                        f"{pk_field.describe()} is an AutoPKField: its value is given by the "
+                        "database, not assigned."
+                    )
+                pk = pk_field.normalize(value)
+            else:
+                prepared[field.name] = field.prepare_value(value)
+        if not pk and not pk_field.auto:
+            raise InvalidValue(f"{pk_field.describe()} needs a value to create a {meta.name}.")
+        self._pk = atomic.create(type(self), pk, prepared)
+
+    # -- class methods --------------------------------------------------------------
+
+    @classmethod
+    def lazy_connect(cls, pk: Any) -> RedisModel:
+        """An instance for ``pk`` without checking it exists (writes will check)."""
+        instance = cls.__new__(cls)
+        instance._pk = cls._meta.pk_field.normalize(pk)
+        return instance
+
+    @classmethod
+    def get_field(cls, name: str) -> Any:
+        """The model's field called ``name`` (``pk`` included)."""
+        return cls._meta.get_field(name)
+
+    @classmethod
+    def has_field(cls, name: str) -> bool:
+        """True if the model has a field called ``name``."""
+        return cls._meta.has_field(name)
+
+    @classmethod
+    def exists(cls, *args: Any, **filters: Any) -> bool:
+        """True if an instance with this pk (or matching these filters) exists."""
+        pk = cls._single_pk(args, filters)
+        if pk is not None:
+            return bool(cls._meta.database.connection.sismember(cls._meta.keys.pks, pk))
+        return cls._filtered(filters).exists()
+
+    @classmethod
+    def get(cls, *args: Any, **filters: Any) -> RedisModel:
+        """The one instance with this pk, or matching these filters.
+
+        ``DoesNotExist`` if none, ``ValueError`` if several match.
+        """
+        pk = cls._single_pk(args, filters)
+        if pk is not None:
+            return cls(pk)
+        pks = list(cls._filtered(filters)[:2])
+        if not pks:
+            raise cls.DoesNotExist(f"No {cls.__name__} matches {filters!r}.")
+        if len(pks) > 1:
+            raise ValueError(f"More than one {cls.__name__} matches {filters!r}.")
+        return cls.lazy_connect(pks[0])
+
+    @classmethod
+    def get_or_connect(cls, **filters: Any) -> tuple[RedisModel, bool]:
+        """``(instance, created)``: the instance matching ``filters``, created if none."""
+        try:
+            return cls.get(**filters), False
+        except cls.DoesNotExist:
+            try:
+                return cls(**filters), True
+            except Exception:
+                # a concurrent creator may have won a unique value meanwhile
+                try:
+                    return cls.get(**filters), False
+                except cls.DoesNotExist:
+                    pass
+                raise
+
+    @classmethod
+    def _single_pk(cls, args: tuple, filters: dict[str, Any]) -> str | None:
+        if args:
+            if len(args) > 1 or filters:
+                raise ImplementationError(f"{cls.__name__}: give one pk, or filters, not both.")
+            return cls._meta.pk_field.normalize(args[0])
+        pk_name = cls._meta.pk_field.name
+        for name in ("pk", pk_name):
+            if name in filters and len(filters) == 1:
+                return cls._meta.pk_field.normalize(filters[name])
+        if not filters:
+            raise ImplementationError(f"{cls.__name__}: give a pk or filters.")
+        return None
+
+    @classmethod
+    def _filtered(cls, filters: dict[str, Any]) -> Any:
+        return cls.collection(**filters)
+
+    @classmethod
+    def collection(cls, manager: Any = None, **filters: Any) -> Any:
+        """A lazy collection of the pks matching ``filters``."""
+        from django_limpyd.collection import CollectionManager
+
+        manager_class = manager or cls.collection_manager or CollectionManager
+        return manager_class(cls)(**filters)
+
+    @classmethod
+    def from_pks(cls, pks: Iterable[Any], lazy: bool = False) -> Iterator[RedisModel]:
+        """Instances for ``pks`` (one round trip; missing ones skipped unless ``lazy``)."""
+        normalize = cls._meta.pk_field.normalize
+        pks = [normalize(pk) for pk in pks]
+        if not lazy and pks:
+            found = cls._meta.database.connection.smismember(cls._meta.keys.pks, pks)
+            pks = [pk for pk, present in zip(pks, found, strict=True) if present]
+        return (cls.lazy_connect(pk) for pk in pks)
+
+    @classmethod
+    def instances(cls, lazy: bool = False, **filters: Any) -> Iterator[RedisModel]:
+        """Instances matching ``filters`` (every instance without filters)."""
+        if not filters:
+            pks = cls._meta.database.connection.sscan_iter(cls._meta.keys.pks)
+            return (cls.lazy_connect(pk) for pk in pks)
+        return iter(cls.collection(**filters).instances(lazy=lazy))
+
+    @classmethod
+    def scan_model_keys(cls) -> Iterator[str]:
+        """Every key of the model (SCAN on the model's own prefix)."""
+        return cls._meta.database.scan_keys(match=cls._meta.keys.scan_pattern)
+
+    @classmethod
+    def use_database(cls, database: Any) -> None:
+        """Use ``database`` for this model and its subclasses that set none of their own."""
+        cls.database = database
+        pending = [cls]
+        while pending:
+            model = pending.pop()
+            pending.extend(model.__subclasses__())
+            if model is not cls and "database" in model.__dict__:
+                continue
+            if not model.abstract:
+                model._meta.database  # noqa: B018 - registers on the new database
+
+    # -- instance methods -----------------------------------------------------------
+
+    @property
+    def _meta_pk(self) -> str:
+        if self._pk is None:
+            raise self.DoesNotExist(f"This {type(self).__name__} is not saved yet.")
+        return self._pk
+
+    def delete(self) -> bool:
+        """Delete the instance: every key, every index entry, its pk."""
+        return atomic.delete(self)
+
+    def scan_keys(self) -> Iterator[str]:
+        """The keys holding data of this instance (one round trip)."""
+        keys = self._meta.keys
+        pk = self._meta_pk
+        candidates = [keys.instance_hash(pk)] + [
+            keys.field(field.name, pk)
+            for field in self._meta.data_fields
+            if field.storage_type != "hfield"
+        ]
+        pipe = self._meta.database.connection.pipeline(transaction=False)
+        for key in candidates:
+            pipe.exists(key)
+        return (key for key, found in zip(candidates, pipe.execute(), strict=True) if found)
+
+    def _hash_field_names(self, names: Iterable[str], method: str) -> list[str]:
+        checked = []
+        for name in names:
+            field = self._meta.get_field(name)
+            if field.storage_type != "hfield":
+                raise ImplementationError(
+                    f"{type(self).__name__}.{method}(): {name!r} is not an InstanceHashField."
+                )
+            checked.append(field.name)
+        return checked
+
+    def hmget(self, *names: str) -> list[Any]:
+        """Values of the named InstanceHashFields, in order (one round trip)."""
+        names = self._hash_field_names(names, "hmget")
+        if not names:
+            return []
+        return self._meta.database.connection.hmget(
+            self._meta.keys.instance_hash(self._meta_pk), names
+        )
+
+    def hmset(self, **values: Any) -> bool:
+        """Set several InstanceHashFields at once, atomically with their indexes."""
+        names = self._hash_field_names(values, "hmset")
+        if not names:
+            raise InvalidValue(f"{type(self).__name__}.hmset() needs at least one field.")
+        fields = [self._meta.get_field(name) for name in names]
+        mapping = {field.name: field.prepare_value(values[field.name]) for field in fields}
+        atomic.write_fields(self, fields, "hset", mapping=mapping)
+        return True
+
+    def hdel(self, *names: str) -> int:
+        """Delete the named InstanceHashFields; the number actually deleted."""
+        names = self._hash_field_names(names, "hdel")
+        if not names or self._pk is None:
+            return 0
+        fields = [self._meta.get_field(name) for name in names]
+        return atomic.write_fields(self, fields, "hdel", *names)
+
+    def hgetall(self) -> dict[str, str]:
+        """``{name: value}`` of the InstanceHashFields holding a value."""
+        return self._meta.database.connection.hgetall(self._meta.keys.instance_hash(self._meta_pk))
+
+    def hkeys(self) -> list[str]:
+        """Names of the InstanceHashFields holding a value."""
+        return self._meta.database.connection.hkeys(self._meta.keys.instance_hash(self._meta_pk))
+
+    def hvals(self) -> list[str]:
+        """Values of the InstanceHashFields holding one."""
+        return self._meta.database.connection.hvals(self._meta.keys.instance_hash(self._meta_pk))
+
+    def hlen(self) -> int:
+        """How many InstanceHashFields hold a value."""
+        return self._meta.database.connection.hlen(self._meta.keys.instance_hash(self._meta_pk))

@@ -1,0 +1,92 @@
+"""``ModelBase``: the thin metaclass building ``_meta`` and attaching fields."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django_limpyd.exceptions import DoesNotExist, ImplementationError
+from django_limpyd.fields.base import RedisField
+from django_limpyd.fields.pk import AutoPKField, PKField
+from django_limpyd.model.options import Options
+
+__all__ = ["ModelBase"]
+
+
+class _PKAlias:
+    """``instance.pk`` is the pk field whatever its name."""
+
+    def __get__(self, instance: Any, owner: type) -> Any:
+        name = owner._meta.pk_field.name
+        return getattr(owner if instance is None else instance, name)
+
+
+def _collect_fields(cls: type, own: dict[str, RedisField]) -> dict[str, RedisField]:
+    fields: dict[str, RedisField] = {}
+    for parent in reversed(cls.__mro__[1:]):
+        meta = parent.__dict__.get("_meta")
+        if isinstance(meta, Options):
+            fields.update(meta.fields)
+    fields.update(own)
+    pk_fields = [name for name, field in fields.items() if isinstance(field, PKField)]
+    own_pk = [name for name in own if isinstance(own[name], PKField)]
+    if own_pk:  # a pk declared here replaces an inherited one
+        pk_fields = own_pk
+        for name in list(fields):
+            if isinstance(fields[name], PKField) and name not in own_pk:
+                del fields[name]
+    if len(pk_fields) > 1:
+        raise ImplementationError(f"{cls.__name__} declares several pk fields: {pk_fields}.")
+    if not pk_fields:
+        if "pk" in fields:
+            raise ImplementationError(
+                f"{cls.__name__}.pk must be a PKField or AutoPKField, not {fields['pk']!r}."
+            )
+        fields = {"pk": AutoPKField(), **fields}
+    elif "pk" in fields and pk_fields[0] != "pk":
+        raise ImplementationError(
+            f"{cls.__name__} has a field named 'pk' that is not its pk field ({pk_fields[0]!r})."
+        )
+    return fields
+
+
+def _does_not_exist(cls: type, bases: tuple[type, ...]) -> type:
+    parents = tuple(
+        base.DoesNotExist
+        for base in bases
+        if isinstance(base, ModelBase) and "_meta" in base.__dict__
+    ) or (DoesNotExist,)
+    return type(
+        "DoesNotExist",
+        parents,
+        {"__module__": cls.__module__, "__qualname__": f"{cls.__qualname__}.DoesNotExist"},
+    )
+
+
+class ModelBase(type):
+    """Builds ``_meta``, attaches fields, gives each model its ``DoesNotExist``."""
+
+    def __new__(mcs, name: str, bases: tuple[type, ...], attrs: dict[str, Any], **kwargs: Any):
+        if not any(isinstance(base, ModelBase) for base in bases):
+            return super().__new__(mcs, name, bases, attrs, **kwargs)  # RedisModel itself
+        abstract = bool(attrs.pop("abstract", False))
+        own = {k: v for k, v in attrs.items() if isinstance(v, RedisField)}
+        for field_name in own:
+            del attrs[field_name]
+        cls = super().__new__(mcs, name, bases, attrs, **kwargs)
+        cls.abstract = abstract
+        cls._meta = Options(cls, namespace=cls.namespace, abstract=abstract)
+        for field_name, field in _collect_fields(cls, own).items():
+            if field_name.startswith("_"):
+                raise ImplementationError(
+                    f"{name}.{field_name}: field names cannot start with '_'."
+                )
+            (field.clone() if field.model is not None else field).contribute_to_class(
+                cls, field_name
+            )
+        if cls._meta.pk_field.name != "pk":
+            cls.pk = _PKAlias()
+        cls.DoesNotExist = _does_not_exist(cls, bases)
+        database = cls.__dict__.get("database", getattr(cls, "database", None))
+        if not abstract and database is not None and not isinstance(database, str):
+            cls._meta.register(database)
+        return cls

@@ -1,0 +1,155 @@
+"""``Options``: every fact about a model, on ``Model._meta``."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from django_limpyd.exceptions import ImplementationError
+from django_limpyd.storage.keys import ModelKeys
+
+if TYPE_CHECKING:
+    from django_limpyd.database import RedisDatabase
+    from django_limpyd.fields.base import RedisField
+    from django_limpyd.fields.pk import PKField
+    from django_limpyd.indexes.base import BaseIndex
+
+__all__ = ["Options"]
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON for scripts (non-ASCII kept as is)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+class Options:
+    """The options object of a model: name, namespace, fields, pk, database, keys."""
+
+    def __init__(self, model: type, *, namespace: str, abstract: bool) -> None:
+        if not isinstance(namespace, str):
+            raise ImplementationError(
+                f"{model.__name__}.namespace must be a string, got {namespace!r}."
+            )
+        self.model = model
+        self.name: str = model.__name__
+        self.namespace = namespace
+        self.abstract = abstract
+        #: set by the Django integration for models defined in an app
+        self.app_label: str | None = None
+        self.fields: dict[str, RedisField] = {}
+        self.pk_field: PKField | None = None
+        self.keys = ModelKeys(namespace, self.name)
+        self._registered_on: RedisDatabase | None = None
+        self._specs: dict[tuple[str, ...], str] = {}
+        self._model_spec: str | None = None
+
+    def __repr__(self) -> str:
+        return f"<Options for {self.name}>"
+
+    # -- fields ---------------------------------------------------------------------
+
+    def add_field(self, field: RedisField) -> None:
+        """Record a field (called by ``contribute_to_class``)."""
+        from django_limpyd.fields.pk import PKField
+
+        self.fields[field.name] = field
+        if isinstance(field, PKField):
+            self.pk_field = field
+
+    def get_field(self, name: str) -> RedisField:
+        """The field called ``name`` (``pk`` is the pk field whatever its name)."""
+        if name == "pk" and self.pk_field is not None:
+            return self.pk_field
+        try:
+            return self.fields[name]
+        except KeyError:
+            raise ImplementationError(
+                f"{self.name} has no field {name!r} (fields: {', '.join(self.fields)})."
+            ) from None
+
+    def has_field(self, name: str) -> bool:
+        """True if ``name`` is a field (or ``pk``)."""
+        return name in self.fields or name == "pk"
+
+    @property
+    def data_fields(self) -> list[RedisField]:
+        """Every field but the pk."""
+        return [field for field in self.fields.values() if field is not self.pk_field]
+
+    @property
+    def hash_fields(self) -> list[str]:
+        """Names of the InstanceHashFields, in declaration order."""
+        return [f.name for f in self.fields.values() if f.storage_type == "hfield"]
+
+    def index(self, index_id: str) -> BaseIndex:
+        """The index the scripts call ``index_id`` ("field/position")."""
+        field_name, _, position = index_id.rpartition("/")
+        return self.get_field(field_name).indexes[int(position)]
+
+    # -- database -------------------------------------------------------------------
+
+    @property
+    def database(self) -> RedisDatabase:
+        """The model's database (an alias is resolved, and the model registered, on use)."""
+        database = self.model.database
+        if isinstance(database, str):
+            from django_limpyd.connections import databases
+
+            database = databases[database]
+        if database is None:
+            raise ImplementationError(
+                f"{self.name} has no database: set `database` (a RedisDatabase or a "
+                "LIMPYD_DATABASES alias) on it or on an abstract parent."
+            )
+        if self._registered_on is not database and not self.abstract:
+            self.register(database)
+        return database
+
+    def register(self, database: RedisDatabase) -> None:
+        """Register the model on ``database`` (and leave the previous one)."""
+        from django_limpyd.database import RedisDatabase
+
+        if not isinstance(database, RedisDatabase):
+            raise ImplementationError(
+                f"{self.name}.database must be a RedisDatabase or an alias, got {database!r}."
+            )
+        database._add_model(self.model)
+        if self._registered_on is not None and self._registered_on is not database:
+            self._registered_on._remove_model(self.model)
+        self._registered_on = database
+
+    # -- what the scripts get -------------------------------------------------------
+
+    def field_spec(self, field: RedisField) -> dict[str, Any]:
+        """One field as the scripts see it."""
+        if field.storage_type == "hfield":
+            key = self.keys.instance_hash_prefix
+        else:
+            key = self.keys.field_prefix(field.name)
+        return {
+            "name": field.name,
+            "type": field.storage_type,
+            "key": key,
+            "multi": field.multi,
+            "indexes": [index.spec() for index in field.indexes],
+        }
+
+    def specs_json(self, names: tuple[str, ...]) -> str:
+        """JSON list of the specs of the named fields (cached)."""
+        cached = self._specs.get(names)
+        if cached is None:
+            specs = [self.field_spec(self.get_field(name)) for name in names]
+            cached = self._specs[names] = dumps(specs)
+        return cached
+
+    @property
+    def model_spec_json(self) -> str:
+        """JSON of every data field, for create and delete (cached)."""
+        if self._model_spec is None:
+            self._model_spec = dumps(
+                {
+                    "fields": [self.field_spec(field) for field in self.data_fields],
+                    "hash_key": self.keys.instance_hash_prefix,
+                }
+            )
+        return self._model_spec

@@ -1,0 +1,1 @@
+"""Internal: the only code that knows key names, Lua scripts and atomic writes."""

@@ -1,0 +1,183 @@
+"""Atomic writes: create, write a field, delete, each one Lua script call.
+
+Scripts check existence and uniqueness and update index entries in the same
+atomic unit as the data. When an index has a Python ``transform``, the script
+answers ``NEED`` with the raw values it met (having written nothing); the
+transforms are computed here and the call is sent again, a bounded number of
+times.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from redis._parsers.helpers import _RedisCallbacks, _RedisCallbacksRESP2
+from redis.exceptions import DataError
+
+from django_limpyd.exceptions import (
+    ImplementationError,
+    InvalidValue,
+    UniquenessError,
+)
+from django_limpyd.model.options import dumps
+from django_limpyd.storage.scripts import ScriptError, run_script
+
+if TYPE_CHECKING:
+    from django_limpyd.fields.base import RedisField
+    from django_limpyd.model.base import RedisModel
+    from django_limpyd.model.options import Options
+
+__all__ = ["create", "delete", "write", "write_fields"]
+
+#: Script results have RESP2 shapes whatever the connection's protocol (Lua tables
+#: become arrays), so they are parsed like redis-py parses RESP2 replies.
+_CALLBACKS = {**_RedisCallbacks, **_RedisCallbacksRESP2}
+
+#: how many times a call is sent again with more transforms before giving up
+MAX_TRANSFORM_ROUNDS = 5
+
+TransformMap = dict[str, dict[str, Any]]
+
+
+def _add_transforms(meta: Options, needed: dict[str, Iterable[str]], tmap: TransformMap) -> None:
+    for index_id, raws in needed.items():
+        index = meta.index(index_id)
+        known = tmap.setdefault(index_id, {})
+        for raw in raws:
+            value = index.transform_value(raw)
+            known[raw] = False if value is None else value
+
+
+def _precompute(meta: Options, fields: Iterable[RedisField], raws: Iterable[Any]) -> TransformMap:
+    """Transforms of values known in advance (saves the NEED round trip for them)."""
+    tmap: TransformMap = {}
+    raws = [raw for raw in raws if isinstance(raw, str)]
+    if not raws:
+        return tmap
+    for field in fields:
+        for index in field.indexes:
+            if index.has_transform:
+                _add_transforms(meta, {index.id: raws}, tmap)
+    return tmap
+
+
+def _error(model: type[RedisModel], error: ScriptError) -> Exception:
+    payload = error.payload if isinstance(error.payload, dict) else {}
+    name = model.__name__
+    if error.code == "MISSING":
+        return model.DoesNotExist(
+            f"{name} {payload.get('pk')!r} does not exist (deleted?); nothing was written."
+        )
+    if error.code == "UNIQUE":
+        return UniquenessError(
+            f"{name}.{payload.get('field')} value {payload.get('value')!r} already exists "
+            f"(for instance {payload.get('pk')}); nothing was written."
+        )
+    if error.code == "EXISTS":
+        return UniquenessError(f"{name} {payload.get('pk')!r} already exists.")
+    if error.code == "INVALID":
+        return InvalidValue(
+            f"{name}.{payload.get('field')} value {payload.get('value')!r} cannot be indexed "
+            "by a text range index (it contains a NUL character); nothing was written."
+        )
+    return ImplementationError(f"Unexpected script error {error.code}: {error.payload!r}")
+
+
+def _run(
+    model: type[RedisModel],
+    script: str,
+    keys: list[str],
+    args: list[Any],
+    tmap: TransformMap,
+    tmap_position: int,
+) -> Any:
+    meta = model._meta
+    client = meta.database.connection
+    for _round in range(MAX_TRANSFORM_ROUNDS):
+        args[tmap_position] = dumps(tmap)
+        try:
+            return run_script(client, script, keys, args)
+        except ScriptError as error:
+            if error.code != "NEED":
+                raise _error(model, error) from None
+            _add_transforms(meta, error.payload, tmap)
+        except DataError as error:
+            raise InvalidValue(f"{meta.name}: {error}") from None
+    raise ImplementationError(
+        f"{meta.name}: the values to index kept changing during {MAX_TRANSFORM_ROUNDS} tries "
+        "(concurrent writers on a field with transformed indexes); nothing was written."
+    )
+
+
+def write(
+    instance: RedisModel,
+    fields: list[RedisField],
+    command: tuple[Any, ...],
+    options: dict[str, Any],
+    new_values: Iterable[Any] = (),
+) -> Any:
+    """Run ``command`` (as built by redis-py, key included) on the fields of ``instance``.
+
+    An unsaved instance of a model with an AutoPKField is created by this write.
+    """
+    model = type(instance)
+    meta = model._meta
+    pk = instance._pk
+    if pk is None and not meta.pk_field.auto:
+        raise ImplementationError(
+            f"This {meta.name} has no pk yet: give {meta.pk_field.describe()} a value first."
+        )
+    names = tuple(field.name for field in fields)
+    tmap = _precompute(meta, fields, new_values)
+    args = [pk or "", meta.specs_json(names), None, command[0], *command[2:]]
+    created_pk, result = _run(model, "write", [meta.keys.pks, meta.keys.max_pk], args, tmap, 2)
+    if pk is None:
+        instance._pk = created_pk
+    callback = _CALLBACKS.get(str(command[0]).upper())
+    if callback is not None:
+        options = {k: v for k, v in options.items() if k != "keys"}
+        result = callback(result, **options)
+    return result
+
+
+def write_fields(
+    instance: RedisModel, fields: list[RedisField], name: str, *args: Any, **kwargs: Any
+) -> Any:
+    """Build the redis-py command ``name`` on the first field's target, then :func:`write`."""
+    first = fields[0]
+    key = first._target_for(instance._pk or "")[:1]
+    command, options = first._capture(name, args, kwargs, key)
+    values = list(args) + [v for v in kwargs.get("mapping", {}).values()]
+    return write(instance, fields, command, options, values)
+
+
+def create(model: type[RedisModel], pk: str, values: dict[str, Any]) -> str:
+    """Create an instance with prepared ``values``; return its pk."""
+    meta = model._meta
+    tmap: TransformMap = {}
+    for name, value in values.items():
+        field = meta.get_field(name)
+        if field.indexes:
+            raws = (
+                [value]
+                if isinstance(value, str)
+                else [item[0] if isinstance(item, list) else item for item in value]
+            )
+            if field.storage_type == "hash":
+                raws = [f"{len(k)}:{k}:{v}" for k, v in value]
+            for index in field.indexes:
+                if index.has_transform:
+                    _add_transforms(meta, {index.id: raws}, tmap)
+    args = [meta.model_spec_json, pk, dumps(values), None]
+    return _run(model, "create", [meta.keys.pks, meta.keys.max_pk], args, tmap, 3)
+
+
+def delete(instance: RedisModel) -> bool:
+    """Delete ``instance`` with all its keys and index entries; False if it was gone."""
+    model = type(instance)
+    meta = model._meta
+    if instance._pk is None:
+        return False
+    args = [instance._pk, meta.model_spec_json, None]
+    return bool(_run(model, "delete", [meta.keys.pks], args, {}, 2))

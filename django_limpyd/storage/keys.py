@@ -1,0 +1,126 @@
+"""The key layout: every Redis key name django_limpyd uses is built here.
+
+Layout (``P`` is the model prefix)::
+
+    P = "{" + esc(namespace) + ":" + esc(model name) + "}"
+    P:pks                            set of the pks of existing instances
+    P:max                            last AutoPK given (INCR)
+    P:h:<pk>                         hash of the instance's InstanceHashFields
+    P:f:<esc(field)>:<pk>            key of a StringField / HashField / SetField / ...
+    P:x:<esc(field)>:eq[,p=<esc(prefix)>][,k=<esc(key)>]:<value>
+                                     EqualIndex: set of pks holding value
+    P:x:<esc(field)>:text[,p=...][,k=...]      TextRangeIndex: zset of "value\\0pk"
+    P:x:<esc(field)>:num[,p=...][,k=...]       NumberRangeIndex: zset of pk by number
+                                     (of "value\\0pk" for multi-value fields)
+    P:tmp:<token>                    temporary keys of a collection (deleted at once)
+    P:st:<token>                     stored collections
+
+``esc`` percent-encodes everything but ASCII letters, digits and ``_.-~``, so an
+escaped part never holds ``:``, ``{``, ``}`` or a glob character. A raw,
+unescaped value (a pk, an indexed value) only ever comes *last*, after a fixed
+number of escaped parts, so the key is still read back unambiguously. Hence:
+
+* two different things never share a key;
+* every key of a model starts with ``P:`` and no other model's prefix starts
+  with ``P`` (``P`` ends with ``}``, which escaped parts never contain), so
+  ``Foo`` never matches ``FooBar`` nor ``Foo`` of another namespace;
+* the hash tag of every key of a model is ``P``'s braces: one cluster slot.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from urllib.parse import quote
+
+__all__ = ["ModelKeys", "escape", "glob_escape"]
+
+_GLOB_SPECIAL = re.compile(r"([*?\[\]\\])")
+
+
+def escape(part: str) -> str:
+    """Percent-encode a key part (namespace, model, field or index name)."""
+    return quote(part, safe="")
+
+
+def glob_escape(text: str) -> str:
+    """Escape ``text`` so that a SCAN ``MATCH`` pattern matches it literally."""
+    return _GLOB_SPECIAL.sub(r"\\\1", text)
+
+
+class ModelKeys:
+    """The key names of one model (namespace + name)."""
+
+    __slots__ = ("name", "namespace", "prefix")
+
+    def __init__(self, namespace: str, name: str) -> None:
+        self.namespace = namespace
+        self.name = name
+        #: every key of the model starts with ``prefix + ":"``
+        self.prefix = "{" + escape(namespace) + ":" + escape(name) + "}"
+
+    def __repr__(self) -> str:
+        return f"<ModelKeys {self.prefix}>"
+
+    @property
+    def pks(self) -> str:
+        """The set of pks of existing instances."""
+        return self.prefix + ":pks"
+
+    @property
+    def max_pk(self) -> str:
+        """The counter of the AutoPKField."""
+        return self.prefix + ":max"
+
+    @property
+    def instance_hash_prefix(self) -> str:
+        """The instance hash key without its pk (scripts append the pk)."""
+        return self.prefix + ":h:"
+
+    def instance_hash(self, pk: str) -> str:
+        """The hash holding the InstanceHashFields of instance ``pk``."""
+        return self.instance_hash_prefix + pk
+
+    def field_prefix(self, field_name: str) -> str:
+        """The key of a field without its pk (scripts append the pk)."""
+        return self.prefix + ":f:" + escape(field_name) + ":"
+
+    def field(self, field_name: str, pk: str) -> str:
+        """The key of field ``field_name`` of instance ``pk``."""
+        return self.field_prefix(field_name) + pk
+
+    def index_storage(
+        self, field_name: str, kind: str, prefix: str | None = None, key: str | None = None
+    ) -> str:
+        """Where an index of ``field_name`` stores its entries.
+
+        ``kind`` is ``eq`` (the result is a key prefix: append the value),
+        ``text`` or ``num`` (the result is the sorted set's key). ``prefix`` and
+        ``key`` (from ``Index.configure``) keep two indexes of one kind apart.
+        """
+        if kind not in ("eq", "text", "num"):
+            raise ValueError(f"index kind must be 'eq', 'text' or 'num', got {kind!r}")
+        name = kind
+        if prefix:
+            name += ",p=" + escape(prefix)
+        if key:
+            name += ",k=" + escape(key)
+        base = self.prefix + ":x:" + escape(field_name) + ":" + name
+        return base + ":" if kind == "eq" else base
+
+    def temporary(self) -> str:
+        """A new key for a temporary result (always deleted by its user)."""
+        return self.prefix + ":tmp:" + uuid.uuid4().hex
+
+    def stored(self) -> str:
+        """A new key for a stored collection."""
+        return self.prefix + ":st:" + uuid.uuid4().hex
+
+    @property
+    def scan_pattern(self) -> str:
+        """A SCAN pattern matching every key of the model and nothing else."""
+        return glob_escape(self.prefix) + ":*"
+
+    def owns(self, key: str) -> bool:
+        """True if ``key`` belongs to this model."""
+        return key.startswith(self.prefix + ":")
