@@ -121,6 +121,10 @@ class ModelKeys:
         """A SCAN pattern matching every key of the model and nothing else."""
         return glob_escape(self.prefix) + ":*"
 
+    def pattern_after(self, start: str) -> str:
+        """A SCAN pattern for every key starting with ``start`` (a key this class built)."""
+        return glob_escape(start) + "*"
+
     def owns(self, key: str) -> bool:
         """True if ``key`` belongs to this model."""
         return key.startswith(self.prefix + ":")
