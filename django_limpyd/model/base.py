@@ -13,6 +13,18 @@ from django_limpyd.storage import atomic
 __all__ = ["RedisModel"]
 
 
+class _ClassOrInstanceMethod:
+    """A method receiving the class when called on it, the instance otherwise."""
+
+    def __init__(self, function: Any) -> None:
+        self.function = function
+        self.__doc__ = function.__doc__
+
+    def __get__(self, instance: Any, owner: type) -> Any:
+        target = owner if instance is None else instance
+        return self.function.__get__(target, owner)
+
+
 class RedisModel(metaclass=ModelBase):
     """Base class of Redis models.
 
@@ -93,10 +105,14 @@ class RedisModel(metaclass=ModelBase):
         instance._pk = cls._meta.pk_field.normalize(pk)
         return instance
 
-    @classmethod
-    def get_field(cls, name: str) -> Any:
-        """The model's field called ``name`` (``pk`` included)."""
-        return cls._meta.get_field(name)
+    @_ClassOrInstanceMethod
+    def get_field(self_or_cls: Any, name: str) -> Any:
+        """The field called ``name`` (``pk`` included): on the class, the declared
+        field; on an instance, the field bound to that instance."""
+        field = self_or_cls._meta.get_field(name)
+        if isinstance(self_or_cls, type):
+            return field
+        return getattr(self_or_cls, field.name)
 
     @classmethod
     def has_field(cls, name: str) -> bool:
