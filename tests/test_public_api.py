@@ -53,6 +53,9 @@ def test_package_import_is_cheap():
     import subprocess
     import sys
 
-    code = "import sys, django_limpyd; print(sorted(m for m in sys.modules if m.startswith(('redis', 'django_limpyd.'))))"
+    code = (
+        "import sys, django_limpyd; "
+        "print(sorted(m for m in sys.modules if m.startswith(('redis', 'django_limpyd.'))))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
