@@ -221,6 +221,21 @@ class RedisField:
 
     # -- indexes --------------------------------------------------------------------
 
+    def clear_indexes(self, chunk_size: int = 1000, aggressive: bool = False) -> int:
+        """Delete every entry of every index of this field; keys deleted.
+
+        Index keys are always found with SCAN (``aggressive`` is accepted for
+        compatibility with limpyd, where it chose SCAN over the stored values).
+        """
+        return sum(index.clear(chunk_size) for index in self._declared().indexes)
+
+    def rebuild_indexes(self, chunk_size: int = 1000) -> int:
+        """Clear and rebuild every index of this field; instances read."""
+        return sum(index.rebuild(chunk_size) for index in self._declared().indexes)
+
+    def _declared(self) -> RedisField:
+        return self.model._meta.get_field(self.name)
+
     def get_index(
         self,
         index_class: type[BaseIndex] | None = None,
@@ -228,7 +243,7 @@ class RedisField:
         prefix: str | None = None,
     ) -> BaseIndex:
         """The index of this field matching the criteria (the first one by default)."""
-        for index in self.model._meta.get_field(self.name).indexes:
+        for index in self._declared().indexes:
             if index_class is not None and not isinstance(index, index_class):
                 continue
             if key is not None and index.key != key:

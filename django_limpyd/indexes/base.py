@@ -18,6 +18,7 @@ from django_limpyd.storage.values import to_redis_string
 
 if TYPE_CHECKING:
     from django_limpyd.fields.base import RedisField
+    from django_limpyd.indexes.lookups import Lookup
 
 __all__ = ["BaseIndex"]
 
@@ -37,6 +38,8 @@ class BaseIndex:
     transform: ClassVar[Callable[..., Any] | None] = None
     #: whether this index enforces ``unique=True`` on its field
     handle_uniqueness: ClassVar[bool] = True
+    #: filter suffix -> lookup class (see django_limpyd.indexes.lookups)
+    lookups: ClassVar[dict[str, type[Lookup]]] = {}
 
     def __init__(self, field: RedisField, position: int) -> None:
         if not self.kind:
@@ -113,6 +116,49 @@ class BaseIndex:
         raw = to_redis_string(value, repr(self))
         indexed = self.transform_value(raw)
         return self.storage_base + ("" if indexed is None else indexed)
+
+    # -- filtering ------------------------------------------------------------------
+
+    def lookup(self, suffix: str, value: Any) -> Lookup:
+        """The lookup handling ``suffix`` with ``value``, or ImplementationError."""
+        from django_limpyd.indexes.lookups import unhandled
+
+        lookup_class = self.lookups.get(suffix)
+        if lookup_class is None:
+            raise unhandled(self, suffix)
+        return lookup_class(self, value)
+
+    def equal_operation(self, value: str) -> dict[str, Any]:
+        """The collection-script operation selecting pks holding ``value``."""
+        raise NotImplementedError
+
+    def range_operation(self, comparison: str, value: str) -> dict[str, Any]:
+        """The collection-script operation for ``gt``/``gte``/``lt``/``lte``/``startswith``."""
+        raise NotImplementedError
+
+    def entry(self, pk: str, value: str) -> tuple[str, str, float | None]:
+        """``(key, member, score)`` of the entry indexing ``value`` for ``pk``
+        (score ``None`` for a set); the scripts write the same entries."""
+        raise NotImplementedError
+
+    # -- maintenance ----------------------------------------------------------------
+
+    def clear(self, chunk_size: int = 1000) -> int:
+        """Delete every entry of this index; the number of keys deleted."""
+        from django_limpyd.indexes.maintenance import clear_index
+
+        return clear_index(self, chunk_size)
+
+    def rebuild(self, chunk_size: int = 1000) -> int:
+        """Clear, then index every instance again, ``chunk_size`` at a time.
+
+        Returns the number of instances read. Meant for quiet times (after adding
+        an index to a field with data): writes made during the rebuild may be
+        indexed twice or missed; ``consistency_check`` tells.
+        """
+        from django_limpyd.indexes.maintenance import rebuild_index
+
+        return rebuild_index(self, chunk_size)
 
     def spec(self) -> dict[str, Any]:
         """This index as the scripts see it."""

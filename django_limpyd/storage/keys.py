@@ -108,6 +108,12 @@ class ModelKeys:
         base = self.prefix + ":x:" + escape(field_name) + ":" + name
         return base + ":" if kind == "eq" else base
 
+    def sort_pattern(self, field_name: str, in_instance_hash: bool) -> str:
+        """A SORT ``BY`` pattern reading a field of each pk (``*`` is the pk)."""
+        if in_instance_hash:
+            return self.instance_hash_prefix + "*->" + field_name
+        return self.field_prefix(field_name) + "*"
+
     def temporary(self) -> str:
         """A new key for a temporary result (always deleted by its user)."""
         return self.prefix + ":tmp:" + uuid.uuid4().hex

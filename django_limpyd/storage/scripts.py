@@ -18,7 +18,7 @@ from redis.exceptions import ResponseError
 __all__ = ["SCRIPTS", "ScriptError", "load_all", "run_script", "script_source"]
 
 #: every operation script (lib.lua is prepended to each)
-SCRIPTS = ("create", "delete", "write")
+SCRIPTS = ("collection", "create", "delete", "write")
 
 _LUA = resources.files("django_limpyd.storage") / "lua"
 

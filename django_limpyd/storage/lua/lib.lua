@@ -88,11 +88,16 @@ local function indexed_values(spec, state)
     return values
 end
 
+-- the score of a value in a NumberRangeIndex: a plain decimal number, else 0
+-- (django_limpyd.indexes.range.index_number is the same rule in Python)
 local function number_of(value)
-    if string.find(value, '^%s*[-+]?0[xX]') then return 0 end
-    local number = tonumber(value)
-    if number == nil or number ~= number then return 0 end
-    return number
+    local s = string.match(value, '^%s*(.-)%s*$')
+    local mantissa, exponent = string.match(s, '^([-+]?[%d.]+)([eE][-+]?%d+)$')
+    if mantissa == nil then mantissa, exponent = s, '' end
+    if not (string.find(mantissa, '^[-+]?%d+%.?%d*$') or string.find(mantissa, '^[-+]?%.%d+$')) then
+        return 0
+    end
+    return tonumber(mantissa .. exponent) or 0
 end
 
 -- what an index stores for a raw value: the value itself, its transform, or nil (skip)

@@ -1,0 +1,92 @@
+"""Turning ``field__prefix__suffix=value`` filters into index lookups."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django_limpyd.exceptions import ImplementationError, InvalidValue
+from django_limpyd.storage.values import to_redis_string
+
+__all__ = ["PkLookup", "lookup_for"]
+
+
+class PkLookup:
+    """``pk=value`` / ``pk__in=[...]``: the instances with these pks."""
+
+    def __init__(self, model: type, suffix: str, value: Any) -> None:
+        normalize = model._meta.pk_field.normalize
+        if suffix == "eq":
+            self.pks = [normalize(value)]
+        elif suffix == "in":
+            if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+                raise InvalidValue(f"{model.__name__}.pk__in needs a list, got {value!r}.")
+            self.pks = sorted({normalize(item) for item in value})
+        else:
+            raise ImplementationError(
+                f"{model.__name__}.pk cannot handle the filter suffix {suffix!r} (eq, in)."
+            )
+
+    def operation(self) -> dict[str, Any] | None:
+        """The pks, kept only if they exist."""
+        return {"op": "pks", "values": self.pks} if self.pks else None
+
+
+def lookup_for(model: type, name: str, value: Any) -> Any:
+    """The lookup for the filter ``name=value`` on ``model`` (ImplementationError naming
+    model, field and suffix when no index handles it)."""
+    meta = model._meta
+    field_name, *parts = name.split("__")
+    if not meta.has_field(field_name):
+        raise ImplementationError(
+            f"Cannot filter {meta.name} on {name!r}: {meta.name} has no field {field_name!r}."
+        )
+    field = meta.get_field(field_name)
+    if field is meta.pk_field:
+        if len(parts) > 1:
+            raise ImplementationError(f"Cannot filter {meta.name} on {name!r}.")
+        return PkLookup(model, parts[0] if parts else "eq", value)
+    if not field.indexes:
+        raise ImplementationError(
+            f"Cannot filter {meta.name} on {name!r}: {field.describe()} is not indexed "
+            "(set indexable=True or indexes=[...])."
+        )
+    if len(parts) > 2:
+        raise ImplementationError(f"Cannot filter {meta.name} on {name!r}: too many '__'.")
+    candidates = []
+    for index in field.indexes:
+        rest = parts
+        if index.prefix:
+            if not rest or rest[0] != index.prefix:
+                continue
+            rest = rest[1:]
+        if len(rest) > 1:
+            continue
+        suffix = rest[0] if rest else "eq"
+        candidates.append((index, suffix))
+        if suffix in index.lookups:
+            if field.storage_type == "hash" and suffix == "eq":
+                value = _hash_entry(field, value)
+            return index.lookup(suffix, value)
+    suffix = candidates[0][1] if candidates else (parts[-1] if parts else "eq")
+    raise ImplementationError(
+        f"No index of {field.describe()} handles the filter {name!r} "
+        f"(suffix {suffix!r}; indexes: "
+        + ", ".join(
+            f"{type(index).__name__}(prefix={index.prefix!r}: {', '.join(sorted(index.lookups))})"
+            for index in field.indexes
+        )
+        + ")."
+    )
+
+
+def _hash_entry(field: Any, value: Any) -> str:
+    """A HashField filter value ``{key: value}`` (one entry) as its index stores it."""
+    if not isinstance(value, dict) or len(value) != 1:
+        raise InvalidValue(
+            f"{field.describe()} filters take one entry as a dict, e.g. {{'key': 'value'}}; "
+            f"got {value!r}."
+        )
+    [(key, entry)] = value.items()
+    where = field.describe()
+    key, entry = to_redis_string(key, where), to_redis_string(entry, where)
+    return f"{len(key)}:{key}:{entry}"

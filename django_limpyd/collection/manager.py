@@ -1,0 +1,135 @@
+"""``CollectionManager``: lazy, immutable, chainable collections of a model.
+
+Every method returns a new collection; nothing is sent to Redis until results
+are needed (iteration, ``len()``, indexing, ``repr()``). A filtered, sorted and
+sliced page is one round trip; ``len()`` of an unsliced collection is counted
+by Redis without fetching pks. Like a Django ``QuerySet``, a collection object
+keeps its results once evaluated; a new collection asks Redis again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from django_limpyd.collection.filters import lookup_for
+from django_limpyd.collection.plan import build_plan, run_plan
+from django_limpyd.collection.query import Query, Sort
+from django_limpyd.collection.results import InstancesResult, PksResult
+
+__all__ = ["CollectionManager"]
+
+
+class CollectionManager:
+    """A lazy collection of a model's instances matching filters."""
+
+    def __init__(self, model: type) -> None:
+        self.model = model
+        self._query = Query()
+        self._result = PksResult(model)
+        self._cache: list[Any] | None = None
+
+    # -- building -------------------------------------------------------------------
+
+    def _clone(self, **changes: Any) -> CollectionManager:
+        clone = type(self).__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        clone._cache = None
+        clone.__dict__.update(changes)
+        return clone
+
+    def __call__(self, **filters: Any) -> CollectionManager:
+        """A new collection with these filters added (and-ed)."""
+        return self._filter(filters)
+
+    def _filter(self, filters: dict[str, Any]) -> CollectionManager:
+        lookups = [lookup_for(self.model, name, value) for name, value in filters.items()]
+        for lookup in lookups:
+            if not getattr(lookup, "deferred", False):
+                lookup.operation()  # a bad filter value fails here, not at evaluation
+        return self._clone(_query=self._query.filtered(lookups))
+
+    def sort(
+        self, by: str | None = None, alpha: bool = False, desc: bool = False
+    ) -> CollectionManager:
+        """A new collection sorted by field ``by`` (``None`` or ``'pk'``: by pk)."""
+        from django_limpyd.collection.plan import sort_pattern
+
+        sort_pattern(self.model, by)  # unknown or multi-value field: fail now
+        return self._clone(_query=self._query.sorted(Sort(by, alpha, desc)))
+
+    def instances(
+        self, lazy: bool = False, skip_exist_test: bool | None = None
+    ) -> CollectionManager:
+        """A new collection returning instances (vanished pks skipped unless ``lazy``)."""
+        if skip_exist_test is not None:
+            lazy = skip_exist_test
+        return self._clone(_result=InstancesResult(self.model, lazy=lazy))
+
+    def primary_keys(self) -> CollectionManager:
+        """A new collection returning pks (the default)."""
+        return self._clone(_result=PksResult(self.model))
+
+    @property
+    def ordered(self) -> bool:
+        """True if sorted (Django's Paginator asks)."""
+        return self._query.sort is not None
+
+    # -- running --------------------------------------------------------------------
+
+    def _fetch(self) -> list[Any]:
+        if self._cache is None:
+            plan = build_plan(
+                self.model, self._query, count=False, check=self._result.check_existence
+            )
+            pks = [] if plan is None else run_plan(self.model, plan)
+            self._cache = self._result.convert(pks)
+        return self._cache
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._fetch())
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def count(self) -> int:
+        """How many results (counted by Redis when the collection is not sliced)."""
+        if self._cache is not None:
+            return len(self._cache)
+        if self._query.sliced or self._result.check_existence:
+            return len(self._fetch())
+        plan = build_plan(self.model, self._query, count=True, check=False)
+        return 0 if plan is None else run_plan(self.model, plan)
+
+    def exists(self) -> bool:
+        """True if at least one result (asks for one pk only)."""
+        return bool(list(self[:1]))
+
+    def __bool__(self) -> bool:
+        return bool(self._fetch())
+
+    def __getitem__(self, item: int | slice) -> Any:
+        if isinstance(item, slice):
+            if self._cache is not None:
+                return self._cache[item]
+            return self._clone(_query=self._query.sliced_by(item))
+        if not isinstance(item, int) or isinstance(item, bool):
+            raise TypeError(f"Collection indices must be ints or slices, not {type(item).__name__}")
+        if item < 0:
+            return self._fetch()[item]
+        if self._cache is not None:
+            return self._cache[item]
+        results = list(self[item : item + 1])
+        if not results:
+            raise IndexError("collection index out of range")
+        return results[0]
+
+    def __repr__(self) -> str:
+        return repr(self._fetch())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, list):
+            return self._fetch() == other
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]

@@ -1,0 +1,75 @@
+"""Reading the stored values of fields in bulk (pipelines), as indexes see them.
+
+Used by index rebuilds and consistency checks, chunk by chunk; the Lua scripts
+have the same logic for single writes (``snapshot``/``indexed_values`` in
+``lua/lib.lua``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+__all__ = ["indexed_raw_values", "iter_pk_chunks", "queue_read", "read_values"]
+
+
+def queue_read(pipe: Any, field: Any, pk: str) -> None:
+    """Queue on ``pipe`` the read of ``field``'s whole value for instance ``pk``."""
+    keys = field.model._meta.keys
+    kind = field.storage_type
+    if kind == "hfield":
+        pipe.hget(keys.instance_hash(pk), field.name)
+        return
+    key = keys.field(field.name, pk)
+    if kind == "string":
+        pipe.get(key)
+    elif kind == "set":
+        pipe.smembers(key)
+    elif kind == "list":
+        pipe.lrange(key, 0, -1)
+    elif kind == "zset":
+        pipe.zrange(key, 0, -1)
+    elif kind == "hash":
+        pipe.hgetall(key)
+    else:
+        raise ValueError(f"{field.describe()} has no stored value to read")
+
+
+def indexed_raw_values(field: Any, result: Any) -> list[str]:
+    """The distinct raw values an index sees in a result read by :func:`queue_read`."""
+    if result is None:
+        return []
+    kind = field.storage_type
+    if kind in ("string", "hfield"):
+        return [result]
+    if kind == "hash":
+        return [f"{len(k)}:{k}:{v}" for k, v in result.items()]
+    return list(dict.fromkeys(result))
+
+
+def iter_pk_chunks(model: type, chunk_size: int) -> Iterator[list[str]]:
+    """The model's pks, ``chunk_size`` at a time (SSCAN: bounded memory)."""
+    connection = model._meta.database.connection
+    chunk: list[str] = []
+    for pk in connection.sscan_iter(model._meta.keys.pks, count=chunk_size):
+        chunk.append(pk)
+        if len(chunk) >= chunk_size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def read_values(fields: Iterable[Any], pks: list[str]) -> dict[str, dict[str, list[str]]]:
+    """``{field name: {pk: raw values}}`` for these pks, in one round trip."""
+    fields = list(fields)
+    if not fields or not pks:
+        return {field.name: {} for field in fields}
+    pipe = fields[0].model._meta.database.connection.pipeline(transaction=False)
+    for field in fields:
+        for pk in pks:
+            queue_read(pipe, field, pk)
+    results = iter(pipe.execute())
+    return {
+        field.name: {pk: indexed_raw_values(field, next(results)) for pk in pks} for field in fields
+    }
