@@ -20,10 +20,12 @@ DEFAULTS: dict[str, Any] = {
     "LIMPYD_DATABASES": {},
     # path of the redis-server binary used for embedded:// locations and tests
     "LIMPYD_REDIS_SERVER": None,
+    # log every command on the "django_limpyd.commands" logger (None: follow DEBUG)
+    "LIMPYD_LOG_COMMANDS": None,
 }
 
 #: Settings whose change invalidates the configured databases.
-_WATCHED = frozenset(DEFAULTS) | {"CACHES", "BASE_DIR"}
+_WATCHED = frozenset(DEFAULTS) | {"CACHES", "BASE_DIR", "DEBUG"}
 
 
 @functools.cache

@@ -101,7 +101,19 @@ class RedisDatabase:
                 **kwargs, decode_responses=True, retry=no_retry(), read_retries=read_retries
             )
         client._limpyd_observers = self._observers
+        self._sync_command_logger()
         return client
+
+    def _sync_command_logger(self) -> None:
+        from django_limpyd.logging import CommandLogger, logging_enabled
+
+        enabled = logging_enabled()
+        current = [obs for obs in self._observers if isinstance(obs, CommandLogger)]
+        if enabled and not current:
+            self._observers.append(CommandLogger(self.alias))
+        elif not enabled:
+            for observer in current:
+                self._observers.remove(observer)
 
     def connect(self, **connection_settings: Any) -> LimpydRedis:
         """Switch to other connection settings (redis-py arguments) and connect."""

@@ -70,6 +70,26 @@ class CollectionManager:
         """A new collection returning pks (the default)."""
         return self._clone(_result=PksResult(self.model))
 
+    def all(self) -> CollectionManager:
+        """A copy of this collection (for Django helpers expecting a QuerySet)."""
+        return self._clone()
+
+    def get(self, *args: Any, **filters: Any) -> Any:
+        """The one instance of this collection matching ``filters`` (or this pk).
+
+        ``Model.DoesNotExist`` if none, ``ValueError`` if several match.
+        """
+        if args:
+            if len(args) > 1:
+                raise TypeError("get() takes at most one pk")
+            filters = {"pk": args[0], **filters}
+        pks = list(self._filter(filters).primary_keys()[:2])
+        if not pks:
+            raise self.model.DoesNotExist(f"No {self.model.__name__} matches {filters!r}.")
+        if len(pks) > 1:
+            raise ValueError(f"More than one {self.model.__name__} matches {filters!r}.")
+        return self.model.lazy_connect(pks[0])
+
     @property
     def ordered(self) -> bool:
         """True if sorted (Django's Paginator asks)."""

@@ -86,10 +86,6 @@ class RedisField:
         if self.indexable:
             classes = self.index_classes or [EqualIndex]
             self.indexes = [index_class(self, i) for i, index_class in enumerate(classes)]
-            if self.unique and not any(index.handles_uniqueness for index in self.indexes):
-                raise ImplementationError(
-                    f"{self.describe()} is unique but none of its indexes handles uniqueness."
-                )
         model._meta.add_field(self)
         setattr(model, name, self)
 

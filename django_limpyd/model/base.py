@@ -25,6 +25,14 @@ class _ClassOrInstanceMethod:
         return self.function.__get__(target, owner)
 
 
+class _DefaultManager:
+    """``Model._default_manager``: a collection of every instance (what Django's
+    shortcuts such as ``get_object_or_404`` look for)."""
+
+    def __get__(self, instance: Any, owner: type) -> Any:
+        return owner.collection()
+
+
 class RedisModel(metaclass=ModelBase):
     """Base class of Redis models.
 
@@ -40,6 +48,7 @@ class RedisModel(metaclass=ModelBase):
     #: accepted for compatibility with limpyd: writes never take a lock here
     lockable: ClassVar[bool] = True
     collection_manager: ClassVar[Any] = None
+    _default_manager = _DefaultManager()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         if self.abstract:
@@ -94,7 +103,7 @@ class RedisModel(metaclass=ModelBase):
                 prepared[field.name] = field.prepare_value(value)
         if not pk and not pk_field.auto:
             raise InvalidValue(f"{pk_field.describe()} needs a value to create a {meta.name}.")
-        self._pk = atomic.create(type(self), pk, prepared)
+        atomic.create(self, pk, prepared)
 
     # -- class methods --------------------------------------------------------------
 

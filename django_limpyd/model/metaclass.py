@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django_limpyd import registry
 from django_limpyd.exceptions import DoesNotExist, ImplementationError
 from django_limpyd.fields.base import RedisField
 from django_limpyd.fields.pk import AutoPKField, PKField
 from django_limpyd.model.options import Options
+from django_limpyd.registry import _app_config_for
 
 __all__ = ["ModelBase"]
 
@@ -18,6 +20,14 @@ class _PKAlias:
     def __get__(self, instance: Any, owner: type) -> Any:
         name = owner._meta.pk_field.name
         return getattr(owner if instance is None else instance, name)
+
+
+def _sets_namespace(cls: type) -> bool:
+    """True if the model or one of its model parents sets ``namespace`` itself."""
+    return (
+        any("namespace" in klass.__dict__ and "_meta" in klass.__dict__ for klass in cls.__mro__)
+        or "namespace" in cls.__dict__
+    )
 
 
 def _collect_fields(cls: type, own: dict[str, RedisField]) -> dict[str, RedisField]:
@@ -74,7 +84,13 @@ class ModelBase(type):
             del attrs[field_name]
         cls = super().__new__(mcs, name, bases, attrs, **kwargs)
         cls.abstract = abstract
-        cls._meta = Options(cls, namespace=cls.namespace, abstract=abstract)
+        app_config = _app_config_for(cls.__module__)
+        namespace = cls.namespace
+        if app_config is not None and not _sets_namespace(cls):
+            namespace = app_config.label
+        cls._meta = Options(cls, namespace=namespace, abstract=abstract)
+        if app_config is not None:
+            cls._meta.app_label = app_config.label
         for field_name, field in _collect_fields(cls, own).items():
             if field_name.startswith("_"):
                 raise ImplementationError(
@@ -89,4 +105,6 @@ class ModelBase(type):
         database = cls.__dict__.get("database", getattr(cls, "database", None))
         if not abstract and database is not None and not isinstance(database, str):
             cls._meta.register(database)
+        if not abstract and app_config is not None:
+            registry.register(cls)
         return cls

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from django.utils.text import camel_case_to_spaces
+
 from django_limpyd.exceptions import ImplementationError
 from django_limpyd.storage.keys import ModelKeys
 
@@ -45,6 +47,47 @@ class Options:
 
     def __repr__(self) -> str:
         return f"<Options for {self.name}>"
+
+    # -- what Django tools expect ---------------------------------------------------
+
+    @property
+    def object_name(self) -> str:
+        """The class name."""
+        return self.name
+
+    @property
+    def model_name(self) -> str:
+        """The class name, lowercased."""
+        return self.name.lower()
+
+    @property
+    def label(self) -> str:
+        """``app_label.ModelName`` (the namespace stands in outside apps)."""
+        return f"{self.app_label or self.namespace}.{self.name}"
+
+    @property
+    def label_lower(self) -> str:
+        """``app_label.modelname``."""
+        return self.label.lower()
+
+    @property
+    def verbose_name(self) -> str:
+        """The ``verbose_name`` class attribute, else the class name in words."""
+        return getattr(self.model, "verbose_name", None) or camel_case_to_spaces(self.name)
+
+    @property
+    def verbose_name_plural(self) -> str:
+        """The ``verbose_name_plural`` class attribute, else ``verbose_name + "s"``."""
+        return getattr(self.model, "verbose_name_plural", None) or f"{self.verbose_name}s"
+
+    @property
+    def pk(self) -> PKField | None:
+        """The pk field."""
+        return self.pk_field
+
+    def get_fields(self) -> list[RedisField]:
+        """Every field, the pk first, in declaration order."""
+        return list(self.fields.values())
 
     # -- fields ---------------------------------------------------------------------
 
@@ -92,6 +135,8 @@ class Options:
     def database(self) -> RedisDatabase:
         """The model's database (an alias is resolved, and the model registered, on use)."""
         database = self.model.database
+        if database is None and self.app_label is not None:
+            database = "default"
         if isinstance(database, str):
             from django_limpyd.connections import databases
 
@@ -121,7 +166,13 @@ class Options:
     # -- what the scripts get -------------------------------------------------------
 
     def field_spec(self, field: RedisField) -> dict[str, Any]:
-        """One field as the scripts see it."""
+        """One field as the scripts see it (refused for a unique field that no index
+        can enforce: system check limpyd.E005 reports it at startup)."""
+        if field.unique and not any(index.handles_uniqueness for index in field.indexes):
+            raise ImplementationError(
+                f"{field.describe()} is unique but none of its indexes handles uniqueness; "
+                "nothing was written."
+            )
         if field.storage_type == "hfield":
             key = self.keys.instance_hash_prefix
         else:

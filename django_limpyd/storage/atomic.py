@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from redis._parsers.helpers import _RedisCallbacks, _RedisCallbacksRESP2
 from redis.exceptions import DataError
 
+from django_limpyd import signals
 from django_limpyd.exceptions import (
     ImplementationError,
     InvalidValue,
@@ -60,6 +61,11 @@ def _precompute(meta: Options, fields: Iterable[RedisField], raws: Iterable[Any]
             if index.has_transform:
                 _add_transforms(meta, {index.id: raws}, tmap)
     return tmap
+
+
+def _send(signal: Any, instance: RedisModel, **kwargs: Any) -> None:
+    model = type(instance)
+    signal.send(sender=model, instance=instance, using=model._meta.database.alias, **kwargs)
 
 
 def _error(model: type[RedisModel], error: ScriptError) -> Exception:
@@ -129,11 +135,16 @@ def write(
             f"This {meta.name} has no pk yet: give {meta.pk_field.describe()} a value first."
         )
     names = tuple(field.name for field in fields)
+    listened = signals.pre_save.has_listeners(model) or signals.post_save.has_listeners(model)
+    if listened:
+        _send(signals.pre_save, instance, created=pk is None, update_fields=names)
     tmap = _precompute(meta, fields, new_values)
     args = [pk or "", meta.specs_json(names), None, command[0], *command[2:]]
     created_pk, result = _run(model, "write", [meta.keys.pks, meta.keys.max_pk], args, tmap, 2)
     if pk is None:
         instance._pk = created_pk
+    if listened:
+        _send(signals.post_save, instance, created=pk is None, update_fields=names)
     callback = _CALLBACKS.get(str(command[0]).upper())
     if callback is not None:
         options = {k: v for k, v in options.items() if k != "keys"}
@@ -152,9 +163,13 @@ def write_fields(
     return write(instance, fields, command, options, values)
 
 
-def create(model: type[RedisModel], pk: str, values: dict[str, Any]) -> str:
-    """Create an instance with prepared ``values``; return its pk."""
+def create(instance: RedisModel, pk: str, values: dict[str, Any]) -> str:
+    """Create ``instance`` with prepared ``values``; return its pk."""
+    model = type(instance)
     meta = model._meta
+    listened = signals.pre_save.has_listeners(model) or signals.post_save.has_listeners(model)
+    if listened:
+        _send(signals.pre_save, instance, created=True, update_fields=None)
     tmap: TransformMap = {}
     for name, value in values.items():
         field = meta.get_field(name)
@@ -170,7 +185,10 @@ def create(model: type[RedisModel], pk: str, values: dict[str, Any]) -> str:
                 if index.has_transform:
                     _add_transforms(meta, {index.id: raws}, tmap)
     args = [meta.model_spec_json, pk, dumps(values), None]
-    return _run(model, "create", [meta.keys.pks, meta.keys.max_pk], args, tmap, 3)
+    instance._pk = _run(model, "create", [meta.keys.pks, meta.keys.max_pk], args, tmap, 3)
+    if listened:
+        _send(signals.post_save, instance, created=True, update_fields=None)
+    return instance._pk
 
 
 def delete(instance: RedisModel) -> bool:
@@ -179,5 +197,11 @@ def delete(instance: RedisModel) -> bool:
     meta = model._meta
     if instance._pk is None:
         return False
+    listened = signals.pre_delete.has_listeners(model) or signals.post_delete.has_listeners(model)
+    if listened:
+        _send(signals.pre_delete, instance)
     args = [instance._pk, meta.model_spec_json, None]
-    return bool(_run(model, "delete", [meta.keys.pks], args, {}, 2))
+    deleted = bool(_run(model, "delete", [meta.keys.pks], args, {}, 2))
+    if listened and deleted:
+        _send(signals.post_delete, instance)
+    return deleted
