@@ -10,7 +10,7 @@ Two behaviours differ from a plain ``redis.Redis``:
   within ``SOCKET_TIMEOUT``).
 * **Observers.** Callables registered on the client see every command (and
   every pipeline as one round trip) with its duration. With none registered
-  the cost is one truth test per command. They back ``assertNumCommands`` and
+  the cost is one truth test per command. They back ``django_limpyd.test.commands.assert_num_commands`` and
   command logging.
 """
 
@@ -98,8 +98,28 @@ def no_retry() -> Retry:
     return Retry(NoBackoff(), 0)
 
 
+def _notify(observers: list[Observer], commands: list[tuple[Any, ...]], start: float) -> None:
+    duration = time.perf_counter() - start
+    for observer in list(observers):
+        observer(commands, duration)
+
+
 class LimpydPipeline(Pipeline):
-    """A pipeline whose execution is reported to the client's observers."""
+    """A pipeline whose execution is reported to the client's observers.
+
+    Commands sent at once (``WATCH``, reads between ``watch()`` and ``multi()``)
+    are reported one round trip each, like the client's.
+    """
+
+    def immediate_execute_command(self, *args: Any, **options: Any) -> Any:
+        observers = self._limpyd_observers
+        if not observers:
+            return super().immediate_execute_command(*args, **options)
+        start = time.perf_counter()
+        try:
+            return super().immediate_execute_command(*args, **options)
+        finally:
+            _notify(observers, [args], start)
 
     def execute(self, raise_on_error: bool = True) -> list[Any]:
         observers = self._limpyd_observers
@@ -112,9 +132,7 @@ class LimpydPipeline(Pipeline):
         try:
             return super().execute(raise_on_error)
         finally:
-            duration = time.perf_counter() - start
-            for observer in list(observers):
-                observer(commands, duration)
+            _notify(observers, commands, start)
 
 
 class LimpydRedis(redis.Redis):
@@ -140,9 +158,7 @@ class LimpydRedis(redis.Redis):
             return self._execute_with_read_retries(args, options)
         finally:
             if observers:
-                duration = time.perf_counter() - start
-                for observer in list(observers):
-                    observer([args], duration)
+                _notify(observers, [args], start)
 
     def _execute_with_read_retries(self, args: tuple[Any, ...], options: dict[str, Any]) -> Any:
         attempts = 0
@@ -150,7 +166,8 @@ class LimpydRedis(redis.Redis):
             try:
                 return super().execute_command(*args, **options)
             except RedisConnectionError:
-                name = str(args[0]).upper()
+                name = args[0].decode() if isinstance(args[0], bytes) else str(args[0])
+                name = name.upper()
                 if attempts >= self.read_retries or name not in READ_ONLY_COMMANDS:
                     raise
                 attempts += 1

@@ -1,0 +1,1 @@
+"""Test-only tools of django_limpyd's own test suite (not part of the package)."""
