@@ -10,8 +10,8 @@ Two behaviours differ from a plain ``redis.Redis``:
   within ``SOCKET_TIMEOUT``).
 * **Observers.** Callables registered on the client see every command (and
   every pipeline as one round trip) with its duration. With none registered
-  the cost is one truth test per command. They back ``django_limpyd.test.commands.assert_num_commands`` and
-  command logging.
+  the cost is one truth test per command. They back command logging and
+  ``django_limpyd.test.commands.assert_num_commands``.
 """
 
 from __future__ import annotations
