@@ -45,6 +45,9 @@ class RedisDatabase:
         self._lock = threading.RLock()
         self._observers: list[Observer] = []
         self._models: dict[tuple[str, str], type] = {}
+        from django_limpyd.pipelines import PipelineSlot
+
+        self._pipelines = PipelineSlot()
 
     @classmethod
     def for_alias(cls, alias: str) -> RedisDatabase:
@@ -143,6 +146,46 @@ class RedisDatabase:
             client, self._client = self._client, None
             if client is not None:
                 client.connection_pool.disconnect()
+
+    # -- pipelines ------------------------------------------------------------------
+
+    def pipeline(self, transaction: bool = True, share_in_threads: bool = False) -> Any:
+        """A pipeline (context manager) queueing the field commands of this thread.
+
+        See :mod:`django_limpyd.pipelines`.
+        """
+        from django_limpyd.pipelines import Pipeline
+
+        return Pipeline(self, transaction=transaction, share_in_threads=share_in_threads)
+
+    def transaction(self, func: Any, *watches: Any, share_in_threads: bool = False) -> Any:
+        """Run ``func(pipeline)`` in a WATCH/MULTI/EXEC transaction, again while a
+        watched key changes; return the pipeline's results.
+
+        ``watches`` are keys or fields of instances. ``func`` reads before calling
+        ``pipeline.multi()``, and queues its writes after.
+        """
+        from redis.exceptions import WatchError
+
+        while True:
+            with self.pipeline(share_in_threads=share_in_threads) as pipeline:
+                try:
+                    if watches:
+                        pipeline.watch(*watches)
+                    func(pipeline)
+                    return pipeline.execute()
+                except WatchError:
+                    continue
+
+    def active_pipeline(self) -> Any:
+        """The pipeline this thread's commands are queued in, or ``None``."""
+        return self._pipelines.get()
+
+    @property
+    def command_connection(self) -> Any:
+        """Where field commands go: the active pipeline's, else the client."""
+        pipeline = self._pipelines.get()
+        return pipeline.connection if pipeline is not None else self.connection
 
     # -- observers ------------------------------------------------------------------
 

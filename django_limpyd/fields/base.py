@@ -114,8 +114,8 @@ class RedisField:
 
     @property
     def connection(self) -> LimpydRedis:
-        """The redis-py client to send commands to."""
-        return self.model._meta.database.connection
+        """The redis-py client to send commands to (a pipeline's while one is active)."""
+        return self.model._meta.database.command_connection
 
     def _pk(self) -> str:
         if self.instance is None:
@@ -139,6 +139,11 @@ class RedisField:
 
     def _read(self, name: str, *args: Any, **kwargs: Any) -> Any:
         return getattr(self.connection, name)(*self._target(), *args, **kwargs)
+
+    def _read_now(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """Send a read at once, even while a pipeline is active (its result is needed
+        here: scans, derived reads)."""
+        return getattr(self.model._meta.database.connection, name)(*self._target(), *args, **kwargs)
 
     def _capture(self, name: str, args: tuple, kwargs: dict, target: tuple) -> tuple:
         try:

@@ -50,4 +50,4 @@ class HashField(MultiValuesField):
         self, match: str | None = None, count: int | None = None
     ) -> Iterator[tuple[str, str]]:
         """Iterate over ``(key, value)`` entries with HSCAN (cursor handled)."""
-        return self.connection.hscan_iter(self.key, match=match, count=count)
+        return self._read_now("hscan_iter", match=match, count=count)

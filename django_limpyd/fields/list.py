@@ -23,13 +23,14 @@ class ListField(SortableMixin, MultiValuesField):
     storage_type = "list"
 
     def lcontains(self, value: Any) -> bool:
-        """True if ``value`` is in the list (LPOS, computed by the server)."""
-        return self._read("lpos", value) is not None
+        """True if ``value`` is in the list (LPOS, computed by the server; sent at once
+        even inside a pipeline)."""
+        return self._read_now("lpos", value) is not None
 
     def lrank(self, value: Any) -> int | None:
         """The index of the first occurrence of ``value``, or ``None`` (LPOS)."""
-        return self._read("lpos", value)
+        return self._read_now("lpos", value)
 
     def lcount(self, value: Any) -> int:
         """How many times ``value`` is in the list (LPOS ... COUNT 0)."""
-        return len(self._read("lpos", value, count=0))
+        return len(self._read_now("lpos", value, count=0))

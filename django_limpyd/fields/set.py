@@ -22,4 +22,4 @@ class SetField(SortableMixin, MultiValuesField):
 
     def sscan(self, match: str | None = None, count: int | None = None) -> Iterator[str]:
         """Iterate over the members with SSCAN (cursor handled)."""
-        return self.connection.sscan_iter(self.key, match=match, count=count)
+        return self._read_now("sscan_iter", match=match, count=count)

@@ -49,4 +49,4 @@ class SortedSetField(SortableMixin, MultiValuesField):
         self, match: str | None = None, count: int | None = None
     ) -> Iterator[tuple[str, float]]:
         """Iterate over ``(member, score)`` with ZSCAN (cursor handled)."""
-        return self.connection.zscan_iter(self.key, match=match, count=count)
+        return self._read_now("zscan_iter", match=match, count=count)

@@ -108,6 +108,28 @@ class RedisModel(metaclass=ModelBase):
     # -- class methods --------------------------------------------------------------
 
     @classmethod
+    def bulk_create(
+        cls, values: Iterable[dict[str, Any]], raise_on_error: bool = True
+    ) -> list[RedisModel]:
+        """Create one instance per dict of values, in one pipeline (one round trip).
+
+        Each create stays atomic with its index entries and uniqueness checks; one
+        that fails leaves no trace and does not stop the others. With
+        ``raise_on_error`` the first error is raised after all ran; without, the
+        failed instances are left unsaved (``pk.get()`` is ``None``). Inside an
+        active pipeline the creates are queued there (pks known after
+        ``execute()``).
+        """
+        database = cls._meta.database
+        active = database.active_pipeline()
+        if active is not None:
+            return [cls(**item) for item in values]
+        with database.pipeline() as pipeline:
+            instances = [cls(**item) for item in values]
+            pipeline.execute(raise_on_error=raise_on_error)
+        return instances
+
+    @classmethod
     def lazy_connect(cls, pk: Any) -> RedisModel:
         """An instance for ``pk`` without checking it exists (writes will check)."""
         instance = cls.__new__(cls)
@@ -267,14 +289,15 @@ class RedisModel(metaclass=ModelBase):
             checked.append(field.name)
         return checked
 
+    def _hash_read(self, command: str, *args: Any) -> Any:
+        """A read of the instance's hash (queued while a pipeline is active)."""
+        key = self._meta.keys.instance_hash(self._meta_pk)
+        return getattr(self._meta.database.command_connection, command)(key, *args)
+
     def hmget(self, *names: str) -> list[Any]:
         """Values of the named InstanceHashFields, in order (one round trip)."""
         names = self._hash_field_names(names, "hmget")
-        if not names:
-            return []
-        return self._meta.database.connection.hmget(
-            self._meta.keys.instance_hash(self._meta_pk), names
-        )
+        return self._hash_read("hmget", names) if names else []
 
     def hmset(self, **values: Any) -> bool:
         """Set several InstanceHashFields at once, atomically with their indexes."""
@@ -296,16 +319,16 @@ class RedisModel(metaclass=ModelBase):
 
     def hgetall(self) -> dict[str, str]:
         """``{name: value}`` of the InstanceHashFields holding a value."""
-        return self._meta.database.connection.hgetall(self._meta.keys.instance_hash(self._meta_pk))
+        return self._hash_read("hgetall")
 
     def hkeys(self) -> list[str]:
         """Names of the InstanceHashFields holding a value."""
-        return self._meta.database.connection.hkeys(self._meta.keys.instance_hash(self._meta_pk))
+        return self._hash_read("hkeys")
 
     def hvals(self) -> list[str]:
         """Values of the InstanceHashFields holding one."""
-        return self._meta.database.connection.hvals(self._meta.keys.instance_hash(self._meta_pk))
+        return self._hash_read("hvals")
 
     def hlen(self) -> int:
         """How many InstanceHashFields hold a value."""
-        return self._meta.database.connection.hlen(self._meta.keys.instance_hash(self._meta_pk))
+        return self._hash_read("hlen")

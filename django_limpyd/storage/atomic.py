@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from django_limpyd.model.base import RedisModel
     from django_limpyd.model.options import Options
 
-__all__ = ["create", "delete", "write", "write_fields"]
+__all__ = ["ScriptCall", "create", "delete", "write", "write_fields"]
 
 #: Script results have RESP2 shapes whatever the connection's protocol (Lua tables
 #: become arrays), so they are parsed like redis-py parses RESP2 replies.
@@ -90,30 +90,84 @@ def _error(model: type[RedisModel], error: ScriptError) -> Exception:
     return ImplementationError(f"Unexpected script error {error.code}: {error.payload!r}")
 
 
-def _run(
-    model: type[RedisModel],
-    script: str,
-    keys: list[str],
-    args: list[Any],
-    tmap: TransformMap,
-    tmap_position: int,
-) -> Any:
-    meta = model._meta
-    client = meta.database.connection
-    for _round in range(MAX_TRANSFORM_ROUNDS):
+class ScriptCall:
+    """One call of a write script, with what to do with its reply.
+
+    Run at once, or queued in the database's active pipeline (see
+    :mod:`django_limpyd.pipelines`), which calls :meth:`finish` on the reply.
+    """
+
+    def __init__(
+        self,
+        model: type[RedisModel],
+        script: str,
+        keys: list[str],
+        args: list[Any],
+        tmap: TransformMap,
+        tmap_position: int,
+        finish: Any,
+    ) -> None:
+        self.model = model
+        self.script = script
+        self.keys = keys
+        self.args = args
+        self.tmap = tmap
+        self.tmap_position = tmap_position
+        self.finish = finish
         args[tmap_position] = dumps(tmap)
-        try:
-            return run_script(client, script, keys, args)
-        except ScriptError as error:
-            if error.code != "NEED":
-                raise _error(model, error) from None
-            _add_transforms(meta, error.payload, tmap)
-        except DataError as error:
-            raise InvalidValue(f"{meta.name}: {error}") from None
-    raise ImplementationError(
-        f"{meta.name}: the values to index kept changing during {MAX_TRANSFORM_ROUNDS} tries "
-        "(concurrent writers on a field with transformed indexes); nothing was written."
-    )
+
+    def add_transforms(self, needed: dict[str, Iterable[str]]) -> None:
+        """Compute the transforms the script asked for (NEED) into the call's args."""
+        _add_transforms(self.model._meta, needed, self.tmap)
+        self.args[self.tmap_position] = dumps(self.tmap)
+
+    def error(self, error: ScriptError) -> Exception:
+        """Our exception for a script error."""
+        return _error(self.model, error)
+
+    def run(self, client: Any = None) -> Any:
+        """Send now (asking again while transforms are missing); return the raw reply."""
+        meta = self.model._meta
+        client = client or meta.database.connection
+        for _round in range(MAX_TRANSFORM_ROUNDS):
+            try:
+                return run_script(client, self.script, self.keys, self.args)
+            except ScriptError as error:
+                if error.code != "NEED":
+                    raise self.error(error) from None
+                self.add_transforms(error.payload)
+            except DataError as error:
+                raise InvalidValue(f"{meta.name}: {error}") from None
+        raise ImplementationError(
+            f"{meta.name}: the values to index kept changing during {MAX_TRANSFORM_ROUNDS} "
+            "tries (concurrent writers on a field with transformed indexes); nothing was written."
+        )
+
+
+def _execute(call: ScriptCall, creating: RedisModel | None = None) -> Any:
+    """Run ``call`` now, or queue it in the active pipeline (which is returned).
+
+    ``creating``: the instance this call creates; while queued its pk is unknown,
+    so a second write to it in the same pipeline is refused.
+    """
+    pipeline = call.model._meta.database.active_pipeline()
+    if pipeline is None:
+        return call.finish(call.run())
+    if creating is not None:
+        if getattr(creating, "_queued_creation", False):
+            raise ImplementationError(
+                f"This {call.model.__name__} is created by a command queued in the pipeline: "
+                "its pk is unknown until execute(), so it cannot be written again before."
+            )
+        creating._queued_creation = True
+        finish = call.finish
+
+        def finished(reply: Any) -> Any:
+            creating._queued_creation = False
+            return finish(reply)
+
+        call.finish = finished
+    return pipeline.add_script_call(call)
 
 
 def write(
@@ -130,6 +184,11 @@ def write(
     model = type(instance)
     meta = model._meta
     pk = instance._pk
+    if getattr(instance, "_queued_creation", False):
+        raise ImplementationError(
+            f"This {meta.name} is created by a command queued in the pipeline: its pk is "
+            "unknown until execute(), so it cannot be written before."
+        )
     if pk is None and not meta.pk_field.auto:
         raise ImplementationError(
             f"This {meta.name} has no pk yet: give {meta.pk_field.describe()} a value first."
@@ -140,16 +199,21 @@ def write(
         _send(signals.pre_save, instance, created=pk is None, update_fields=names)
     tmap = _precompute(meta, fields, new_values)
     args = [pk or "", meta.specs_json(names), None, command[0], *command[2:]]
-    created_pk, result = _run(model, "write", [meta.keys.pks, meta.keys.max_pk], args, tmap, 2)
-    if pk is None:
-        instance._pk = created_pk
-    if listened:
-        _send(signals.post_save, instance, created=pk is None, update_fields=names)
     callback = _CALLBACKS.get(str(command[0]).upper())
-    if callback is not None:
-        options = {k: v for k, v in options.items() if k != "keys"}
-        result = callback(result, **options)
-    return result
+
+    def finish(reply: Any) -> Any:
+        created_pk, result = reply
+        if pk is None:
+            instance._pk = created_pk
+        if listened:
+            _send(signals.post_save, instance, created=pk is None, update_fields=names)
+        if callback is not None:
+            result = callback(result, **{k: v for k, v in options.items() if k != "keys"})
+        return result
+
+    keys = [meta.keys.pks, meta.keys.max_pk]
+    call = ScriptCall(model, "write", keys, args, tmap, 2, finish)
+    return _execute(call, creating=instance if pk is None else None)
 
 
 def write_fields(
@@ -185,10 +249,15 @@ def create(instance: RedisModel, pk: str, values: dict[str, Any]) -> str:
                 if index.has_transform:
                     _add_transforms(meta, {index.id: raws}, tmap)
     args = [meta.model_spec_json, pk, dumps(values), None]
-    instance._pk = _run(model, "create", [meta.keys.pks, meta.keys.max_pk], args, tmap, 3)
-    if listened:
-        _send(signals.post_save, instance, created=True, update_fields=None)
-    return instance._pk
+
+    def finish(reply: Any) -> str:
+        instance._pk = reply
+        if listened:
+            _send(signals.post_save, instance, created=True, update_fields=None)
+        return reply
+
+    keys = [meta.keys.pks, meta.keys.max_pk]
+    return _execute(ScriptCall(model, "create", keys, args, tmap, 3, finish), creating=instance)
 
 
 def delete(instance: RedisModel) -> bool:
@@ -201,7 +270,11 @@ def delete(instance: RedisModel) -> bool:
     if listened:
         _send(signals.pre_delete, instance)
     args = [instance._pk, meta.model_spec_json, None]
-    deleted = bool(_run(model, "delete", [meta.keys.pks], args, {}, 2))
-    if listened and deleted:
-        _send(signals.post_delete, instance)
-    return deleted
+
+    def finish(reply: Any) -> bool:
+        deleted = bool(reply)
+        if listened and deleted:
+            _send(signals.post_delete, instance)
+        return deleted
+
+    return _execute(ScriptCall(model, "delete", [meta.keys.pks], args, {}, 2, finish))

@@ -8,6 +8,7 @@ EVALSHA that fails with NOSCRIPT executed nothing, so that retry is safe).
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 from importlib import resources
 from typing import Any
@@ -15,7 +16,15 @@ from typing import Any
 from redis.commands.core import Script
 from redis.exceptions import ResponseError
 
-__all__ = ["SCRIPTS", "ScriptError", "load_all", "run_script", "script_source"]
+__all__ = [
+    "SCRIPTS",
+    "ScriptError",
+    "load_all",
+    "parse_script_error",
+    "run_script",
+    "script_source",
+    "sha_of",
+]
 
 #: every operation script (lib.lua is prepended to each)
 SCRIPTS = ("collection", "create", "delete", "write")
@@ -38,7 +47,14 @@ class ScriptError(Exception):
         self.payload = payload
 
 
-def _parse_error(error: ResponseError) -> ScriptError | None:
+@functools.cache
+def sha_of(name: str) -> str:
+    """The SHA1 Redis knows script ``name`` by."""
+    return hashlib.sha1(script_source(name).encode()).hexdigest()
+
+
+def parse_script_error(error: ResponseError) -> ScriptError | None:
+    """Our ``LIMPYD_<CODE>`` error inside a Redis error reply, if it is one."""
     message = str(error)
     start = message.find("LIMPYD_")
     if start < 0:
@@ -75,7 +91,7 @@ def run_script(client: Any, name: str, keys: list[str], args: list[Any]) -> Any:
     try:
         return _script(client, name)(keys=keys, args=args, client=client)
     except ResponseError as error:
-        parsed = _parse_error(error)
+        parsed = parse_script_error(error)
         if parsed is None:
             raise
         raise parsed from None

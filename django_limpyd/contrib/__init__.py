@@ -1,0 +1,1 @@
+"""Contributed extras of django_limpyd (related fields, pipelines, extended collections)."""
