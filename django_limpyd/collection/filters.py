@@ -66,7 +66,10 @@ def lookup_for(model: type, name: str, value: Any) -> Any:
         if suffix in index.lookups:
             if field.storage_type == "hash" and suffix == "eq":
                 value = _hash_entry(field, value)
-            return index.lookup(suffix, value)
+            lookup = index.lookup(suffix, value)
+            # a field of an instance is read when the collection runs, not now
+            lookup.deferred = getattr(value, "instance", None) is not None
+            return lookup
     suffix = candidates[0][1] if candidates else (parts[-1] if parts else "eq")
     raise ImplementationError(
         f"No index of {field.describe()} handles the filter {name!r} "

@@ -97,13 +97,22 @@ class CollectionManager:
 
     # -- running --------------------------------------------------------------------
 
+    def _plan(self, count: bool) -> dict[str, Any] | None:
+        """The collection script's plan (``None``: nothing can match); subclasses add
+        to it."""
+        check = self._result.check_existence and not count
+        plan = build_plan(self.model, self._query, count=count, check=check)
+        if plan is not None and not count:
+            values = self._result.plan_values()
+            if values is not None:
+                plan["values"] = values
+        return plan
+
     def _fetch(self) -> list[Any]:
         if self._cache is None:
-            plan = build_plan(
-                self.model, self._query, count=False, check=self._result.check_existence
-            )
-            pks = [] if plan is None else run_plan(self.model, plan)
-            self._cache = self._result.convert(pks)
+            plan = self._plan(count=False)
+            replies = [] if plan is None else run_plan(self.model, plan)
+            self._cache = self._result.convert(replies)
         return self._cache
 
     def __iter__(self) -> Iterator[Any]:
@@ -118,7 +127,7 @@ class CollectionManager:
             return len(self._cache)
         if self._query.sliced or self._result.check_existence:
             return len(self._fetch())
-        plan = build_plan(self.model, self._query, count=True, check=False)
+        plan = self._plan(count=True)
         return 0 if plan is None else run_plan(self.model, plan)
 
     def exists(self) -> bool:

@@ -68,7 +68,13 @@ def run_plan(model: type, plan: dict[str, Any], client: Any = None) -> Any:
     try:
         return run_script(client, "collection", [meta.keys.pks], [dumps(plan)])
     except ScriptError as error:
-        message = error.payload.get("error") if isinstance(error.payload, dict) else error.payload
+        payload = error.payload if isinstance(error.payload, dict) else {}
+        if error.code == "NOSTORED":
+            raise model.DoesNotExist(
+                f"The stored collection {payload.get('key')!r} of {meta.name} does not exist "
+                "(expired?)."
+            ) from None
+        message = payload.get("error", error.payload)
         raise ImplementationError(
             f"Redis could not sort {meta.name}: {message} (use alpha=True to sort text)."
         ) from None

@@ -17,6 +17,10 @@ class PksResult:
     def __init__(self, model: type) -> None:
         self.model = model
 
+    def plan_values(self) -> list[dict[str, Any]] | None:
+        """What the script must return per pk instead of the pk (``None``: the pk)."""
+        return None
+
     def convert(self, pks: Iterable[str]) -> list[Any]:
         """The results for these pks."""
         return list(pks)

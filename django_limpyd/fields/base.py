@@ -262,6 +262,12 @@ class SingleValueField(RedisField):
     """A field holding one value per instance (StringField, InstanceHashField, pk)."""
 
     accepts_default = True
+    #: the command reading the value
+    read_command: ClassVar[str] = "get"
+
+    def current_value(self) -> Any:
+        """The stored value of the bound instance, read at once (even in a pipeline)."""
+        return self._read_now(self.read_command)
 
     def prepare_value(self, value: Any) -> str:
         """``value`` as stored, or :class:`InvalidValue` naming the field."""

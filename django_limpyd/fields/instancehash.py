@@ -22,6 +22,7 @@ class InstanceHashField(SingleValueField):
 
     storage_type = "hfield"
     allows_expiry = False
+    read_command = "hget"
 
     @property
     def key(self) -> str:

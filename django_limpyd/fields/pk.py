@@ -35,6 +35,10 @@ class PKField(SingleValueField):
             raise InvalidValue(f"{self.describe()} cannot be an empty string.")
         return pk
 
+    def current_value(self) -> str | None:
+        """The pk (no round trip)."""
+        return self.get()
+
     def get(self) -> str | None:
         """The pk of the instance (no round trip: it never changes)."""
         return self.instance._pk if self.instance is not None else None

@@ -50,6 +50,8 @@ class Lookup:
         """``value`` as the index stores it (its transform applied)."""
         if hasattr(value, "_meta") and hasattr(value, "pk"):  # an instance: its pk
             value = value.pk.get()
+        elif hasattr(value, "current_value") and getattr(value, "instance", None) is not None:
+            value = value.current_value()  # a field of an instance: its value, read now
         if value is None:
             raise InvalidValue(f"{self.describe()}: None cannot be filtered on.")
         raw = to_redis_string(value, self.describe())

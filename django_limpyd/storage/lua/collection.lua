@@ -1,13 +1,22 @@
--- collection.lua: the pks of a collection (filtered, sorted, sliced) or their count, in one call.
+-- collection.lua: a collection's pks (filtered, sorted, sliced), their values, or their
+-- count, in one call.
 --
 -- KEYS[1]  the model's set of pks
--- ARGV[1]  plan (JSON): {tmp = prefix of temporary keys (deleted before returning),
---          filters = [operations, see django_limpyd.indexes.lookups], and-ed,
---          sort = nil | {by = SORT BY pattern or nil (by pk), alpha = bool, desc = bool},
---          limit = nil | {offset, count}, count = bool (return SCARD instead),
---          check = bool (drop pks no longer in KEYS[1])}
+-- ARGV[1]  plan (JSON):
+--   tmp     prefix of temporary keys (all deleted before returning)
+--   filters [operations, see django_limpyd.indexes.lookups], and-ed; also
+--           {op = "key", key = k}: the members of an existing set, sorted set or list
+--   source  nil | key of a stored collection (a list of pks, in order)
+--   sort    nil | {by = SORT BY pattern or nil (by pk), alpha = bool, desc = bool}
+--   score   nil | {key = sorted set, desc = bool}: order by the pks' scores in it
+--   limit   nil | {offset, count (-1: all)}
+--   count   bool: return how many instead
+--   check   bool: drop pks no longer in KEYS[1]
+--   values  nil | [{kind = "pk" | "string" | "hfield" | "score", key = prefix, name = n}]:
+--           return those values for each pk instead of the pk (a flat array)
+--   store   nil | {key = k, ttl = seconds or nil}: also store the resulting pks in list k
 --
--- Returns the count (plan.count) or the list of pks.
+-- Errors: LIMPYD_SORT {error}, LIMPYD_NOSTORED {key} (a stored collection expired).
 
 local plan = cjson.decode(ARGV[1])
 local temps = {}
@@ -16,6 +25,10 @@ local function temporary()
     local key = plan.tmp .. (#temps + 1)
     table.insert(temps, key)
     return key
+end
+
+local function cleanup()
+    if #temps > 0 then redis.call('DEL', unpack(temps)) end
 end
 
 -- a temporary set of the pks found in sorted set members "value\0pk" (or plain pks)
@@ -54,6 +67,12 @@ local function materialize(op)
         call_chunked('SADD', key, op.values)
         redis.call('SINTERSTORE', key, key, KEYS[1])
         return key
+    elseif op.op == 'key' then
+        local kind = redis.call('TYPE', op.key).ok
+        if kind == 'set' then return op.key end
+        if kind == 'zset' then return store_members(redis.call('ZRANGE', op.key, 0, -1), false) end
+        if kind == 'list' then return store_members(redis.call('LRANGE', op.key, 0, -1), false) end
+        return temporary()  -- missing key: nothing
     elseif op.op == 'text' then
         local bounds = text_range(op)
         return store_members(redis.call('ZRANGEBYLEX', op.key, bounds[1], bounds[2]), true)
@@ -69,19 +88,58 @@ local function materialize(op)
     error('unknown collection operation ' .. tostring(op.op))
 end
 
+-- where the pks come from: a stored list kept in order, or a set
+local ordered_list = nil
+local sets = {}
+if plan.source then
+    if redis.call('EXISTS', plan.source) == 0 then
+        return fail('NOSTORED', {key = plan.source})
+    end
+    if #plan.filters == 0 and not plan.sort and not plan.score then
+        ordered_list = plan.source
+    else
+        table.insert(sets, store_members(redis.call('LRANGE', plan.source, 0, -1), false))
+    end
+end
+for _, op in ipairs(plan.filters) do table.insert(sets, materialize(op)) end
+
 local source = KEYS[1]
-if #plan.filters == 1 then
-    source = materialize(plan.filters[1])
-elseif #plan.filters > 1 then
-    local keys = {}
-    for _, op in ipairs(plan.filters) do table.insert(keys, materialize(op)) end
+if #sets == 1 then
+    source = sets[1]
+elseif #sets > 1 then
     source = temporary()
-    redis.call('SINTERSTORE', source, unpack(keys))
+    redis.call('SINTERSTORE', source, unpack(sets))
+end
+
+local function range_bounds()
+    if not plan.limit then return 0, -1 end
+    local first, count = plan.limit[1], plan.limit[2]
+    if count < 0 then return first, -1 end
+    if count == 0 then return 1, 0 end  -- an empty range
+    return first, first + count - 1
+end
+
+if plan.count then
+    local counted
+    if ordered_list then counted = redis.call('LLEN', ordered_list)
+    else counted = redis.call('SCARD', source) end
+    cleanup()
+    return counted
 end
 
 local result
-if plan.count then
-    result = redis.call('SCARD', source)
+if ordered_list then
+    local first, last = range_bounds()
+    result = redis.call('LRANGE', ordered_list, first, last)
+elseif plan.score then
+    local scored = temporary()
+    redis.call('ZINTERSTORE', scored, 2, source, plan.score.key, 'WEIGHTS', 0, 1)
+    local first, last = range_bounds()
+    if plan.score.desc then
+        result = redis.call('ZREVRANGE', scored, first, last)
+    else
+        result = redis.call('ZRANGE', scored, first, last)
+    end
 else
     local args = {source}
     if plan.sort then
@@ -102,18 +160,45 @@ else
     if plan.sort and plan.sort.desc then table.insert(args, 'DESC') end
     local sorted = redis.pcall('SORT', unpack(args))
     if type(sorted) == 'table' and sorted.err then
-        if #temps > 0 then redis.call('DEL', unpack(temps)) end
+        cleanup()
         return fail('SORT', {error = sorted.err})
     end
     result = sorted
-    if plan.check and source ~= KEYS[1] then
-        local kept = {}
-        for _, pk in ipairs(result) do
-            if redis.call('SISMEMBER', KEYS[1], pk) == 1 then table.insert(kept, pk) end
-        end
-        result = kept
-    end
 end
 
-if #temps > 0 then redis.call('DEL', unpack(temps)) end
+if plan.check and source ~= KEYS[1] then
+    local kept = {}
+    for _, pk in ipairs(result) do
+        if redis.call('SISMEMBER', KEYS[1], pk) == 1 then table.insert(kept, pk) end
+    end
+    result = kept
+end
+
+if plan.store then
+    redis.call('DEL', plan.store.key)
+    if #result > 0 then call_chunked('RPUSH', plan.store.key, result) end
+    if plan.store.ttl then redis.call('EXPIRE', plan.store.key, plan.store.ttl) end
+end
+
+if plan.values then
+    local rows = {}
+    for _, pk in ipairs(result) do
+        for _, wanted in ipairs(plan.values) do
+            local value
+            if wanted.kind == 'pk' then
+                value = pk
+            elseif wanted.kind == 'string' then
+                value = redis.call('GET', wanted.key .. pk)
+            elseif wanted.kind == 'hfield' then
+                value = redis.call('HGET', wanted.key .. pk, wanted.name)
+            elseif wanted.kind == 'score' then
+                value = plan.score and redis.call('ZSCORE', plan.score.key, pk) or false
+            end
+            table.insert(rows, value)
+        end
+    end
+    result = rows
+end
+
+cleanup()
 return result

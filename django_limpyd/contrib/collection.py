@@ -1,0 +1,220 @@
+"""``ExtendedCollectionManager``: values, chained filters, intersections, sort by
+score, stored results — limpyd's extended collection.
+
+Everything stays one round trip per evaluation: values are read by the same
+script that filters, sorts and slices.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django_limpyd.collection.manager import CollectionManager
+from django_limpyd.collection.query import Query
+from django_limpyd.collection.results import PksResult
+from django_limpyd.exceptions import ImplementationError
+from django_limpyd.fields.base import RedisField
+
+__all__ = ["DEFAULT_STORE_TTL", "SORTED_SCORE", "ExtendedCollectionManager"]
+
+#: the name to ask the score of ``sort(by_score=...)`` in ``values``/``values_list``
+SORTED_SCORE = "sorted_score"
+
+#: seconds a stored collection lives by default
+DEFAULT_STORE_TTL = 60
+
+
+def _value_spec(model: type, name: str) -> dict[str, Any]:
+    meta = model._meta
+    if name == SORTED_SCORE:
+        return {"kind": "score"}
+    field = meta.get_field(name)
+    if field is meta.pk_field:
+        return {"kind": "pk"}
+    if field.storage_type == "string":
+        return {"kind": "string", "key": meta.keys.field_prefix(field.name)}
+    if field.storage_type == "hfield":
+        return {"kind": "hfield", "key": meta.keys.instance_hash_prefix, "name": field.name}
+    raise ImplementationError(
+        f"{field.describe()} holds several values: values() and values_list() only read "
+        "PKField, StringField and InstanceHashField."
+    )
+
+
+class ValuesResult(PksResult):
+    """Dicts of field values (``values()``)."""
+
+    def __init__(self, model: type, names: list[str]) -> None:
+        super().__init__(model)
+        self.names = names
+        self.specs = [_value_spec(model, name) for name in names]
+
+    def plan_values(self) -> list[dict[str, Any]]:
+        return self.specs
+
+    def rows(self, replies: list[Any]) -> list[list[Any]]:
+        """The flat script reply cut into one list per pk."""
+        width = len(self.specs)
+        rows = [replies[i : i + width] for i in range(0, len(replies), width)]
+        for row in rows:
+            for i, spec in enumerate(self.specs):
+                if spec["kind"] == "score" and row[i] is not None:
+                    row[i] = str(float(row[i]))
+        return rows
+
+    def convert(self, replies: Iterable[Any]) -> list[Any]:
+        return [dict(zip(self.names, row, strict=True)) for row in self.rows(list(replies))]
+
+
+class ValuesListResult(ValuesResult):
+    """Tuples of field values, or single values with ``flat`` (``values_list()``)."""
+
+    def __init__(self, model: type, names: list[str], flat: bool) -> None:
+        super().__init__(model, names)
+        self.flat = flat
+
+    def convert(self, replies: Iterable[Any]) -> list[Any]:
+        rows = self.rows(list(replies))
+        return [row[0] for row in rows] if self.flat else [tuple(row) for row in rows]
+
+
+class ExtendedCollectionManager(CollectionManager):
+    """A collection with ``values``, ``values_list``, ``filter``, ``intersect``,
+    ``sort(by_score=)`` and ``store``."""
+
+    def __init__(self, model: type) -> None:
+        super().__init__(model)
+        self._intersections: tuple[dict[str, Any], ...] = ()
+        self._score: dict[str, Any] | None = None
+        self._source: str | None = None
+
+    # -- building -------------------------------------------------------------------
+
+    def filter(self, **filters: Any) -> ExtendedCollectionManager:
+        """A new collection with more filters (and-ed). A filter value may be a field
+        of an instance: its value is read when the collection runs."""
+        return self._filter(filters)
+
+    def intersect(self, *items: Any) -> ExtendedCollectionManager:
+        """A new collection keeping only pks also in each item: a list, set or tuple of
+        pks, the key of a Redis set/sorted set/list, a SetField/ListField/
+        SortedSetField of an instance, or another collection."""
+        operations = [self._intersection(item) for item in items]
+        return self._clone(_intersections=self._intersections + tuple(operations))
+
+    def _intersection(self, item: Any) -> dict[str, Any]:
+        if isinstance(item, str):
+            return {"op": "key", "key": item}
+        if isinstance(item, RedisField):
+            if not item.multi or item.instance is None:
+                raise ImplementationError(
+                    f"intersect() takes multi-value fields of instances, not {item!r}."
+                )
+            return {"op": "key", "key": item.key}
+        if isinstance(item, CollectionManager):
+            item = list(item.primary_keys())
+        if isinstance(item, (list, set, tuple, frozenset)):
+            normalize = self.model._meta.pk_field.normalize
+            return {"op": "pks", "values": sorted({normalize(pk) for pk in item})}
+        raise ImplementationError(f"intersect() cannot use {item!r}.")
+
+    def sort(
+        self,
+        by: Any = None,
+        alpha: bool = False,
+        desc: bool = False,
+        by_score: Any = None,
+    ) -> ExtendedCollectionManager:
+        """Sort by a field (name or field), by pk, or ``by_score``: the pks' scores in a
+        sorted set (its key, or a SortedSetField of an instance)."""
+        if by_score is None:
+            if isinstance(by, RedisField):
+                by = by.name
+            clone = super().sort(by=by, alpha=alpha, desc=desc)
+            clone._score = None
+            return clone
+        if by is not None:
+            raise ImplementationError("sort() takes `by` or `by_score`, not both.")
+        if isinstance(by_score, RedisField):
+            if by_score.storage_type != "zset" or by_score.instance is None:
+                raise ImplementationError(
+                    f"by_score takes a SortedSetField of an instance, not {by_score!r}."
+                )
+            by_score = by_score.key
+        if not isinstance(by_score, str):
+            raise ImplementationError(f"by_score must be a key or a SortedSetField: {by_score!r}")
+        clone = self._clone(_query=self._query.sorted(None))
+        clone._score = {"key": by_score, "desc": desc}
+        return clone
+
+    @property
+    def ordered(self) -> bool:
+        return super().ordered or self._score is not None or self._source is not None
+
+    def values(self, *fields: Any) -> ExtendedCollectionManager:
+        """A new collection returning dicts of these fields (default: every PKField,
+        StringField and InstanceHashField)."""
+        return self._clone(_result=ValuesResult(self.model, self._names(fields)))
+
+    def values_list(self, *fields: Any, flat: bool = False) -> ExtendedCollectionManager:
+        """A new collection returning tuples of these fields (or values, with ``flat``)."""
+        names = self._names(fields)
+        if flat and len(names) != 1:
+            raise ImplementationError("values_list(flat=True) takes exactly one field.")
+        return self._clone(_result=ValuesListResult(self.model, names, flat))
+
+    def _names(self, fields: tuple[Any, ...]) -> list[str]:
+        if not fields:
+            meta = self.model._meta
+            return [
+                f.name for f in meta.fields.values() if f.storage_type in ("pk", "string", "hfield")
+            ]
+        names = [field.name if isinstance(field, RedisField) else field for field in fields]
+        for name in names:
+            _value_spec(self.model, name)  # unknown or multi-value field: fail now
+        if SORTED_SCORE in names and self._score is None:
+            raise ImplementationError(f"{SORTED_SCORE!r} needs sort(by_score=...) first.")
+        return names
+
+    # -- storing --------------------------------------------------------------------
+
+    @property
+    def stored_key(self) -> str | None:
+        """The key of the stored pks this collection reads, if it comes from ``store``."""
+        return self._source
+
+    def from_stored(self, key: str) -> ExtendedCollectionManager:
+        """A collection reading the pks stored at ``key`` (in their stored order)."""
+        return self._clone(_source=key, _query=Query(), _intersections=(), _score=None)
+
+    def store(self, key: str | None = None, ttl: int | None = DEFAULT_STORE_TTL) -> Any:
+        """Run the collection and store its pks in a Redis list (``key``, default a new
+        key of the model) that expires after ``ttl`` seconds (``None``: never).
+
+        Returns a new collection reading them, with this one's result shape.
+        """
+        key = key or self.model._meta.keys.stored()
+        plan = self._plan(count=False)
+        if plan is None:
+            self.model._meta.database.connection.delete(key)
+        else:
+            plan.pop("values", None)
+            plan["store"] = {"key": key, **({"ttl": int(ttl)} if ttl is not None else {})}
+            from django_limpyd.collection.plan import run_plan
+
+            run_plan(self.model, plan)
+        return self.from_stored(key)
+
+    # -- running --------------------------------------------------------------------
+
+    def _plan(self, count: bool) -> dict[str, Any] | None:
+        plan = super()._plan(count)
+        if plan is None:
+            return None
+        plan["filters"].extend(self._intersections)
+        if self._source is not None:
+            plan["source"] = self._source
+        if self._score is not None:
+            plan["score"] = dict(self._score)
+        return plan
