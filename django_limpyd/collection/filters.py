@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django_limpyd.exceptions import ImplementationError, InvalidValue
+from django_limpyd.storage.state import hash_entry_token
 from django_limpyd.storage.values import to_redis_string
 
 __all__ = ["PkLookup", "lookup_for"]
@@ -92,4 +93,4 @@ def _hash_entry(field: Any, value: Any) -> str:
     [(key, entry)] = value.items()
     where = field.describe()
     key, entry = to_redis_string(key, where), to_redis_string(entry, where)
-    return f"{len(key)}:{key}:{entry}"
+    return hash_entry_token(key, entry)

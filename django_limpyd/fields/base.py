@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from redis.connection import Encoder
 from redis.exceptions import DataError
 
 from django_limpyd.exceptions import DoesNotExist, ImplementationError, InvalidValue
@@ -21,6 +22,9 @@ if TYPE_CHECKING:
     from django_limpyd.model.base import RedisModel
 
 __all__ = ["NOT_SET", "MultiValuesField", "RedisField", "SingleValueField"]
+
+#: checks command arguments as redis-py will encode them
+_ENCODER = Encoder("utf-8", "strict", False)
 
 #: marks "no default"
 NOT_SET: Any = type("NotSet", (), {"__repr__": lambda self: "NOT_SET"})()
@@ -86,6 +90,14 @@ class RedisField:
         if self.indexable:
             classes = self.index_classes or [EqualIndex]
             self.indexes = [index_class(self, i) for i, index_class in enumerate(classes)]
+            bases = [index.storage_base for index in self.indexes]
+            for position, base in enumerate(bases):
+                if base in bases[:position]:
+                    raise ImplementationError(
+                        f"{self.describe()}: indexes {self.indexes[bases.index(base)]!r} and "
+                        f"{self.indexes[position]!r} would share their storage; configure one "
+                        "with another key= (or prefix=)."
+                    )
         model._meta.add_field(self)
         setattr(model, name, self)
 
@@ -147,9 +159,12 @@ class RedisField:
 
     def _capture(self, name: str, args: tuple, kwargs: dict, target: tuple) -> tuple:
         try:
-            return build_command(name, *target, *args, **kwargs)
+            command, options = build_command(name, *target, *args, **kwargs)
+            for part in command[1:]:
+                _ENCODER.encode(part)  # refuses None, bool, containers... before sending
         except DataError as exc:
             raise InvalidValue(f"{self.describe()}.{name}(): {exc}") from None
+        return command, options
 
     def _write(self, name: str, *args: Any, **kwargs: Any) -> Any:
         from django_limpyd.storage import atomic

@@ -108,13 +108,13 @@ class BaseIndex:
         return keys.index_storage(self.field.name, self.kind, self.prefix, self.key)
 
     def get_storage_key(self, value: Any = None) -> str:
-        """The Redis key holding the entries for ``value`` (any value for range indexes)."""
+        """The Redis key holding the entries for the stored ``value`` (the transform
+        is applied) — the only key of a range index."""
         if self.kind != "eq":
             return self.storage_base
         if hasattr(value, "_meta"):  # an instance: its pk
             value = value.pk.get()
-        raw = to_redis_string(value, repr(self))
-        indexed = self.transform_value(raw)
+        indexed = self.transform_value(to_redis_string(value, repr(self)))
         return self.storage_base + ("" if indexed is None else indexed)
 
     # -- filtering ------------------------------------------------------------------

@@ -43,19 +43,21 @@ class Lookup:
         self.value = value
 
     def describe(self) -> str:
-        """``Model.field__suffix``, for messages."""
-        return f"{self.index.field.describe()}__{self.suffix}"
+        """``Model.field__prefix__suffix``, for messages."""
+        prefix = f"__{self.index.prefix}" if self.index.prefix else ""
+        return f"{self.index.field.describe()}{prefix}__{self.suffix}"
 
     def indexed(self, value: Any) -> str | None:
-        """``value`` as the index stores it (its transform applied)."""
+        """``value`` as a filter value: a string, compared as is with what the index
+        stores (as in limpyd, a filter value is *not* passed through the index's
+        transform: filter on the transformed value)."""
         if hasattr(value, "_meta") and hasattr(value, "pk"):  # an instance: its pk
             value = value.pk.get()
         elif hasattr(value, "current_value") and getattr(value, "instance", None) is not None:
             value = value.current_value()  # a field of an instance: its value, read now
         if value is None:
             raise InvalidValue(f"{self.describe()}: None cannot be filtered on.")
-        raw = to_redis_string(value, self.describe())
-        return self.index.transform_value(raw)
+        return to_redis_string(value, self.describe())
 
     def operation(self) -> dict[str, Any] | None:
         """The operation for the collection script (``None``: matches nothing)."""
@@ -77,9 +79,13 @@ class InLookup(Lookup):
 
     suffix = "in"
 
+    def __init__(self, index: BaseIndex, value: Any) -> None:
+        if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+            super().__init__(index, value)
+            raise InvalidValue(f"{self.describe()} needs a list of values, got {value!r}.")
+        super().__init__(index, list(value))  # an iterator is read once, here
+
     def operation(self) -> dict[str, Any] | None:
-        if isinstance(self.value, (str, bytes)) or not hasattr(self.value, "__iter__"):
-            raise InvalidValue(f"{self.describe()} needs a list of values, got {self.value!r}.")
         values = {self.indexed(value) for value in self.value} - {None}
         ops = [self.index.equal_operation(value) for value in sorted(values)]
         return {"op": "any", "ops": ops} if ops else None

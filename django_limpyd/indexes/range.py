@@ -3,6 +3,7 @@
 import re
 from typing import Any
 
+from django_limpyd.exceptions import InvalidValue
 from django_limpyd.indexes.base import BaseIndex
 from django_limpyd.indexes.lookups import (
     EqualLookup,
@@ -17,7 +18,7 @@ from django_limpyd.indexes.lookups import (
 
 __all__ = ["NumberRangeIndex", "TextRangeIndex", "index_number"]
 
-_DECIMAL = re.compile(r"\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*")
+_DECIMAL = re.compile(r"\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*", re.ASCII)
 
 
 def index_number(value: str) -> float:
@@ -49,6 +50,10 @@ class TextRangeIndex(BaseIndex):
     lookups = {**_COMPARISONS, "startswith": StartsWith}
 
     def _operation(self, comparison: str, value: str) -> dict[str, Any]:
+        if "\0" in value:
+            raise InvalidValue(
+                f"{self.field.describe()}: a text range filter value cannot contain NUL."
+            )
         return {
             "op": "text",
             "key": self.storage_base,

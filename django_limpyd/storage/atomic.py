@@ -23,6 +23,7 @@ from django_limpyd.exceptions import (
 )
 from django_limpyd.model.options import dumps
 from django_limpyd.storage.scripts import ScriptError, run_script
+from django_limpyd.storage.state import hash_entry_token
 
 if TYPE_CHECKING:
     from django_limpyd.fields.base import RedisField
@@ -244,7 +245,7 @@ def create(instance: RedisModel, pk: str, values: dict[str, Any]) -> str:
                 else [item[0] if isinstance(item, list) else item for item in value]
             )
             if field.storage_type == "hash":
-                raws = [f"{len(k)}:{k}:{v}" for k, v in value]
+                raws = [hash_entry_token(k, v) for k, v in value]
             for index in field.indexes:
                 if index.has_transform:
                     _add_transforms(meta, {index.id: raws}, tmap)

@@ -10,7 +10,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-__all__ = ["indexed_raw_values", "iter_pk_chunks", "queue_read", "read_values"]
+__all__ = [
+    "hash_entry_token",
+    "indexed_raw_values",
+    "iter_pk_chunks",
+    "queue_read",
+    "read_values",
+]
+
+
+def hash_entry_token(key: str, value: str) -> str:
+    """How a HashField entry is indexed: ``"<bytes of key>:key:value"`` (the byte
+    length, as Lua's ``#`` counts it in ``lua/lib.lua``)."""
+    return f"{len(key.encode())}:{key}:{value}"
 
 
 def queue_read(pipe: Any, field: Any, pk: str) -> None:
@@ -43,7 +55,7 @@ def indexed_raw_values(field: Any, result: Any) -> list[str]:
     if kind in ("string", "hfield"):
         return [result]
     if kind == "hash":
-        return [f"{len(k)}:{k}:{v}" for k, v in result.items()]
+        return [hash_entry_token(k, v) for k, v in result.items()]
     return list(dict.fromkeys(result))
 
 

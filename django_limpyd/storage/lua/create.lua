@@ -9,7 +9,7 @@
 -- ARGV[4]  transform map (JSON, see lib.lua)
 --
 -- Checks everything before the first write. Returns the pk. Errors (nothing written):
---   LIMPYD_EXISTS {pk}, LIMPYD_UNIQUE {field, value, pk}, LIMPYD_NEED {...}, LIMPYD_INVALID {...}
+--   LIMPYD_EXISTS {pk}, LIMPYD_UNIQUE {...}, LIMPYD_NEED {...}, LIMPYD_INVALID {...}
 
 local model = cjson.decode(ARGV[1])
 local pk = ARGV[2]
@@ -35,49 +35,42 @@ local function state_of(spec, value)
     return value
 end
 
-local planned, missing_all, any_missing = {}, {}, false
+local after = {}
 for _, spec in ipairs(model.fields) do
     local value = values[spec.name]
-    if value ~= nil and #spec.indexes > 0 then
-        local state = state_of(spec, value)
-        local changes, missing = plan_changes(spec, {}, indexed_values(spec, state), tmap)
-        if missing then
-            any_missing = true
-            for id, raws in pairs(missing) do missing_all[id] = raws end
-        else
-            table.insert(planned, {spec, changes})
-        end
-    end
+    if value ~= nil then after[spec.name] = state_of(spec, value) end
 end
-if any_missing then return fail('NEED', missing_all) end
+
+local affected = {}
+for _, spec in ipairs(model.fields) do
+    for _, index in ipairs(spec.indexes) do table.insert(affected, {spec, index}) end
+end
+local changes, missing = plan_changes(affected, {}, after, tmap)
+if missing then return fail('NEED', missing) end
 
 local holder_pk = pk
 if holder_pk == '' then holder_pk = '\0' end  -- no existing instance can have this pk
-for _, item in ipairs(planned) do
-    local conflict = find_conflict(item[1], holder_pk, item[2])
-    if conflict then return conflict_reply(conflict) end
-end
+local conflict = find_conflict(holder_pk, changes)
+if conflict then return conflict_reply(conflict) end
 
 if pk == '' then pk = tostring(redis.call('INCR', KEYS[2])) end
 
 local hash_items = {}
 for _, spec in ipairs(model.fields) do
-    local value = values[spec.name]
-    if value ~= nil then
-        local key = spec.key .. pk
-        local kind = spec.type
-        if kind == 'string' then
-            redis.call('SET', key, value)
-        elseif kind == 'hfield' then
+    local state = after[spec.name]
+    if state ~= nil then
+        if spec.type == 'string' then
+            redis.call('SET', spec.key .. pk, state)
+        elseif spec.type == 'hfield' then
             table.insert(hash_items, spec.name)
-            table.insert(hash_items, value)
-        elseif #value > 0 then
-            restore(spec, pk, state_of(spec, value))
+            table.insert(hash_items, state)
+        elseif #state > 0 then
+            restore(spec, pk, state)
         end
     end
 end
 if #hash_items > 0 then call_chunked('HSET', model.hash_key .. pk, hash_items, 2) end
 
-for _, item in ipairs(planned) do apply_changes(item[1], pk, item[2]) end
+apply_changes(pk, changes)
 redis.call('SADD', KEYS[1], pk)
 return pk

@@ -1,8 +1,12 @@
--- delete.lua: an instance, every key of it and every index entry of it, atomically.
+-- delete.lua: an instance, every key of it and every index entry of it, atomically; and
+-- every reference to it held by related fields of other instances.
 --
 -- KEYS[1]  the model's set of pks
 -- ARGV[1]  the pk
--- ARGV[2]  model spec (JSON, see create.lua)
+-- ARGV[2]  model spec (JSON, see create.lua), plus `referrers`: [{field = field spec of a
+--          related field pointing to this model (with indexes and dependents),
+--          pointer = base of that field's EqualIndex (+ pk: the set of instances
+--          pointing to this one)}]
 -- ARGV[3]  transform map (JSON, see lib.lua)
 --
 -- Returns 1 if deleted, 0 if there was no such instance. Errors (nothing written):
@@ -14,22 +18,68 @@ local tmap = cjson.decode(ARGV[3])
 
 if redis.call('SISMEMBER', KEYS[1], pk) == 0 then return 0 end
 
-local planned, missing_all, any_missing = {}, {}, false
+-- the instance's own index entries
+local all = {}
+for _, spec in ipairs(model.fields) do all[spec.name] = spec end
+local before = take_states(all, pk)
+local affected = {}
 for _, spec in ipairs(model.fields) do
-    if #spec.indexes > 0 then
-        local values = indexed_values(spec, snapshot(spec, pk))
-        local changes, missing = plan_changes(spec, values, {}, tmap)
-        if missing then
-            any_missing = true
-            for id, raws in pairs(missing) do missing_all[id] = raws end
+    for _, index in ipairs(spec.indexes) do table.insert(affected, {spec, index}) end
+end
+local changes, missing = plan_changes(affected, before, {}, tmap)
+local missing_all = {}
+if missing then merge_missing(missing_all, missing) end
+
+-- the references to it: each referrer field loses the value `pk`
+local function without(spec, state)
+    if spec.type == 'string' or spec.type == 'hfield' then
+        if state == pk then return false end
+        return state
+    end
+    local kept = {}
+    if spec.type == 'zset' then
+        for i = 1, #state, 2 do
+            if state[i] ~= pk then
+                table.insert(kept, state[i])
+                table.insert(kept, state[i + 1])
+            end
+        end
+    else
+        for _, member in ipairs(state) do
+            if member ~= pk then table.insert(kept, member) end
+        end
+    end
+    return kept
+end
+
+local referring = {}
+for _, referrer in ipairs(model.referrers or {}) do
+    local field = referrer.field
+    local sources = redis.call('SMEMBERS', referrer.pointer .. pk)
+    local touched = affected_indexes({field})
+    local needed = needed_specs(touched, {field})
+    for _, source in ipairs(sources) do
+        local was = take_states(needed, source)
+        local now = {}
+        for name, state in pairs(was) do now[name] = state end
+        now[field.name] = without(field, was[field.name])
+        local source_changes, source_missing = plan_changes(touched, was, now, tmap)
+        if source_missing then
+            merge_missing(missing_all, source_missing)
         else
-            table.insert(planned, {spec, changes})
+            table.insert(referring, {field, source, now[field.name], source_changes})
         end
     end
 end
-if any_missing then return fail('NEED', missing_all) end
+if next(missing_all) ~= nil then return fail('NEED', missing_all) end
 
-for _, item in ipairs(planned) do apply_changes(item[1], pk, item[2]) end
+for _, item in ipairs(referring) do
+    local field, source, state, source_changes = item[1], item[2], item[3], item[4]
+    restore(field, source, state)
+    apply_changes(source, source_changes)
+end
+
+apply_changes(pk, changes)
 local keys = {model.hash_key .. pk}
 for _, spec in ipairs(model.fields) do
     if spec.type ~= 'hfield' then table.insert(keys, spec.key .. pk) end

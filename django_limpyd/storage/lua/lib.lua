@@ -1,10 +1,20 @@
 -- lib.lua: helpers prepended to every django_limpyd script (no KEYS/ARGV of its own).
 --
--- A "field spec" (JSON, built once per field by django_limpyd.storage.specs):
+-- A "field spec" (JSON, built once per field by Options.field_spec):
 --   {name, type = string|hfield|hash|set|list|zset, key = key prefix (the pk is appended),
---    multi = bool, indexes = [{id, kind = eq|text|num, base, unique, transform}]}
--- A "transform map" (JSON, built per call by Python): {index id ("field/position"): {raw value: indexed value
--- or false when the transform said "do not index"}}.
+--    multi = bool,
+--    indexes = [index specs],
+--    dependents = [{owner = field spec (without indexes), index = index spec}]: indexes of
+--      other fields whose entries depend on this field's value}
+-- An "index spec": {id, kind = eq|text|num|scored|with, base, unique, transform,
+--    deps = [field specs without indexes]: the other fields an entry is made of
+--    (scored: the score field; with: the fields indexed together)}
+-- A "transform map" (JSON, built per call by Python): {index id: {raw value: indexed value,
+--    or false when the transform said "do not index"}}.
+--
+-- An index entry is identified by a "token": the indexed value (eq, text, num), the value and
+-- the score ("value\0score", scored), or the values of every field ("len:value:len:value",
+-- with). Writes compare the tokens of the instance before and after, per index.
 
 local CHUNK = 1000
 
@@ -15,6 +25,41 @@ local function call_chunked(command, key, items, step)
         local last = math.min(first + per_call - 1, #items)
         redis.call(command, key, unpack(items, first, last))
     end
+end
+
+-- commands taking many values, sent in chunks when their arguments exceed what unpack() can
+-- take: {values per item, how replies combine ("sum" or "last")}
+local VARIADIC = {
+    SADD = {1, 'sum'}, SREM = {1, 'sum'}, LPUSH = {1, 'last'}, RPUSH = {1, 'last'},
+    LPUSHX = {1, 'last'}, RPUSHX = {1, 'last'}, ZADD = {2, 'sum'}, ZREM = {1, 'sum'},
+    HSET = {2, 'sum'}, HDEL = {1, 'sum'},
+}
+local ZADD_FLAGS = {NX = true, XX = true, GT = true, LT = true, CH = true, INCR = true}
+
+-- redis.call(command, key, args[first..]) for any number of arguments
+local function call_command(command, key, args, first)
+    local count = #args - first + 1
+    local variadic = VARIADIC[string.upper(command)]
+    if count <= 4000 or not variadic then
+        return redis.call(command, key, unpack(args, first))
+    end
+    local flags = {}
+    if string.upper(command) == 'ZADD' then
+        while ZADD_FLAGS[string.upper(args[first] or '')] do
+            table.insert(flags, args[first])
+            first = first + 1
+        end
+    end
+    local step, combine = variadic[1] * 1000, variadic[2]
+    local result = 0
+    for start = first, #args, step do
+        local chunk = {}
+        for _, flag in ipairs(flags) do table.insert(chunk, flag) end
+        for i = start, math.min(start + step - 1, #args) do table.insert(chunk, args[i]) end
+        local reply = redis.call(command, key, unpack(chunk))
+        if combine == 'sum' then result = result + reply else result = reply end
+    end
+    return result
 end
 
 local function fail(code, payload)
@@ -110,43 +155,89 @@ local function index_value(index, raw, tmap)
     return known[raw], false
 end
 
-local function range_member(index, spec, pk, value)
-    if index.kind == 'text' or spec.multi then return value .. '\0' .. pk end
+-- the tokens of an index for an instance whose field states are `states` (name -> state)
+-- returns (set of tokens, list of raw values whose transform is missing)
+local function index_tokens(index, owner, states, tmap)
+    local tokens, missing = {}, {}
+    local raws = indexed_values(owner, states[owner.name] or (owner.multi and {} or false))
+    for raw in pairs(raws) do
+        local value, need = index_value(index, raw, tmap)
+        if need then
+            table.insert(missing, raw)
+        elseif value ~= nil then
+            if index.kind == 'scored' then
+                local score = states[index.deps[1].name]
+                if score then tokens[value .. '\0' .. score] = true end
+            elseif index.kind == 'with' then
+                local parts, complete = {#value .. ':' .. value}, true
+                for _, dep in ipairs(index.deps) do
+                    local other = states[dep.name]
+                    if not other then complete = false break end
+                    table.insert(parts, #other .. ':' .. other)
+                end
+                if complete then tokens[table.concat(parts, ':')] = true end
+            else
+                tokens[value] = true
+            end
+        end
+    end
+    return tokens, missing
+end
+
+local function split_token(token)
+    local cut = string.find(token, '\0', 1, true)
+    return string.sub(token, 1, cut - 1), string.sub(token, cut + 1)
+end
+
+local function range_member(index, owner, pk, value)
+    if index.kind == 'text' or owner.multi then return value .. '\0' .. pk end
     return pk
 end
 
-local function index_add(index, spec, pk, value)
-    if index.kind == 'eq' then
-        redis.call('SADD', index.base .. value, pk)
-    elseif index.kind == 'text' then
-        redis.call('ZADD', index.base, 0, range_member(index, spec, pk, value))
-    else
-        redis.call('ZADD', index.base, number_of(value), range_member(index, spec, pk, value))
+local function index_add(index, owner, pk, token)
+    local kind = index.kind
+    if kind == 'eq' or kind == 'with' then
+        redis.call('SADD', index.base .. token, pk)
+    elseif kind == 'text' then
+        redis.call('ZADD', index.base, 0, range_member(index, owner, pk, token))
+    elseif kind == 'num' then
+        redis.call('ZADD', index.base, number_of(token), range_member(index, owner, pk, token))
+    elseif kind == 'scored' then
+        local value, score = split_token(token)
+        redis.call('ZADD', index.base .. value, number_of(score), pk)
     end
 end
 
-local function index_remove(index, spec, pk, value)
-    if index.kind == 'eq' then
-        redis.call('SREM', index.base .. value, pk)
+local function index_remove(index, owner, pk, token)
+    local kind = index.kind
+    if kind == 'eq' or kind == 'with' then
+        redis.call('SREM', index.base .. token, pk)
+    elseif kind == 'scored' then
+        local value = split_token(token)
+        redis.call('ZREM', index.base .. value, pk)
     else
-        redis.call('ZREM', index.base, range_member(index, spec, pk, value))
+        redis.call('ZREM', index.base, range_member(index, owner, pk, token))
     end
 end
 
--- the pk (other than `pk`) already holding `value` in a unique index, or nil
-local function holder_of(index, pk, value)
+-- the pk (other than `pk`) already holding `token` in a unique index, or nil
+local function holder_of(index, pk, token)
     local others
-    if index.kind == 'eq' then
-        others = redis.call('SMEMBERS', index.base .. value)
-    elseif index.kind == 'text' then
-        others = redis.call('ZRANGEBYLEX', index.base, '[' .. value .. '\0', '(' .. value .. '\1')
-        for i, member in ipairs(others) do others[i] = string.sub(member, #value + 2) end
+    local kind = index.kind
+    if kind == 'eq' or kind == 'with' then
+        others = redis.call('SMEMBERS', index.base .. token)
+    elseif kind == 'scored' then
+        local value = split_token(token)
+        others = redis.call('ZRANGE', index.base .. value, 0, -1)
+    elseif kind == 'text' then
+        others = redis.call('ZRANGEBYLEX', index.base, '[' .. token .. '\0', '(' .. token .. '\1')
+        for i, member in ipairs(others) do others[i] = string.sub(member, #token + 2) end
     else
-        local score = number_of(value)
+        local score = number_of(token)
         others = redis.call('ZRANGEBYSCORE', index.base, score, score)
         for i, member in ipairs(others) do
             local cut = string.find(member, '\0', 1, true)
-            if cut then others[i] = string.sub(member, 1, cut - 1) end
+            if cut then others[i] = string.sub(member, cut + 1) end
         end
     end
     for _, other in ipairs(others) do
@@ -155,68 +246,108 @@ local function holder_of(index, pk, value)
     return nil
 end
 
--- the per-index changes between two sets of raw values:
--- returns (changes, missing) with changes = list of {index, removed list, added list}
--- and missing = {index id = {raw values whose transform Python must compute}}
-local function plan_changes(spec, old_values, new_values, tmap)
+-- every {owner, index} whose entries a change of these fields can move (deduplicated)
+local function affected_indexes(specs)
+    local affected, seen = {}, {}
+    for _, spec in ipairs(specs) do
+        for _, index in ipairs(spec.indexes) do
+            if not seen[index.id] then
+                seen[index.id] = true
+                table.insert(affected, {spec, index})
+            end
+        end
+        for _, dependent in ipairs(spec.dependents or {}) do
+            if not seen[dependent.index.id] then
+                seen[dependent.index.id] = true
+                table.insert(affected, {dependent.owner, dependent.index})
+            end
+        end
+    end
+    return affected
+end
+
+-- the specs whose states the affected indexes read, by name
+local function needed_specs(affected, specs)
+    local needed = {}
+    for _, spec in ipairs(specs) do needed[spec.name] = spec end
+    for _, item in ipairs(affected) do
+        needed[item[1].name] = needed[item[1].name] or item[1]
+        for _, dep in ipairs(item[2].deps or {}) do needed[dep.name] = needed[dep.name] or dep end
+    end
+    return needed
+end
+
+local function take_states(needed, pk)
+    local states = {}
+    for name, spec in pairs(needed) do states[name] = snapshot(spec, pk) end
+    return states
+end
+
+-- per affected index, the tokens to remove and to add going from `before` to `after`
+-- returns (changes, missing): missing = {index id = [raw values]} when transforms lack
+local function plan_changes(affected, before, after, tmap)
     local changes, missing, any_missing = {}, {}, false
-    for _, index in ipairs(spec.indexes) do
-        local removed, added, old_set = {}, {}, {}
-        for raw in pairs(old_values) do
-            local value, need = index_value(index, raw, tmap)
-            if need then
+    for _, item in ipairs(affected) do
+        local owner, index = item[1], item[2]
+        local old, old_missing = index_tokens(index, owner, before, tmap)
+        local new, new_missing = index_tokens(index, owner, after, tmap)
+        for _, list in ipairs({old_missing, new_missing}) do
+            for _, raw in ipairs(list) do
                 missing[index.id] = missing[index.id] or {}
                 table.insert(missing[index.id], raw)
                 any_missing = true
-            elseif value ~= nil then
-                old_set[value] = true
             end
         end
-        local new_set = {}
-        for raw in pairs(new_values) do
-            local value, need = index_value(index, raw, tmap)
-            if need then
-                missing[index.id] = missing[index.id] or {}
-                table.insert(missing[index.id], raw)
-                any_missing = true
-            elseif value ~= nil then
-                new_set[value] = true
-            end
+        local removed, added = {}, {}
+        for token in pairs(old) do
+            if not new[token] then table.insert(removed, token) end
         end
-        for value in pairs(old_set) do
-            if not new_set[value] then table.insert(removed, value) end
+        for token in pairs(new) do
+            if not old[token] then table.insert(added, token) end
         end
-        for value in pairs(new_set) do
-            if not old_set[value] then table.insert(added, value) end
-        end
-        table.insert(changes, {index, removed, added})
+        table.insert(changes, {owner, index, removed, added})
     end
     if any_missing then return nil, missing end
     return changes, nil
 end
 
+local function describe_token(index, token)
+    if index.kind == 'scored' then return (split_token(token)) end
+    return token
+end
+
 -- the first conflict of planned changes with unique indexes, or nil
-local function find_conflict(spec, pk, changes)
+local function find_conflict(pk, changes)
     for _, change in ipairs(changes) do
-        local index, added = change[1], change[3]
-        for _, value in ipairs(added) do
-            if index.kind == 'text' and string.find(value, '\0', 1, true) then
-                return {field = spec.name, value = value, reason = 'nul'}
+        local owner, index, added = change[1], change[2], change[4]
+        for _, token in ipairs(added) do
+            if index.kind == 'text' and string.find(token, '\0', 1, true) then
+                return {field = owner.name, value = token, reason = 'nul'}
             end
             if index.unique then
-                local other = holder_of(index, pk, value)
-                if other then return {field = spec.name, value = value, pk = other} end
+                local other = holder_of(index, pk, token)
+                if other then
+                    return {field = owner.name, value = describe_token(index, token), pk = other,
+                            index = index.id, together = index.together}
+                end
             end
         end
     end
     return nil
 end
 
-local function apply_changes(spec, pk, changes)
+local function apply_changes(pk, changes)
     for _, change in ipairs(changes) do
-        local index, removed, added = change[1], change[2], change[3]
-        for _, value in ipairs(removed) do index_remove(index, spec, pk, value) end
-        for _, value in ipairs(added) do index_add(index, spec, pk, value) end
+        local owner, index, removed, added = change[1], change[2], change[3], change[4]
+        for _, token in ipairs(removed) do index_remove(index, owner, pk, token) end
+        for _, token in ipairs(added) do index_add(index, owner, pk, token) end
+    end
+end
+
+local function merge_missing(into, missing)
+    for id, raws in pairs(missing) do
+        into[id] = into[id] or {}
+        for _, raw in ipairs(raws) do table.insert(into[id], raw) end
     end
 end
 

@@ -1,6 +1,7 @@
--- write.lua: one command on one instance, with the index changes of the fields it touches,
--- atomically. Several specs are given when one command writes several fields (HSET of
--- many InstanceHashFields); they then share the key.
+-- write.lua: one command on one instance, with the changes of every index entry it moves
+-- (the fields it writes and the indexes of other fields that depend on them), atomically.
+-- Several specs are given when one command writes several fields (HSET of many
+-- InstanceHashFields); they then share the key.
 --
 -- KEYS[1]  the model's set of pks
 -- KEYS[2]  the model's AutoPK counter (used only when ARGV[1] is empty)
@@ -13,7 +14,7 @@
 --
 -- Returns {pk, result of the command}. Errors (nothing written):
 --   LIMPYD_MISSING {pk}         the instance does not exist
---   LIMPYD_UNIQUE {field, value, pk}   a unique index already holds the value
+--   LIMPYD_UNIQUE {field, value, pk, index, together}   a unique index already holds it
 --   LIMPYD_NEED {index id: [raw values]}   Python must compute these transforms, then retry
 --   LIMPYD_INVALID {field, value, reason}
 
@@ -30,46 +31,29 @@ elseif redis.call('SISMEMBER', KEYS[1], pk) == 0 then
 end
 
 local key = specs[1].key .. pk
--- with indexes, every written field is snapshotted so that a refused write restores all
-local indexed = {}
-for _, spec in ipairs(specs) do
-    if #spec.indexes > 0 then
-        for _, each in ipairs(specs) do table.insert(indexed, {each, snapshot(each, pk)}) end
-        break
-    end
-end
+local affected = affected_indexes(specs)
+local before
+if #affected > 0 then before = take_states(needed_specs(affected, specs), pk) end
 
-local result = redis.call(command, key, unpack(ARGV, 5))
+local result = call_command(command, key, ARGV, 5)
 
-if #indexed > 0 then
-    local planned, missing_all, any_missing = {}, {}, false
-    for _, item in ipairs(indexed) do
-        local spec, old_state = item[1], item[2]
-        if #spec.indexes > 0 then
-            local changes, missing = plan_changes(
-                spec, indexed_values(spec, old_state), indexed_values(spec, snapshot(spec, pk)), tmap)
-            if missing then
-                any_missing = true
-                for id, raws in pairs(missing) do missing_all[id] = raws end
-            else
-                table.insert(planned, {spec, changes})
-            end
-        end
-    end
+if #affected > 0 then
+    local after = {}
+    for name, state in pairs(before) do after[name] = state end
+    for _, spec in ipairs(specs) do after[spec.name] = snapshot(spec, pk) end
+    local changes, missing = plan_changes(affected, before, after, tmap)
     local failure
-    if any_missing then
-        failure = fail('NEED', missing_all)
+    if missing then
+        failure = fail('NEED', missing)
     else
-        for _, item in ipairs(planned) do
-            local conflict = find_conflict(item[1], pk, item[2])
-            if conflict then failure = conflict_reply(conflict) break end
-        end
+        local conflict = find_conflict(pk, changes)
+        if conflict then failure = conflict_reply(conflict) end
     end
     if failure then
-        for _, item in ipairs(indexed) do restore(item[1], pk, item[2]) end
+        for _, spec in ipairs(specs) do restore(spec, pk, before[spec.name]) end
         return failure
     end
-    for _, item in ipairs(planned) do apply_changes(item[1], pk, item[2]) end
+    apply_changes(pk, changes)
 end
 
 if creating then

@@ -1,0 +1,1 @@
+"""Tests of indexes: every lookup suffix, ``Index.configure``, clearing and rebuilding."""
