@@ -57,8 +57,14 @@ class RedisDatabase:
         return database
 
     def __repr__(self) -> str:
-        where = f"alias={self.alias!r}" if self.alias else repr(self._connection_settings)
-        return f"<{type(self).__name__} {where}>"
+        if self.alias:
+            return f"<{type(self).__name__} alias={self.alias!r}>"
+        shown = {
+            key: ("***" if key == "password" and value else value)
+            for key, value in self._connection_settings.items()
+            if key in ("host", "port", "db", "unix_socket_path", "username", "password")
+        }
+        return f"<{type(self).__name__} {shown!r}>"
 
     @staticmethod
     def _check_settings(connection_settings: dict[str, Any]) -> dict[str, Any]:

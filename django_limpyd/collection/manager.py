@@ -88,7 +88,7 @@ class CollectionManager:
             raise self.model.DoesNotExist(f"No {self.model.__name__} matches {filters!r}.")
         if len(pks) > 1:
             raise ValueError(f"More than one {self.model.__name__} matches {filters!r}.")
-        return self.model.lazy_connect(pks[0])
+        return self.model._connected(pks[0], checked=True)
 
     @property
     def ordered(self) -> bool:

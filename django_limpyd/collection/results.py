@@ -36,4 +36,4 @@ class InstancesResult(PksResult):
 
     def convert(self, pks: Iterable[str]) -> list[Any]:
         """Instances connected without a round trip (existence checked by the script)."""
-        return [self.model.lazy_connect(pk) for pk in pks]
+        return [self.model._connected(pk, checked=not self.lazy) for pk in pks]

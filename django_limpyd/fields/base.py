@@ -8,12 +8,13 @@ methods act on the instance's key. Nothing is cached but the binding.
 from __future__ import annotations
 
 import copy
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from redis.connection import Encoder
-from redis.exceptions import DataError
+from redis.exceptions import DataError, ResponseError
 
-from django_limpyd.exceptions import DoesNotExist, ImplementationError, InvalidValue
+from django_limpyd.exceptions import ImplementationError, InvalidValue
 from django_limpyd.fields.commands import build_command, install_commands
 from django_limpyd.indexes import BaseIndex, EqualIndex
 
@@ -132,13 +133,7 @@ class RedisField:
     def _pk(self) -> str:
         if self.instance is None:
             raise ImplementationError(f"{self.describe()} is not bound to an instance.")
-        pk = self.instance._pk
-        if pk is None:
-            raise DoesNotExist(
-                f"This {self.model.__name__} is not saved yet: write a field or pass "
-                "values to the constructor first."
-            )
-        return pk
+        return self.instance._meta_pk
 
     @property
     def key(self) -> str:
@@ -173,9 +168,15 @@ class RedisField:
         if instance is None:
             raise ImplementationError(f"{self.describe()} is not bound to an instance.")
         target = self._target_for(instance._pk or "")
+        args = tuple(str(arg) if isinstance(arg, Decimal) else arg for arg in args)
         command, options = self._capture(name, args, kwargs, target)
         new_values = self._new_values(name, args, kwargs)
-        return atomic.write(instance, [self], command, options, new_values)
+        try:
+            return atomic.write(instance, [self], command, options, new_values)
+        except ResponseError as exc:
+            # a command Redis refused (nothing was written): say which field
+            message = str(exc).split(" script: ")[0]
+            raise type(exc)(f"{self.describe()}.{name}(): {message}") from None
 
     def _target_for(self, pk: str) -> tuple[str, ...]:
         """The leading arguments of a command for instance ``pk``."""

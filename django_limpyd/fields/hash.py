@@ -35,10 +35,30 @@ class HashField(MultiValuesField):
         self._write("hset", mapping=dict(pairs))
         return True
 
-    def hset(self, key: Any, value: Any) -> Any:
-        """Redis ``HSET`` of one entry."""
+    def hset(
+        self,
+        key: Any = None,
+        value: Any = None,
+        mapping: dict[str, Any] | None = None,
+        items: list[Any] | None = None,
+    ) -> Any:
+        """Redis ``HSET``: one entry, and/or a ``mapping``, and/or ``items`` (a flat
+        ``[key, value, ...]`` list), as redis-py takes them. Returns the number of
+        entries added."""
         where = self.describe()
-        return self._write("hset", to_redis_string(key, where), to_redis_string(value, where))
+        entries: dict[str, str] = {}
+        if key is not None:
+            entries[to_redis_string(key, where)] = to_redis_string(value, where)
+        if items:
+            if len(items) % 2:
+                raise InvalidValue(f"{where}.hset(): items must hold key, value pairs.")
+            pairs = zip(items[::2], items[1::2], strict=True)
+            entries.update(dict(self.prepare_value(dict(pairs))))
+        if mapping:
+            entries.update(dict(self.prepare_value(mapping)))
+        if not entries:
+            raise InvalidValue(f"{where}.hset() needs a key and value, a mapping or items.")
+        return self._write("hset", mapping=entries)
 
     def hmget(self, *keys: Any) -> list[Any]:
         """Values of the given entries, in order (``None`` for missing ones)."""

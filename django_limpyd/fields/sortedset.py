@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from django_limpyd.exceptions import InvalidValue
+from django_limpyd.exceptions import ImplementationError, InvalidValue
 from django_limpyd.fields.base import MultiValuesField
 from django_limpyd.fields.commands import install_commands
 from django_limpyd.fields.sorting import SortableMixin
@@ -36,9 +36,15 @@ class SortedSetField(SortableMixin, MultiValuesField):
     def zadd(self, mapping: dict[str, Any] | None = None, ch: bool = False, **kwargs: Any) -> Any:
         """Add members with their scores: ``zadd({"a": 1})`` or ``zadd(a=1, b=2.5)``.
 
-        Only the ``ch`` flag is supported. Returns the number of members added
-        (or changed, with ``ch``).
+        Only the ``ch`` flag is supported (``nx``/``xx``/``gt``/``lt``/``incr`` given
+        with a mapping are refused; without a mapping every keyword is a member).
+        Returns the number of members added (or changed, with ``ch``).
         """
+        refused = sorted(set(kwargs) & {"nx", "xx", "gt", "lt", "incr"})
+        if refused and mapping is not None:
+            raise ImplementationError(
+                f"{self.describe()}.zadd(): {', '.join(refused)} not supported (only ch=)."
+            )
         values = {**(mapping or {}), **kwargs}
         if not values:
             raise InvalidValue(f"{self.describe()}.zadd() needs at least one member.")

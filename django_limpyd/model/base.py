@@ -131,10 +131,27 @@ class RedisModel(metaclass=ModelBase):
 
     @classmethod
     def lazy_connect(cls, pk: Any) -> RedisModel:
-        """An instance for ``pk`` without checking it exists (writes will check)."""
+        """An instance for ``pk`` without checking now that it exists: its first read
+        checks (``DoesNotExist``), and every write checks atomically."""
+        return cls._connected(cls._meta.pk_field.normalize(pk), checked=False)
+
+    @classmethod
+    def _connected(cls, pk: str, checked: bool) -> RedisModel:
+        """An instance for the normalized ``pk``; ``checked``: known to exist."""
         instance = cls.__new__(cls)
-        instance._pk = cls._meta.pk_field.normalize(pk)
+        instance._pk = pk
+        instance._exists_checked = checked
         return instance
+
+    def _ensure_exists(self) -> None:
+        """Raise ``DoesNotExist`` if this lazily connected instance is not in Redis
+        (checked once, on its first read)."""
+        if self.__dict__.get("_exists_checked", True):
+            return
+        meta = self._meta
+        if not meta.database.connection.sismember(meta.keys.pks, self._pk):
+            raise self.DoesNotExist(f"{type(self).__name__} {self._pk!r} does not exist.")
+        self._exists_checked = True
 
     @_ClassOrInstanceMethod
     def get_field(self_or_cls: Any, name: str) -> Any:
@@ -172,7 +189,7 @@ class RedisModel(metaclass=ModelBase):
             raise cls.DoesNotExist(f"No {cls.__name__} matches {filters!r}.")
         if len(pks) > 1:
             raise ValueError(f"More than one {cls.__name__} matches {filters!r}.")
-        return cls.lazy_connect(pks[0])
+        return cls._connected(pks[0], checked=True)
 
     @classmethod
     def get_or_connect(cls, **filters: Any) -> tuple[RedisModel, bool]:
@@ -224,14 +241,14 @@ class RedisModel(metaclass=ModelBase):
         if not lazy and pks:
             found = cls._meta.database.connection.smismember(cls._meta.keys.pks, pks)
             pks = [pk for pk, present in zip(pks, found, strict=True) if present]
-        return (cls.lazy_connect(pk) for pk in pks)
+        return (cls._connected(pk, checked=not lazy) for pk in pks)
 
     @classmethod
     def instances(cls, lazy: bool = False, **filters: Any) -> Iterator[RedisModel]:
         """Instances matching ``filters`` (every instance without filters)."""
         if not filters:
             pks = cls._meta.database.connection.sscan_iter(cls._meta.keys.pks)
-            return (cls.lazy_connect(pk) for pk in pks)
+            return (cls._connected(pk, checked=True) for pk in pks)
         return iter(cls.collection(**filters).instances(lazy=lazy))
 
     @classmethod
@@ -257,7 +274,10 @@ class RedisModel(metaclass=ModelBase):
     @property
     def _meta_pk(self) -> str:
         if self._pk is None:
-            raise self.DoesNotExist(f"This {type(self).__name__} is not saved yet.")
+            raise self.DoesNotExist(
+                f"This {type(self).__name__} is not saved yet: write a field or pass values "
+                "to the constructor first."
+            )
         return self._pk
 
     def delete(self) -> bool:
@@ -292,6 +312,7 @@ class RedisModel(metaclass=ModelBase):
     def _hash_read(self, command: str, *args: Any) -> Any:
         """A read of the instance's hash (queued while a pipeline is active)."""
         key = self._meta.keys.instance_hash(self._meta_pk)
+        self._ensure_exists()
         return getattr(self._meta.database.command_connection, command)(key, *args)
 
     def hmget(self, *names: str) -> list[Any]:

@@ -165,14 +165,18 @@ class Options:
 
     # -- what the scripts get -------------------------------------------------------
 
+    def check_writable(self) -> None:
+        """Refuse writes to a model with a unique field that no index can enforce
+        (system check limpyd.E005 reports it at startup)."""
+        for field in self.data_fields:
+            if field.unique and not any(index.handles_uniqueness for index in field.indexes):
+                raise ImplementationError(
+                    f"{field.describe()} is unique but none of its indexes handles "
+                    "uniqueness; nothing was written."
+                )
+
     def field_spec(self, field: RedisField) -> dict[str, Any]:
-        """One field as the scripts see it (refused for a unique field that no index
-        can enforce: system check limpyd.E005 reports it at startup)."""
-        if field.unique and not any(index.handles_uniqueness for index in field.indexes):
-            raise ImplementationError(
-                f"{field.describe()} is unique but none of its indexes handles uniqueness; "
-                "nothing was written."
-            )
+        """One field as the scripts see it."""
         if field.storage_type == "hfield":
             key = self.keys.instance_hash_prefix
         else:
@@ -189,6 +193,7 @@ class Options:
         """JSON list of the specs of the named fields (cached)."""
         cached = self._specs.get(names)
         if cached is None:
+            self.check_writable()
             specs = [self.field_spec(self.get_field(name)) for name in names]
             cached = self._specs[names] = dumps(specs)
         return cached
@@ -197,6 +202,7 @@ class Options:
     def model_spec_json(self) -> str:
         """JSON of every data field, for create and delete (cached)."""
         if self._model_spec is None:
+            self.check_writable()
             self._model_spec = dumps(
                 {
                     "fields": [self.field_spec(field) for field in self.data_fields],
