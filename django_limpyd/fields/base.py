@@ -90,7 +90,11 @@ class RedisField:
         self.model = model
         if self.indexable:
             classes = self.index_classes or [EqualIndex]
-            self.indexes = [index_class(self, i) for i, index_class in enumerate(classes)]
+            self.indexes = [
+                index
+                for position, index_class in enumerate(classes)
+                for index in index_class.expand(self, position)
+            ]
             bases = [index.storage_base for index in self.indexes]
             for position, base in enumerate(bases):
                 if base in bases[:position]:
@@ -157,7 +161,9 @@ class RedisField:
             command, options = build_command(name, *target, *args, **kwargs)
             for part in command[1:]:
                 _ENCODER.encode(part)  # refuses None, bool, containers... before sending
-        except DataError as exc:
+                if isinstance(part, bytes):
+                    part.decode("utf-8")  # values are read back as str: UTF-8 only
+        except (DataError, UnicodeError) as exc:
             raise InvalidValue(f"{self.describe()}.{name}(): {exc}") from None
         return command, options
 

@@ -8,6 +8,7 @@ method of the same name. Write commands go through the atomic write script
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -28,7 +29,10 @@ _CAPTURE = _CommandCapture()
 
 def build_command(name: str, *args: Any, **kwargs: Any) -> tuple[tuple[Any, ...], dict]:
     """The (args, options) redis-py would send for ``client.<name>(*args, **kwargs)``."""
-    return getattr(_CAPTURE, name)(*args, **kwargs)
+    with warnings.catch_warnings():
+        # redis-py deprecates some methods (setex...) that fields keep, as limpyd did
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return getattr(_CAPTURE, name)(*args, **kwargs)
 
 
 def _reader(name: str) -> Callable[..., Any]:

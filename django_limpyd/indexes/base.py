@@ -40,13 +40,20 @@ class BaseIndex:
     handle_uniqueness: ClassVar[bool] = True
     #: filter suffix -> lookup class (see django_limpyd.indexes.lookups)
     lookups: ClassVar[dict[str, type[Lookup]]] = {}
+    #: names of other fields of the model whose values the entries are made with
+    deps: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, field: RedisField, position: int) -> None:
+    def __init__(self, field: RedisField, position: int | str) -> None:
         if not self.kind:
             raise ImplementationError(f"{type(self).__name__} is abstract: it sets no kind.")
         self.field = field
         #: the id the scripts know this index by
         self.id = f"{field.name}/{position}"
+
+    @classmethod
+    def expand(cls, field: RedisField, position: int | str) -> list[BaseIndex]:
+        """The index objects this class gives a field (one; a composition gives several)."""
+        return [cls(field, position)]
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} of {self.field.describe()}>"
@@ -162,10 +169,12 @@ class BaseIndex:
 
     def spec(self) -> dict[str, Any]:
         """This index as the scripts see it."""
+        meta = self.field.model._meta
         return {
             "id": self.id,
             "kind": self.kind,
             "base": self.storage_base,
             "unique": self.handles_uniqueness,
             "transform": self.has_transform,
+            "deps": [meta.light_spec(meta.get_field(name)) for name in self.deps],
         }

@@ -42,6 +42,8 @@ class Options:
         self.pk_field: PKField | None = None
         self.keys = ModelKeys(namespace, self.name)
         self._registered_on: RedisDatabase | None = None
+        #: related fields of other models pointing to this one (see add_referrer)
+        self.referrers: list[RedisField] = []
         self._specs: dict[tuple[str, ...], str] = {}
         self._model_spec: str | None = None
 
@@ -126,8 +128,11 @@ class Options:
 
     def index(self, index_id: str) -> BaseIndex:
         """The index the scripts call ``index_id`` ("field/position")."""
-        field_name, _, position = index_id.rpartition("/")
-        return self.get_field(field_name).indexes[int(position)]
+        field_name = index_id.split("/", 1)[0]
+        for index in self.get_field(field_name).indexes:
+            if index.id == index_id:
+                return index
+        raise ImplementationError(f"{self.name} has no index {index_id!r}.")
 
     # -- database -------------------------------------------------------------------
 
@@ -175,19 +180,41 @@ class Options:
                     "uniqueness; nothing was written."
                 )
 
-    def field_spec(self, field: RedisField) -> dict[str, Any]:
-        """One field as the scripts see it."""
+    def light_spec(self, field: RedisField) -> dict[str, Any]:
+        """A field as the scripts see it when reading it only (no indexes)."""
         if field.storage_type == "hfield":
             key = self.keys.instance_hash_prefix
         else:
             key = self.keys.field_prefix(field.name)
+        return {"name": field.name, "type": field.storage_type, "key": key, "multi": field.multi}
+
+    def field_spec(self, field: RedisField) -> dict[str, Any]:
+        """One field as the scripts see it: its indexes, and the indexes of other fields
+        whose entries are made with its value (``dependents``)."""
+        dependents = [
+            {"owner": self.light_spec(other), "index": index.spec()}
+            for other in self.data_fields
+            if other is not field
+            for index in other.indexes
+            if field.name in index.deps
+        ]
         return {
-            "name": field.name,
-            "type": field.storage_type,
-            "key": key,
-            "multi": field.multi,
+            **self.light_spec(field),
             "indexes": [index.spec() for index in field.indexes],
+            "dependents": dependents,
         }
+
+    def add_referrer(self, field: RedisField) -> None:
+        """Record a related field (of any model of the same database) pointing to this
+        model: deleting an instance removes it from that field, atomically."""
+        if field not in self.referrers:
+            self.referrers.append(field)
+            self.invalidate_specs()
+
+    def invalidate_specs(self) -> None:
+        """Forget the cached script specs (after a change of fields or referrers)."""
+        self._specs.clear()
+        self._model_spec = None
 
     def specs_json(self, names: tuple[str, ...]) -> str:
         """JSON list of the specs of the named fields (cached)."""
@@ -207,6 +234,13 @@ class Options:
                 {
                     "fields": [self.field_spec(field) for field in self.data_fields],
                     "hash_key": self.keys.instance_hash_prefix,
+                    "referrers": [
+                        {
+                            "field": field.model._meta.field_spec(field),
+                            "pointer": field.pointer_index().storage_base,
+                        }
+                        for field in self.referrers
+                    ],
                 }
             )
         return self._model_spec

@@ -119,7 +119,18 @@ class ScriptCall:
 
     def add_transforms(self, needed: dict[str, Iterable[str]]) -> None:
         """Compute the transforms the script asked for (NEED) into the call's args."""
-        _add_transforms(self.model._meta, needed, self.tmap)
+        meta = self.model._meta
+        for index_id, raws in needed.items():
+            known = self.tmap.get(index_id, {})
+            if raws and all(raw in known for raw in raws):
+                # asked again for what was sent: the script could not match it, which
+                # happens when Redis computed a value that is not valid UTF-8
+                raise InvalidValue(
+                    f"{meta.index(index_id).field.describe()}: the value Redis computed "
+                    "is not valid UTF-8 text, so its index entry cannot be made; nothing "
+                    "was written."
+                )
+        _add_transforms(meta, needed, self.tmap)
         self.args[self.tmap_position] = dumps(self.tmap)
 
     def error(self, error: ScriptError) -> Exception:

@@ -19,6 +19,10 @@ def to_redis_string(value: Any, where: str) -> str:
     ``where`` names the model and field for the error message.
     """
     if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidValue(f"{where} cannot store {value!r}: not valid Unicode.") from None
         return value
     if isinstance(value, bool) or value is None:
         raise InvalidValue(f"{where} cannot store {value!r}: give a string or a number.")

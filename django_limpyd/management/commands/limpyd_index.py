@@ -1,0 +1,210 @@
+"""``manage.py limpyd_index rebuild|check [app.Model[.field]] [--repair] [--chunk-size N]``.
+
+``rebuild`` clears and rebuilds the indexes of every indexed field of a model
+(or of one field), e.g. after adding an index to a field that already holds
+data. ``check`` runs :func:`~django_limpyd.consistency.consistency_check` and
+prints every difference between the data and the indexes (and every orphan
+key); it fails (non-zero exit) while differences remain. ``check --repair``
+rebuilds the indexes of each field that has differences, then checks again.
+Without a label, every registered model (of ``--database`` if given).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import CommandError, CommandParser
+
+from django_limpyd.consistency import consistency_check
+from django_limpyd.management.base import LimpydCommand
+
+#: a model and the fields to work on (``None``: every indexed field)
+Target = tuple[type, list[Any] | None]
+
+
+def indexed_fields(model: type) -> list[Any]:
+    """The fields of ``model`` that have at least one index."""
+    return [field for field in model._meta.data_fields if field.indexes]
+
+
+def group_problems(model: type, problems: list[str]) -> dict[str | None, list[str]]:
+    """``consistency_check`` messages by field name (``None``: the model's own, e.g. orphans).
+
+    The messages of a field's index start with ``"<Model>.<field> "``.
+    """
+    grouped: dict[str | None, list[str]] = {}
+    names = [field.name for field in indexed_fields(model)]
+    for problem in problems:
+        owner = next(
+            (name for name in names if problem.startswith(f"{model._meta.name}.{name} ")), None
+        )
+        grouped.setdefault(owner, []).append(problem)
+    return grouped
+
+
+def plural(count: int, word: str) -> str:
+    """``1 index``, ``2 indexes``, ``3 differences``."""
+    if count == 1:
+        return f"1 {word}"
+    return f"{count} {word}es" if word.endswith(("x", "s")) else f"{count} {word}s"
+
+
+class Command(LimpydCommand):
+    help = (
+        "Rebuilds the indexes of Redis models (or of one field), or checks that they "
+        "match the data, reporting and optionally repairing differences."
+    )
+    database_default = None
+    database_help = (
+        "Only models living on this LIMPYD_DATABASES alias (default: each model on its own)."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "action",
+            choices=("rebuild", "check"),
+            help="rebuild: clear and rebuild the indexes; check: compare indexes and data.",
+        )
+        parser.add_argument(
+            "label",
+            nargs="?",
+            metavar="app_label.ModelName[.field]",
+            help="A model, or one indexed field of a model (default: every registered model).",
+        )
+        super().add_arguments(parser)
+        parser.add_argument(
+            "--repair",
+            action="store_true",
+            help="With check: rebuild the indexes of every field with differences, then "
+            "check again.",
+        )
+        parser.add_argument(
+            "--chunk-size",
+            type=int,
+            default=self.chunk_size,
+            metavar="N",
+            help=f"Instances read per round trip (default {self.chunk_size}).",
+        )
+
+    def handle(
+        self,
+        *args: Any,
+        action: str,
+        label: Any = None,
+        database: str | None = None,
+        repair: bool = False,
+        chunk_size: Any = None,
+        **options: Any,
+    ) -> None:
+        if action not in ("rebuild", "check"):
+            raise CommandError(f"Unknown action {action!r}: use 'rebuild' or 'check'.")
+        if repair and action != "check":
+            raise CommandError("--repair only goes with 'check' ('rebuild' always rebuilds).")
+        self.get_database(database)
+        chunk_size = self.check_positive("chunk-size", chunk_size)
+        targets = self.resolve_targets(label, database)
+        if action == "rebuild":
+            for model, fields in targets:
+                self.rebuild_model(model, fields, chunk_size)
+            return
+        remaining = sum(
+            self.check_model(model, fields, repair, chunk_size) for model, fields in targets
+        )
+        if remaining:
+            hint = (
+                "orphan keys are not index entries: delete them by hand (limpyd_scan --model "
+                "lists a model's keys)"
+                if repair
+                else "run again with --repair to rebuild the indexes with differences"
+            )
+            verb = "remains" if remaining == 1 else "remain"
+            raise CommandError(f"{plural(remaining, 'difference')} {verb}. Hint: {hint}.")
+
+    # -- targets --------------------------------------------------------------------
+
+    def resolve_targets(self, label: Any, alias: str | None) -> list[Target]:
+        """The models (and fields) named by ``label``, or every model of ``alias``."""
+        if label is None:
+            targets: list[Target] = [(model, None) for model in self.models_on(alias)]
+        else:
+            if not isinstance(label, str) or label.count(".") not in (1, 2):
+                raise CommandError(
+                    f"{label!r} is not a label: expected 'app_label.ModelName' or "
+                    "'app_label.ModelName.field'."
+                )
+            parts = label.split(".")
+            model = self.resolve_model(".".join(parts[:2]))
+            fields = [self.resolve_field(model, parts[2])] if len(parts) == 3 else None
+            targets = [(model, fields)]
+        for model, _fields in targets:
+            self.model_database(model, alias)
+        return targets
+
+    def resolve_field(self, model: type, name: str) -> Any:
+        """The indexed field ``name`` of ``model``, or ``CommandError``."""
+        label = model._meta.label
+        fields = ", ".join(field.name for field in indexed_fields(model)) or "none"
+        if not model._meta.has_field(name) or name == "pk":
+            raise CommandError(f"{label} has no field {name!r} (indexed fields: {fields}).")
+        field = model._meta.get_field(name)
+        if not field.indexes:
+            raise CommandError(f"{label}.{name} has no index (indexed fields: {fields}).")
+        return field
+
+    # -- actions --------------------------------------------------------------------
+
+    def rebuild_model(self, model: type, fields: list[Any] | None, chunk_size: int) -> None:
+        """Clear and rebuild the indexes of ``fields`` (default: every indexed field)."""
+        label = model._meta.label
+        fields = indexed_fields(model) if fields is None else fields
+        if not fields and self.verbosity >= 2:
+            self.stdout.write(f"{label}: no indexed field.")
+        for field in fields:
+            instances = 0
+            for index in field.indexes:
+                instances = index.rebuild(chunk_size)
+            if self.verbosity >= 1:
+                self.stdout.write(
+                    f"{label}.{field.name}: {plural(len(field.indexes), 'index')} rebuilt "
+                    f"({plural(instances, 'instance')} read)."
+                )
+
+    def check_model(
+        self, model: type, fields: list[Any] | None, repair: bool, chunk_size: int
+    ) -> int:
+        """Check (and repair) ``model``; the number of differences that remain."""
+        label = model._meta.label
+        problems = self.find_problems(model, fields, chunk_size)
+        if not problems:
+            if self.verbosity >= 1:
+                self.stdout.write(f"{label}: OK")
+            return 0
+        count = sum(len(found) for found in problems.values())
+        self.stdout.write(f"{label}: {plural(count, 'difference')}")
+        for found in problems.values():
+            for problem in found:
+                self.stdout.write(f"  {problem}")
+        if not repair:
+            return count
+        broken = [model._meta.get_field(name) for name in problems if name is not None]
+        self.rebuild_model(model, broken, chunk_size)
+        problems = self.find_problems(model, fields, chunk_size)
+        count = sum(len(found) for found in problems.values())
+        if not count:
+            self.stdout.write(f"{label}: OK after repair")
+            return 0
+        self.stdout.write(f"{label}: {plural(count, 'difference')} after repair")
+        for found in problems.values():
+            for problem in found:
+                self.stdout.write(f"  {problem}")
+        return count
+
+    def find_problems(
+        self, model: type, fields: list[Any] | None, chunk_size: int
+    ) -> dict[str | None, list[str]]:
+        """The differences of ``model`` by field (only those of ``fields`` if given)."""
+        grouped = group_problems(model, consistency_check(model, chunk_size))
+        if fields is not None:
+            names = {field.name for field in fields}
+            grouped = {name: found for name, found in grouped.items() if name in names}
+        return grouped
