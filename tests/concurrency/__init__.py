@@ -1,0 +1,1 @@
+"""Concurrency tests: several real processes writing to one real redis-server."""
