@@ -111,6 +111,17 @@ class LimpydPipeline(Pipeline):
     are reported one round trip each, like the client's.
     """
 
+    def _disconnect_raise_on_watching(self, conn: Any, error: Exception, *args: Any) -> None:
+        """A connection lost during EXEC: disconnect and let the error itself propagate.
+
+        redis-py turns it into a ``WatchError`` when keys were watched, and a
+        ``transaction()`` then runs its function again: but EXEC may have been
+        applied, with only its reply lost, so running it again could apply the writes
+        twice. A ``ConnectionError`` (or ``TimeoutError``) says "unknown outcome".
+        """
+        conn.disconnect()
+        self.watching = False  # the watch died with the connection: no UNWATCH to send
+
     def immediate_execute_command(self, *args: Any, **options: Any) -> Any:
         observers = self._limpyd_observers
         if not observers:

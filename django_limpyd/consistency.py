@@ -10,7 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django_limpyd.indexes.maintenance import chunks, expected_entries
+from django_limpyd.indexes.maintenance import (
+    chunks,
+    expected_entries,
+    index_fields,
+    keyed_by_value,
+)
 from django_limpyd.storage.state import iter_pk_chunks, read_values
 
 __all__ = ["consistency_check"]
@@ -19,8 +24,8 @@ __all__ = ["consistency_check"]
 def _expected(index: Any, chunk_size: int) -> dict[tuple[str, str], Any]:
     entries: dict[tuple[str, str], Any] = {}
     for pks in iter_pk_chunks(index.field.model, chunk_size):
-        values = read_values([index.field], pks)[index.field.name]
-        for key, member, score in expected_entries(index, values):
+        values = read_values(index_fields(index), pks)
+        for key, member, score in expected_entries(index, values[index.field.name], values):
             entries[(key, member)] = score
     return entries
 
@@ -28,13 +33,17 @@ def _expected(index: Any, chunk_size: int) -> dict[tuple[str, str], Any]:
 def _actual(index: Any, chunk_size: int) -> dict[tuple[str, str], Any]:
     connection = index.field.model._meta.database.connection
     base = index.storage_base
-    if index.kind != "eq":
+    if not keyed_by_value(index):
         return {(base, m): s for m, s in connection.zscan_iter(base, count=chunk_size)}
     pattern = index.field.model._meta.keys.pattern_after(base)
     entries: dict[tuple[str, str], Any] = {}
     for key in connection.scan_iter(match=pattern, count=chunk_size):
-        for pk in connection.sscan_iter(key, count=chunk_size):
-            entries[(key, pk)] = None
+        if index.kind == "scored":  # one sorted set per value
+            for pk, score in connection.zscan_iter(key, count=chunk_size):
+                entries[(key, pk)] = score
+        else:
+            for pk in connection.sscan_iter(key, count=chunk_size):
+                entries[(key, pk)] = None
     return entries
 
 

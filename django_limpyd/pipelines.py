@@ -22,7 +22,7 @@ from redis.exceptions import NoScriptError, ResponseError
 
 from django_limpyd.exceptions import ImplementationError
 from django_limpyd.storage.atomic import MAX_TRANSFORM_ROUNDS
-from django_limpyd.storage.scripts import load_all, parse_script_error, sha_of
+from django_limpyd.storage.scripts import load_all, parse_script_error, script_source, sha_of
 
 if TYPE_CHECKING:
     from django_limpyd.database import RedisDatabase
@@ -124,7 +124,18 @@ class Pipeline:
         again together in one more round trip.
         """
         calls, self._calls = self._calls, {}
-        results = self.connection.execute(raise_on_error=False)
+        if self.connection.transaction and calls:
+            # scripts the server may have lost (restart, SCRIPT FLUSH) are loaded inside
+            # the same MULTI/EXEC, before the writes: no write of the batch can come back
+            # NOSCRIPT and be sent again outside it
+            stack = self.connection.command_stack
+            scripts = sorted({call.script for call in calls.values()})
+            stack[:0] = [(("SCRIPT", "LOAD", script_source(name)), {}) for name in scripts]
+            calls = {position + len(scripts): call for position, call in calls.items()}
+            results = self.connection.execute(raise_on_error=False)[len(scripts) :]
+            calls = {position - len(scripts): call for position, call in calls.items()}
+        else:
+            results = self.connection.execute(raise_on_error=False)
         pending = dict(calls)
         for _round in range(MAX_TRANSFORM_ROUNDS + 1):
             retry: dict[int, ScriptCall] = {}

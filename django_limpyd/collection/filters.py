@@ -8,7 +8,7 @@ from django_limpyd.exceptions import ImplementationError, InvalidValue
 from django_limpyd.storage.state import hash_entry_token
 from django_limpyd.storage.values import to_redis_string
 
-__all__ = ["PkLookup", "lookup_for"]
+__all__ = ["PkLookup", "lookup_for", "lookups_for"]
 
 
 class PkLookup:
@@ -30,6 +30,43 @@ class PkLookup:
     def operation(self) -> dict[str, Any] | None:
         """The pks, kept only if they exist."""
         return {"op": "pks", "values": self.pks} if self.pks else None
+
+
+def lookups_for(model: type, filters: dict[str, Any]) -> list[Any]:
+    """The lookups for ``filters`` on ``model``.
+
+    Indexes made of several fields (those with a ``combine_filters(filters)``
+    method, e.g. ``EqualIndexWith``) first take the filters they need together,
+    each giving one lookup; every other filter gets its own (:func:`lookup_for`).
+    """
+    meta = model._meta
+    remaining = dict(filters)
+    lookups = []
+    combining = [
+        index
+        for field in meta.data_fields
+        for index in field.indexes
+        if hasattr(index, "combine_filters")
+    ]
+    for index in combining:
+        while combined := index.combine_filters(remaining):
+            lookup, used = combined
+            lookups.append(lookup)
+            for name in used:
+                del remaining[name]
+    for name, value in remaining.items():
+        try:
+            lookups.append(lookup_for(model, name, value))
+        except ImplementationError:
+            field_name = name.split("__", 1)[0]
+            if any(field_name in getattr(index, "fields_together", ()) for index in combining):
+                # a field indexed only together with others (limpyd's wording)
+                raise ImplementationError(
+                    f'No index found to manage filter "{name}" for field '
+                    f"{meta.get_field(field_name).describe()}"
+                ) from None
+            raise
+    return lookups
 
 
 def lookup_for(model: type, name: str, value: Any) -> Any:

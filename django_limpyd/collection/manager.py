@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from django_limpyd.collection.filters import lookup_for
+from django_limpyd.collection.filters import lookups_for
 from django_limpyd.collection.plan import build_plan, run_plan
 from django_limpyd.collection.query import Query, Sort
 from django_limpyd.collection.results import InstancesResult, PksResult
@@ -43,7 +43,7 @@ class CollectionManager:
         return self._filter(filters)
 
     def _filter(self, filters: dict[str, Any]) -> CollectionManager:
-        lookups = [lookup_for(self.model, name, value) for name, value in filters.items()]
+        lookups = lookups_for(self.model, filters)
         for lookup in lookups:
             if not getattr(lookup, "deferred", False):
                 lookup.operation()  # a bad filter value fails here, not at evaluation

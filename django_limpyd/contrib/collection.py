@@ -217,4 +217,10 @@ class ExtendedCollectionManager(CollectionManager):
             plan["source"] = self._source
         if self._score is not None:
             plan["score"] = dict(self._score)
+        elif self._query.sort is None and self._source is None:
+            # filtered on one value of a ScoredEqualIndex: ordered by its scores
+            for operation in plan["filters"]:
+                if operation.get("score_order"):
+                    plan["score"] = {"key": operation["key"], "desc": False}
+                    break
         return plan

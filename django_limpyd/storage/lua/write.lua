@@ -5,6 +5,7 @@
 --
 -- KEYS[1]  the model's set of pks
 -- KEYS[2]  the model's AutoPK counter (used only when ARGV[1] is empty)
+-- KEYS[3]  the model's scratch key (see incrbyfloat in lib.lua)
 -- ARGV[1]  pk of the instance; "" = create the instance (AutoPK) with this write
 -- ARGV[2]  JSON list of the specs of the fields written (see lib.lua); the command's key
 --          is the first spec's key + pk
@@ -17,6 +18,7 @@
 --   LIMPYD_UNIQUE {field, value, pk, index, together}   a unique index already holds it
 --   LIMPYD_NEED {index id: [raw values]}   Python must compute these transforms, then retry
 --   LIMPYD_INVALID {field, value, reason}
+--   LIMPYD_NOTARGET {field, pk}   a related field would point to a missing instance
 
 local pk = ARGV[1]
 local specs = cjson.decode(ARGV[2])
@@ -35,7 +37,7 @@ local affected = affected_indexes(specs)
 local before
 if #affected > 0 then before = take_states(needed_specs(affected, specs), pk) end
 
-local result = call_command(command, key, ARGV, 5)
+local result = call_command(command, key, ARGV, 5, KEYS[3])
 
 if #affected > 0 then
     local after = {}
@@ -47,7 +49,12 @@ if #affected > 0 then
         failure = fail('NEED', missing)
     else
         local conflict = find_conflict(pk, changes)
-        if conflict then failure = conflict_reply(conflict) end
+        if conflict then
+            failure = conflict_reply(conflict)
+        else
+            local missing_target = find_missing_target(pk, changes, KEYS[1])
+            if missing_target then failure = fail('NOTARGET', missing_target) end
+        end
     end
     if failure then
         for _, spec in ipairs(specs) do restore(spec, pk, before[spec.name]) end
