@@ -37,13 +37,19 @@ def _actual(index: Any, chunk_size: int) -> dict[tuple[str, str], Any]:
         return {(base, m): s for m, s in connection.zscan_iter(base, count=chunk_size)}
     pattern = index.field.model._meta.keys.pattern_after(base)
     entries: dict[tuple[str, str], Any] = {}
-    for key in connection.scan_iter(match=pattern, count=chunk_size):
-        if index.kind == "scored":  # one sorted set per value
-            for pk, score in connection.zscan_iter(key, count=chunk_size):
-                entries[(key, pk)] = score
-        else:
-            for pk in connection.sscan_iter(key, count=chunk_size):
-                entries[(key, pk)] = None
+    keys = connection.scan_iter(match=pattern, count=chunk_size)
+    for chunk in chunks(keys, chunk_size):  # one round trip per chunk of index keys
+        pipe = connection.pipeline(transaction=False)
+        for key in chunk:
+            if index.kind == "scored":  # one sorted set per value
+                pipe.zrange(key, 0, -1, withscores=True)
+            else:
+                pipe.smembers(key)
+        for key, members in zip(chunk, pipe.execute(), strict=True):
+            if index.kind == "scored":
+                entries.update({(key, pk): score for pk, score in members})
+            else:
+                entries.update({(key, pk): None for pk in members})
     return entries
 
 
