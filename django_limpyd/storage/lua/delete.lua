@@ -18,14 +18,13 @@ local tmap = cjson.decode(ARGV[3])
 
 if redis.call('SISMEMBER', KEYS[1], pk) == 0 then return 0 end
 
--- the instance's own index entries
-local all = {}
-for _, spec in ipairs(model.fields) do all[spec.name] = spec end
-local before = take_states(all, pk)
+-- the instance's own index entries (only indexed fields, and those their entries use,
+-- are read)
 local affected = {}
 for _, spec in ipairs(model.fields) do
     for _, index in ipairs(spec.indexes) do table.insert(affected, {spec, index}) end
 end
+local before = take_states(needed_specs(affected, {}), pk)
 local changes, missing = plan_changes(affected, before, {}, tmap)
 local missing_all = {}
 if missing then merge_missing(missing_all, missing) end
