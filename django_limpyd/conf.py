@@ -22,6 +22,7 @@ DEFAULTS: dict[str, Any] = {
     "LIMPYD_REDIS_SERVER": None,
     # log every command on the "django_limpyd.commands" logger (None: follow DEBUG)
     "LIMPYD_LOG_COMMANDS": None,
+    "LIMPYD_ADMIN_PERMISSION": None,  # admin pages: who may change, "path.to.check(request)"
 }
 
 #: Settings whose change invalidates the configured databases.

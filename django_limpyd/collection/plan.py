@@ -36,6 +36,37 @@ def sort_pattern(model: type, by: str | None) -> str | None:
     return meta.keys.sort_pattern(field.name, field.storage_type == "hfield")
 
 
+def _bound(text: str) -> tuple[float, bool]:
+    """A ZRANGEBYSCORE bound as (number, exclusive)."""
+    exclusive = text.startswith("(")
+    return float(text[1:] if exclusive else text), exclusive
+
+
+def _merge_number_ranges(operations: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+    """Several score ranges on one single-value field's sorted set (``age__gte=10,
+    age__lt=20``) as one range: one read instead of several (``None``: they cannot
+    overlap). Not for multi-value fields: there each range may match another member."""
+    merged: dict[tuple[str, bool], dict[str, Any]] = {}
+    result: list[dict[str, Any]] = []
+    for operation in operations:
+        if operation.get("op") != "num" or operation["multi"]:
+            result.append(operation)
+            continue
+        key = (operation["key"], operation["multi"])
+        current = merged.get(key)
+        if current is None:
+            merged[key] = dict(operation)
+            result.append(merged[key])
+            continue
+        low = max(_bound(current["min"]), _bound(operation["min"]))
+        high = min(_bound(current["max"]), _bound(operation["max"]), key=lambda b: (b[0], not b[1]))
+        if low[0] > high[0] or (low[0] == high[0] and (low[1] or high[1])):
+            return None
+        current["min"] = ("(" if low[1] else "") + repr(low[0])
+        current["max"] = ("(" if high[1] else "") + repr(high[0])
+    return result
+
+
 def build_plan(model: type, query: Query, *, count: bool, check: bool) -> dict[str, Any] | None:
     """The collection script's plan for ``query`` (``None``: nothing can match)."""
     operations = []
@@ -44,6 +75,9 @@ def build_plan(model: type, query: Query, *, count: bool, check: bool) -> dict[s
         if operation is None:
             return None
         operations.append(operation)
+    operations = _merge_number_ranges(operations)
+    if operations is None:
+        return None
     plan: dict[str, Any] = {
         "tmp": model._meta.keys.temporary() + ":",
         "filters": operations,

@@ -293,7 +293,8 @@ def test_connection_cut_at_every_command(scenario: Scenario, proxy, direct):
             else:
                 raised = False
             assert proxy.fired.is_set(), (
-                f"{where}: the fault was not applied (sent: {sent(proxy)}, clean: {commands}, raised: {raised})"
+                f"{where}: the fault was not applied "
+                f"(sent: {sent(proxy)}, clean run: {commands}, raised: {raised})"
             )
             state = snapshot(direct)
             names = [name for name, value in allowed.items() if value == state]

@@ -88,6 +88,17 @@ local function materialize(op)
     error('unknown collection operation ' .. tostring(op.op))
 end
 
+-- counting one filter: straight from its index, without a temporary set
+if plan.count and #plan.filters == 1 and not plan.source then
+    local op = plan.filters[1]
+    if op.op == 'set' then return redis.call('SCARD', op.key) end
+    if op.op == 'num' and not op.multi then return redis.call('ZCOUNT', op.key, op.min, op.max) end
+    if op.op == 'text' and not op.multi then
+        local bounds = text_range(op)
+        return redis.call('ZLEXCOUNT', op.key, bounds[1], bounds[2])
+    end
+end
+
 -- where the pks come from: a stored list kept in order, or a set
 local ordered_list = nil
 local sets = {}

@@ -1,0 +1,329 @@
+"""Filters of the list page, built from the indexes of each field.
+
+Every suffix an index handles becomes an input named like the filter it
+applies (``city``, ``birth_year__gte``, ``name__startswith``...), so a list URL
+reads like the collection it shows. Equality gets choices when they are known:
+given by the admin (``list_filter_choices``), or read from the keys of an
+:class:`~django_limpyd.indexes.EqualIndex` when the database is small enough
+to SCAN (``filter_choices_scan_max_keys``), with how many instances hold each.
+``startswith`` is the search box (``search_fields``). Only names built here are
+read from the query string; a bad value is reported and ignored.
+
+Parameters of the page itself start with ``_`` (``_o`` sort, ``_p`` page,
+``_q``/``_qf`` search), which no field name can.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from django.http import QueryDict
+
+from django_limpyd.exceptions import ImplementationError, InvalidValue
+from django_limpyd.storage.state import hash_entry_token
+
+if TYPE_CHECKING:
+    from django_limpyd.admin.options import RedisModelAdmin
+
+__all__ = ["PAGE_PARAMS", "FieldFilter", "FilterInput", "Filters", "query_string"]
+
+SORT_PARAM, PAGE_PARAM, SEARCH_PARAM, SEARCH_FIELD_PARAM = "_o", "_p", "_q", "_qf"
+#: the parameters of the page that are not filters
+PAGE_PARAMS = (SORT_PARAM, PAGE_PARAM, SEARCH_PARAM, SEARCH_FIELD_PARAM)
+
+#: how each suffix is shown
+LABELS = {
+    "eq": "is",
+    "in": "is one of (one per line)",
+    "gt": "more than",
+    "gte": "at least",
+    "lt": "less than",
+    "lte": "at most",
+    "startswith": "starts with",
+}
+RANGE_SUFFIXES = ("gt", "gte", "lt", "lte")
+
+
+def query_string(params: QueryDict, **changes: Any) -> str:
+    """``?...`` of ``params`` with ``changes`` (``None`` removes a parameter); the page
+    number is dropped unless given."""
+    result = params.copy()
+    changes.setdefault(PAGE_PARAM, None)
+    for name, value in changes.items():
+        if value is None:
+            result.pop(name, None)
+        elif isinstance(value, list):
+            result.setlist(name, value)
+        else:
+            result[name] = value
+    return "?" + result.urlencode() if result else "?"
+
+
+@dataclass
+class FilterInput:
+    """One suffix of one index: the input (or choices) of a filter parameter."""
+
+    param: str
+    suffix: str
+    label: str
+    value: str = ""
+    choices: list[dict[str, Any]] | None = None
+    error: str = ""
+    #: the query string without this parameter (the "All" choice)
+    clear_query: str = ""
+
+    @property
+    def multiline(self) -> bool:
+        """``in`` takes one value per line."""
+        return self.suffix == "in"
+
+
+@dataclass
+class FieldFilter:
+    """The filters of one field (each suffix of each of its indexes)."""
+
+    name: str
+    title: str
+    inputs: list[FilterInput] = field(default_factory=list)
+
+    @property
+    def active(self) -> bool:
+        """Whether one of its parameters is set."""
+        return any(item.value for item in self.inputs)
+
+    @property
+    def open(self) -> bool:
+        """Shown unfolded: active, or with choices to click."""
+        return self.active or any(item.choices is not None for item in self.inputs)
+
+    @property
+    def groups(self) -> list[tuple[str, list[FilterInput]]]:
+        """The inputs in display groups: ``("choices"|"inputs"|"range", inputs)``; the
+        comparisons of an index go together."""
+        groups: list[tuple[str, list[FilterInput]]] = []
+        for item in self.inputs:
+            kind = (
+                "choices"
+                if item.choices is not None
+                else "range"
+                if item.suffix in RANGE_SUFFIXES
+                else "inputs"
+            )
+            if groups and groups[-1][0] == kind and kind != "choices":
+                groups[-1][1].append(item)
+            else:
+                groups.append((kind, [item]))
+        return groups
+
+
+class Filters:
+    """The filters, search box and lookups of one request to a list page."""
+
+    def __init__(self, model_admin: RedisModelAdmin, params: QueryDict) -> None:
+        self.admin = model_admin
+        self.model = model_admin.model
+        self.params = params
+        self.lookups: dict[str, Any] = {}
+        self.errors: list[str] = []
+        self._dbsize: int | None = None
+        self.field_filters = [self._field_filter(name) for name in model_admin.get_list_filter()]
+        self._add_counts()
+        self.search_fields = model_admin.get_search_fields()
+        self.search_field, self.search_value = self._search()
+
+    # -- building -------------------------------------------------------------------
+
+    def _field_filter(self, name: str) -> FieldFilter:
+        meta = self.model._meta
+        model_field = meta.get_field(name)
+        result = FieldFilter(name=name, title=name.replace("_", " "))
+        searched = set(self.admin.get_search_fields())
+        seen: set[str] = set()
+        for index in model_field.indexes:
+            base = name + (f"__{index.prefix}" if index.prefix else "")
+            for suffix in index.lookups:
+                if model_field.storage_type == "hash" and suffix != "eq":
+                    continue  # entries are filtered as {key: value}, one at a time
+                if suffix == "startswith" and name in searched and not index.prefix:
+                    continue  # the search box
+                param = base if suffix == "eq" else f"{base}__{suffix}"
+                if param in seen:
+                    continue  # another index of the field handles it first
+                seen.add(param)
+                label = LABELS.get(suffix, suffix)
+                if index.prefix:
+                    label = f"{index.prefix}: {label}"
+                item = FilterInput(param=param, suffix=suffix, label=label)
+                item.clear_query = query_string(self.params, **{param: None})
+                self._read(item, model_field)
+                if suffix == "eq":
+                    item.choices = self._choices(model_field, index, item)
+                result.inputs.append(item)
+        return result
+
+    def _read(self, item: FilterInput, model_field: Any) -> None:
+        """Read the parameter of ``item`` and record its lookup if it is valid."""
+        if item.suffix == "in":
+            values = [
+                line.strip("\r")
+                for raw in self.params.getlist(item.param)
+                for line in raw.split("\n")
+                if line.strip("\r")
+            ]
+            item.value = "\n".join(values)
+            lookup: Any = values
+        else:
+            item.value = self.params.get(item.param, "")
+            lookup = item.value
+        if not item.value:
+            return
+        if model_field.storage_type == "hash":
+            key, sep, entry = item.value.partition("=")
+            if not sep:
+                item.error = f"{model_field.name}: write an entry as key=value."
+                self.errors.append(item.error)
+                return
+            lookup = {key: entry}
+        self._add_lookup(item.param, lookup, item)
+
+    def _add_lookup(self, param: str, value: Any, item: FilterInput | None = None) -> None:
+        try:
+            self.model.collection(**{param: value})  # checks the value, sends nothing
+        except (InvalidValue, ImplementationError) as exc:
+            message = f"{param}: {exc}"
+            if item is not None:
+                item.error = message
+            self.errors.append(message)
+            return
+        self.lookups[param] = value
+
+    def _search(self) -> tuple[str | None, str]:
+        if not self.search_fields:
+            return None, ""
+        value = self.params.get(SEARCH_PARAM, "")
+        name = self.params.get(SEARCH_FIELD_PARAM) or self.search_fields[0]
+        if name not in self.search_fields:
+            name = self.search_fields[0]
+        if value:
+            self._add_lookup(self.admin.search_lookup(name), value)
+        return name, value
+
+    # -- equality choices -----------------------------------------------------------
+
+    def _choices(self, model_field: Any, index: Any, item: FilterInput) -> Any:
+        configured = self.admin.list_filter_choices.get(model_field.name)
+        if configured is not None:
+            values = configured(self.admin) if callable(configured) else configured
+            keys = {str(value): None for value in values}
+        elif index.kind == "eq" and not index.prefix and not model_field.unique:
+            keys = self._scan_choices(model_field, index)
+            if keys is None:
+                return None
+        else:
+            return None
+        return [
+            {
+                "value": value,
+                "label": value,
+                "key": key,
+                "count": None,
+                "selected": item.value == value,
+                "query": query_string(self.params, **{item.param: value}),
+            }
+            for value, key in sorted(keys.items())
+        ]
+
+    def _scan_choices(self, model_field: Any, index: Any) -> dict[str, str] | None:
+        """``{value: key}`` of the index's keys, if the database is small enough."""
+        limit = self.admin.filter_choices_scan_max_keys
+        connection = self.model._meta.database.connection
+        if limit <= 0:
+            return None
+        if self._dbsize is None:
+            self._dbsize = connection.dbsize()
+        if self._dbsize > limit:
+            return None
+        base = index.storage_base
+        pattern = self.model._meta.keys.pattern_after(base)
+        found: dict[str, str] = {}
+        for key in connection.scan_iter(match=pattern, count=1000):
+            value = key[len(base) :]
+            if model_field.storage_type == "hash":
+                value = _hash_entry_text(value)
+            found[value] = key
+            if len(found) > self.admin.filter_choices_max:
+                return None
+        return found
+
+    def _add_counts(self) -> None:
+        """How many instances hold each scanned choice (one round trip for all)."""
+        choices = [
+            choice
+            for field_filter in self.field_filters
+            for item in field_filter.inputs
+            for choice in item.choices or ()
+            if choice["key"] is not None
+        ]
+        if not choices:
+            return
+        pipe = self.model._meta.database.connection.pipeline(transaction=False)
+        for choice in choices:
+            pipe.scard(choice["key"])
+        for choice, count in zip(choices, pipe.execute(), strict=True):
+            choice["count"] = count
+
+    # -- state ----------------------------------------------------------------------
+
+    @property
+    def has_filters(self) -> bool:
+        """Whether the sidebar has something to show."""
+        return bool(self.field_filters)
+
+    @property
+    def active(self) -> bool:
+        """Whether a filter or a search applies."""
+        return bool(self.lookups)
+
+    def clear_all_query(self) -> str:
+        """The query string without any filter nor search."""
+        kept = {name: self.params.getlist(name) for name in (SORT_PARAM,) if name in self.params}
+        return "?" + urlencode(kept, doseq=True)
+
+    def search_hidden(self) -> list[tuple[str, str]]:
+        """``(name, value)`` the search form keeps: the filters and the sort."""
+        return [
+            (name, value)
+            for name, values in self.params.lists()
+            if name not in (PAGE_PARAM, SEARCH_PARAM, SEARCH_FIELD_PARAM)
+            for value in values
+        ]
+
+    def filter_hidden(self) -> list[tuple[str, str]]:
+        """``(name, value)`` the filter form keeps: sort, search, chosen choices."""
+        kept = [
+            (name, value)
+            for name in (SORT_PARAM, SEARCH_PARAM, SEARCH_FIELD_PARAM)
+            for value in self.params.getlist(name)
+        ]
+        return kept + [
+            (item.param, item.value)
+            for field_filter in self.field_filters
+            for item in field_filter.inputs
+            if item.choices is not None and item.value
+        ]
+
+
+def _hash_entry_text(token: str) -> str:
+    """``key=value`` of a HashField index token (``<bytes>:key:value``)."""
+    size, _sep, rest = token.partition(":")
+    try:
+        length = int(size)
+    except ValueError:
+        return token
+    raw = rest.encode()
+    key, value = raw[:length].decode(errors="replace"), raw[length + 1 :].decode(errors="replace")
+    if hash_entry_token(key, value) != token:
+        return token
+    return f"{key}={value}"

@@ -1,0 +1,16 @@
+"""The views of the admin-like pages (one module per page family)."""
+
+from django_limpyd.admin.views.changelist import ChangeListView
+from django_limpyd.admin.views.index import IndexView
+from django_limpyd.admin.views.instance import AddView, ChangeView, DeleteView, InstanceRedirectView
+from django_limpyd.admin.views.keys import KeyBrowserView
+
+__all__ = [
+    "AddView",
+    "ChangeListView",
+    "ChangeView",
+    "DeleteView",
+    "IndexView",
+    "InstanceRedirectView",
+    "KeyBrowserView",
+]

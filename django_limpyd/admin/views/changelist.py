@@ -1,0 +1,202 @@
+"""The list of a model's instances: filters, search, sort, pages, delete action.
+
+The rows of a page are read with ``ExtendedCollectionManager.values()``: the
+filtered, sorted and sliced page and its values in one round trip; Django's
+``Paginator`` counts without fetching (one more). A filtered list also reads
+the model's total (``12 of 10,000 persons``).
+
+The delete action is a POST of the selected pks; it answers a confirmation
+page listing what will go, whose POST (``post=yes``) deletes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.admin.utils import quote
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.utils.formats import number_format
+
+from django_limpyd.admin.filters import (
+    PAGE_PARAM,
+    SEARCH_FIELD_PARAM,
+    SEARCH_PARAM,
+    SORT_PARAM,
+    Filters,
+    query_string,
+)
+from django_limpyd.admin.views.base import ModelView, describe_instances, related_model
+from django_limpyd.contrib.collection import ExtendedCollectionManager
+from django_limpyd.exceptions import ImplementationError, InvalidValue
+
+__all__ = ["ChangeListView"]
+
+ACTION_DELETE = "delete_selected"
+SELECTED = "_selected_action"
+
+
+def grouped(number: int) -> str:
+    """``10,000``."""
+    return number_format(number, force_grouping=True)
+
+
+class ChangeListView(ModelView):
+    """``<app_label>/<model_name>/``: GET lists, POST runs the delete action."""
+
+    def get(self, request: HttpRequest, app_label: str, model_name: str) -> HttpResponse:
+        self.setup_model(app_label, model_name)
+        return self.render_list()
+
+    # -- the list -------------------------------------------------------------------
+
+    def render_list(self) -> HttpResponse:
+        request, admin = self.request, self.model_admin
+        params = request.GET
+        filters = Filters(admin, params)
+        columns = [admin.column(item) for item in admin.get_list_display()]
+        sort_name, desc = self._sort(params.get(SORT_PARAM, ""))
+        names = list(dict.fromkeys(["pk"] + [c["name"] for c in columns if c["field"]]))
+        label = admin.get_label_field()
+        if label not in names:
+            names.append(label)
+        collection = self.model.collection(manager=ExtendedCollectionManager, **filters.lookups)
+        paginator = Paginator(
+            self._sorted(collection, sort_name, desc, None).values(*names), admin.list_per_page
+        )
+        page = paginator.get_page(params.get(PAGE_PARAM))
+        try:
+            rows = list(page.object_list)
+        except ImplementationError:  # values that are not numbers: sort them as text
+            paginator = Paginator(
+                self._sorted(collection, sort_name, desc, True).values(*names),
+                admin.list_per_page,
+            )
+            page = paginator.get_page(params.get(PAGE_PARAM))
+            rows = list(page.object_list)
+        total = paginator.count
+        if filters.active:
+            total = self.opts.database.connection.scard(self.opts.keys.pks)
+        return self.render(
+            "django_limpyd/change_list.html",
+            title=f"Select {self.opts.verbose_name} to change"
+            if self.model_admin.has_change_permission(request)
+            else f"Select {self.opts.verbose_name} to view",
+            subtitle=None,
+            **self.model_context(
+                filters=filters,
+                headers=self._headers(columns, sort_name, desc),
+                rows=[self._row(row, columns) for row in rows],
+                page_obj=page,
+                page_range=list(
+                    paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1)
+                ),
+                result_count=grouped(paginator.count),
+                full_count=grouped(total),
+                filtered=filters.active,
+                verbose_count=self.opts.verbose_name
+                if paginator.count == 1 and not filters.active
+                else self.opts.verbose_name_plural,
+                search_param=SEARCH_PARAM,
+                search_field_param=SEARCH_FIELD_PARAM,
+                page_param=PAGE_PARAM,
+                actions=[(ACTION_DELETE, f"Delete selected {self.opts.verbose_name_plural}")]
+                if admin.has_delete_permission(request)
+                else [],
+                selected_param=SELECTED,
+            ),
+        )
+
+    def _sort(self, value: str) -> tuple[str, bool]:
+        name, desc = value.lstrip("-"), value.startswith("-")
+        if value and self.model_admin.is_sortable(name):
+            field = self.opts.get_field(name)
+            return ("pk" if field is self.opts.pk_field else field.name), desc
+        return self.model_admin.get_ordering()
+
+    def _sorted(self, collection: Any, name: str, desc: bool, alpha: bool | None) -> Any:
+        if alpha is None:
+            alpha = not self.model_admin.sorts_as_numbers(name)
+        return collection.sort(by=None if name == "pk" else name, alpha=alpha, desc=desc)
+
+    def _headers(self, columns: list[dict[str, Any]], sort_name: str, desc: bool) -> list[dict]:
+        params = self.request.GET
+        headers = []
+        for column in columns:
+            header: dict[str, Any] = {"title": column["title"], "name": column["name"]}
+            if column["field"] is not None:
+                sorted_here = column["name"] == sort_name
+                header.update(
+                    sortable=True,
+                    sorted=sorted_here,
+                    ascending=sorted_here and not desc,
+                    url=query_string(
+                        params,
+                        **{SORT_PARAM: ("-" if sorted_here and not desc else "") + column["name"]},
+                    ),
+                )
+            headers.append(header)
+        return headers
+
+    def _row(self, values: dict[str, Any], columns: list[dict[str, Any]]) -> dict[str, Any]:
+        pk = values["pk"]
+        links = self.model_admin.get_list_display_links(columns)
+        cells = []
+        for column in columns:
+            if column["field"] is not None:
+                value = values.get(column["name"])
+                target = related_model(column["field"])
+                cell: dict[str, Any] = {"value": value}
+                if target is not None and value is not None:
+                    cell["url"] = self.site.reverse(
+                        "change", target._meta.app_label, target._meta.model_name, quote(value)
+                    )
+            else:
+                cell = {"value": column["getter"](values)}
+            cell["name"] = column["name"]
+            if column["name"] in links:
+                cell["url"] = self.url("change", pk)
+            cells.append(cell)
+        return {"pk": pk, "cells": cells}
+
+    # -- the delete action ----------------------------------------------------------
+
+    def post(self, request: HttpRequest, app_label: str, model_name: str) -> HttpResponse:
+        self.setup_model(app_label, model_name)
+        self.require("delete")
+        back = HttpResponseRedirect(request.get_full_path())
+        if request.POST.get("action") != ACTION_DELETE:
+            messages.warning(request, "No action selected.", fail_silently=True)
+            return back
+        pks = []
+        for raw in request.POST.getlist(SELECTED):
+            try:
+                pks.append(self.opts.pk_field.normalize(raw))
+            except InvalidValue:
+                continue
+        pks = list(dict.fromkeys(pks))
+        if not pks:
+            messages.warning(
+                request,
+                "Items must be selected in order to perform actions on them.",
+                fail_silently=True,
+            )
+            return back
+        if request.POST.get("post") == "yes":
+            deleted = sum(bool(self.model.lazy_connect(pk).delete()) for pk in pks)
+            noun = self.opts.verbose_name if deleted == 1 else self.opts.verbose_name_plural
+            messages.success(
+                request, f"Successfully deleted {grouped(deleted)} {noun}.", fail_silently=True
+            )
+            return back
+        instances = describe_instances(self.site, self.model_admin, pks)
+        return self.render(
+            "django_limpyd/delete_selected_confirmation.html",
+            title="Delete multiple objects",
+            **self.model_context(
+                instances=instances,
+                action=ACTION_DELETE,
+                selected_param=SELECTED,
+            ),
+        )

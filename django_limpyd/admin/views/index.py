@@ -1,0 +1,111 @@
+"""The index: each database (server version, memory, keys, key browser) and the
+models of each app with how many instances they have.
+
+One round trip per database: ``INFO server``, ``INFO memory``, ``DBSIZE`` and
+the ``SCARD`` of each model's pks, pipelined. A database that cannot be
+reached is shown with its error; the page still answers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.formats import number_format
+from redis.exceptions import RedisError
+
+from django_limpyd.admin.views.base import RedisAdminView
+from django_limpyd.exceptions import LimpydException
+
+__all__ = ["IndexView"]
+
+
+def _count(value: Any) -> str:
+    return number_format(value, force_grouping=True) if isinstance(value, int) else "—"
+
+
+class IndexView(RedisAdminView):
+    """The databases and the apps' models (or one app's: ``<app_label>/``)."""
+
+    def get(self, request: HttpRequest, app_label: str | None = None) -> HttpResponse:
+        self.site.autodiscover()
+        app_list = self.site.app_list(request)
+        if app_label is not None:
+            app_list = [app for app in app_list if app["app_label"] == app_label]
+            if not app_list:
+                raise Http404(f"No Redis models in an app {app_label!r}.")
+        groups = self._group_by_database(app_list, with_aliases=app_label is None)
+        databases = [self._read(database, alias, entries) for database, alias, entries in groups]
+        title = app_list[0]["name"] if app_label else self.site.index_title
+        return self.render(
+            "django_limpyd/index.html",
+            title=title,
+            app_list=app_list,
+            databases=databases,
+            app_label=app_label,
+        )
+
+    def _group_by_database(
+        self, app_list: list[dict[str, Any]], with_aliases: bool
+    ) -> list[tuple[Any, str | None, list[dict[str, Any]]]]:
+        from django_limpyd.connections import databases
+
+        groups: dict[int, tuple[Any, str | None, list[dict[str, Any]]]] = {}
+        if with_aliases:
+            for alias in databases:
+                try:
+                    database = databases[alias]
+                except (LimpydException, ImproperlyConfigured):
+                    continue
+                groups[id(database)] = (database, alias, [])
+        for app in app_list:
+            for entry in app["models"]:
+                entry["count"] = "—"
+                try:
+                    database = entry["model"]._meta.database
+                except (LimpydException, ImproperlyConfigured) as exc:
+                    entry["error"] = str(exc)
+                    continue
+                group = groups.setdefault(id(database), (database, database.alias, []))
+                group[2].append(entry)
+                entry["alias"] = database.alias
+        return list(groups.values())
+
+    def _read(self, database: Any, alias: str | None, entries: list[dict[str, Any]]) -> dict:
+        info: dict[str, Any] = {
+            "alias": alias,
+            "keys_url": self.site.reverse("keys", alias) if alias is not None else None,
+            "error": "",
+        }
+        try:
+            pipe = database.connection.pipeline(transaction=False)
+            pipe.info("server")
+            pipe.info("memory")
+            pipe.dbsize()
+            for entry in entries:
+                pipe.scard(entry["model"]._meta.keys.pks)
+            server, memory, size, *counts = pipe.execute()
+        except (RedisError, LimpydException, ImproperlyConfigured, OSError) as exc:
+            info["error"] = f"{type(exc).__name__}: {exc}"
+            return info
+        for entry, count in zip(entries, counts, strict=True):
+            entry["count"] = _count(count)
+        info.update(
+            version=server.get("redis_version", "?"),
+            mode=server.get("redis_mode", ""),
+            memory=memory.get("used_memory_human", "?"),
+            keys=_count(size),
+            location=_public_location(database),
+        )
+        return info
+
+
+def _public_location(database: Any) -> str:
+    """Where the connection goes (a test run's location included), without
+    credentials."""
+    kwargs = database.connection.connection_pool.connection_kwargs
+    db = kwargs.get("db", 0)
+    if kwargs.get("path"):
+        return f"unix://{kwargs['path']}?db={db}"
+    return f"redis://{kwargs.get('host', '?')}:{kwargs.get('port', '?')}/{db}"

@@ -1,0 +1,302 @@
+"""The list page: columns, counts, filters by every suffix, search, sort, pages, and
+the delete action."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from django_limpyd.test.commands import count_commands
+
+BOOK = "/admin/redis/library/book/"
+
+
+def titles(response):
+    return re.findall(r'<td class="field-title">\s*(.*?)\s*</td>', response.content.decode())
+
+
+def column(response, name):
+    cells = re.findall(
+        rf'<t[hd] class="field-{name}">\s*(?:<a href="[^"]*">)?(.*?)(?:</a>)?\s*</t[hd]>',
+        response.content.decode(),
+    )
+    return cells
+
+
+def count_text(response):
+    return re.search(r'id="limpyd-result-count">([^<]*)<', response.content.decode()).group(1)
+
+
+# -- columns and counts ------------------------------------------------------------------
+
+
+def test_registered_admin_columns_and_callable(superuser_client, books):
+    response = superuser_client.get(BOOK)
+    body = response.content.decode()
+    for title in ("Pk", "Title", "Genre", "Year", "Author", "Title length"):
+        assert f">{title}</" in body
+    assert titles(response) == ["Beloved", "Dune", "Emma", "Foundation", "Neuromancer"]
+    assert column(response, "title_length") == ["7", "4", "4", "10", "11"]
+    assert 'href="/admin/redis/library/book/6/change/">6</a>' in body  # pk links
+
+
+def test_default_columns_are_the_pk_and_single_value_fields(superuser_client, library):
+    library.Author(pk="tolkien", name="Tolkien")
+    body = superuser_client.get("/admin/redis/library/author/").content.decode()
+    assert re.findall(r'class="column-(\w+)', body) == ["pk", "name"]
+    assert 'href="/admin/redis/library/author/tolkien/change/">tolkien</a>' in body
+
+
+def test_related_columns_link_to_the_target(superuser_client, books):
+    body = superuser_client.get(BOOK + "?_o=-pk").content.decode()
+    assert '<a href="/admin/redis/library/author/tolkien/change/">tolkien</a>' not in body
+    body += superuser_client.get(BOOK + "?_o=pk").content.decode()
+    assert '<a href="/admin/redis/library/author/tolkien/change/">tolkien</a>' in body
+    assert '/admin/redis/library/author/a_2Fb_3Fc_23d/change/">a/b?c#d</a>' in body
+
+
+def test_counts_are_grouped(superuser_client):
+    from tests.apps.shop.redis_models import Foo
+
+    Foo.bulk_create({"value": "even" if i % 2 else "odd"} for i in range(1001))
+    response = superuser_client.get("/admin/redis/shop/foo/")
+    assert count_text(response) == "1,001 foos"
+    assert (
+        count_text(superuser_client.get("/admin/redis/shop/foo/?value=even")) == "500 of 1,001 foos"
+    )
+    assert (
+        count_text(superuser_client.get("/admin/redis/shop/foo/?value=none")) == "0 of 1,001 foos"
+    )
+
+
+def test_an_empty_list(superuser_client):
+    body = superuser_client.get(BOOK).content.decode()
+    assert "No book yet." in body
+    assert "0 books" in body
+
+
+def test_a_page_is_read_in_two_round_trips(superuser_client):
+    from tests.apps.crm.redis_models import Person
+
+    for i in range(30):
+        Person(email=f"p{i}@example.com", visits=str(i))
+    superuser_client.get("/admin/redis/crm/person/")  # scripts loaded
+    with count_commands() as recorder:
+        response = superuser_client.get("/admin/redis/crm/person/?_p=2")
+    assert response.status_code == 200
+    # the count, then the page with its values: no round trip per row
+    assert recorder.num_round_trips == 2, recorder.describe()
+
+
+# -- filters -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("genre=sf", ["Dune", "Foundation", "Neuromancer"]),  # EqualIndex: eq
+        ("genre__in=sf%0Aclassic", ["Beloved", "Dune", "Emma", "Foundation", "Neuromancer"]),
+        ("genre__in=fantasy&genre__in=classic", ["Beloved", "Emma", "The Hobbit"]),
+        ("title=Dune", ["Dune"]),  # eq of the EqualIndex, before the TextRangeIndex
+        ("title__in=Dune%0AEmma", ["Dune", "Emma"]),
+        ("title__gt=Foundation", ["Neuromancer", "The Hobbit"]),  # TextRangeIndex
+        ("title__gte=Foundation", ["Foundation", "Neuromancer", "The Hobbit"]),
+        ("title__lt=Dune", ["Beloved"]),
+        ("title__lte=Dune", ["Beloved", "Dune"]),
+        ("year=1965", ["Dune"]),  # NumberRangeIndex
+        ("year__in=1965%0A1815", ["Emma", "Dune"]),
+        ("year__gt=1951", ["Dune", "Neuromancer", "Beloved"]),
+        ("year__gte=1951", ["Foundation", "Dune", "Neuromancer", "Beloved"]),
+        ("year__lt=1937", ["Emma"]),
+        ("year__lte=1937", ["Emma", "The Hobbit"]),
+        ("year__gte=1900&year__lt=1960&genre=sf", ["Foundation"]),
+        ("_q=The", ["The Hobbit"]),  # the search box: title__startswith
+        ("_q=D&_qf=title", ["Dune"]),
+        ("tags=dragons", ["The Hobbit"]),  # a SetField's EqualIndex
+        ("details=cover%3Dgreen", ["The Hobbit"]),  # a HashField: key=value
+        ("isbn=isbn-3", ["Emma"]),  # a unique StringField
+    ],
+)
+def test_filters_by_every_suffix(superuser_client, books, query, expected):
+    sort = "_o=year&" if "year" in query else ""
+    response = superuser_client.get(f"{BOOK}?{sort}{query}")
+    assert response.status_code == 200
+    assert titles(response) == expected
+    assert "errornote" not in response.content.decode()
+
+
+def test_a_prefixed_text_index(superuser_client, library):
+    for code in ("A-1", "A-2", "B-1"):
+        library.Shelf(code=code)
+    response = superuser_client.get("/admin/redis/library/shelf/?code__lex__startswith=A-")
+    assert column(response, "code") == ["A-1", "A-2"]
+    body = response.content.decode()
+    assert 'name="code__lex__gt"' in body
+    assert "lex: starts with" in body
+    assert column(superuser_client.get("/admin/redis/library/shelf/?code__lex__gte=B"), "code") == [
+        "B-1"
+    ]
+
+
+def test_the_sidebar_offers_every_suffix(superuser_client, books):
+    body = superuser_client.get(BOOK).content.decode()
+    params = set(re.findall(r'name="(\w+)"', body)) | set(re.findall(r'data-param="(\w+)"', body))
+    assert {
+        "title",
+        "title__in",
+        "title__gt",
+        "title__gte",
+        "title__lt",
+        "title__lte",
+        "genre",
+        "genre__in",
+        "year",
+        "year__in",
+        "year__gt",
+        "year__gte",
+        "year__lt",
+        "year__lte",
+        "isbn",
+        "isbn__in",
+        "tags",
+        "tags__in",
+        "details",
+    } <= params
+    assert "title__startswith" not in params  # the search box does it
+    assert 'name="_q"' in body
+
+
+def test_equality_choices_with_counts(superuser_client, books):
+    body = superuser_client.get(BOOK + "?genre=sf").content.decode()
+    choices = re.search(r'data-param="genre">(.*?)</ul>', body, re.S).group(1)
+    assert re.findall(r">(\w+) <span class=\"quiet\">\((\d)\)", choices) == [
+        ("classic", "2"),
+        ("fantasy", "1"),
+        ("sf", "3"),
+    ]
+    assert '<li class="selected"><a href="?genre=sf">sf' in choices
+    # unique fields have no choices: each value is held once
+    assert 'data-param="title"' not in body
+    assert 'data-param="isbn"' not in body
+
+
+def test_choices_are_not_scanned_on_a_big_database(superuser_client, books, monkeypatch):
+    from tests.admin.library.admin import BookAdmin
+
+    monkeypatch.setattr(BookAdmin, "filter_choices_scan_max_keys", 10)
+    body = superuser_client.get(BOOK).content.decode()
+    assert 'data-param="genre"' not in body
+    assert 'name="genre"' in body  # an input instead
+
+
+def test_choices_given_by_the_admin(superuser_client, books, monkeypatch):
+    from tests.admin.library.admin import BookAdmin
+
+    monkeypatch.setattr(BookAdmin, "list_filter_choices", {"genre": ["sf", "poetry"]})
+    body = superuser_client.get(BOOK).content.decode()
+    choices = re.search(r'data-param="genre">(.*?)</ul>', body, re.S).group(1)
+    assert re.findall(r'href="\?genre=(\w+)"', choices) == ["poetry", "sf"]
+
+
+def test_bad_filter_values_are_reported_and_ignored(superuser_client, books):
+    response = superuser_client.get(BOOK + "?year__gt=abc&genre=sf&details=nokey")
+    body = response.content.decode()
+    assert "These filters were ignored" in body
+    assert "year__gt" in body and "needs a number" in body
+    assert "details: write an entry as key=value." in body
+    assert titles(response) == ["Dune", "Foundation", "Neuromancer"]
+
+
+def test_unknown_parameters_are_ignored(superuser_client, books):
+    response = superuser_client.get(BOOK + "?summary=x&nope=1&title__regex=.*")
+    assert count_text(response) == "6 books"
+
+
+def test_clear_all_filters_keeps_the_sort(superuser_client, books):
+    body = superuser_client.get(BOOK + "?genre=sf&_o=-year").content.decode()
+    assert 'href="?_o=-year">&#10006; Clear all filters' in body
+
+
+# -- sort and pages ------------------------------------------------------------------------
+
+
+def test_sorting(superuser_client, books):
+    assert column(superuser_client.get(BOOK + "?_o=year"), "year") == [
+        "1815",
+        "1937",
+        "1951",
+        "1965",
+        "1984",
+    ]
+    assert column(superuser_client.get(BOOK + "?_o=-year"), "year") == [
+        "1987",
+        "1984",
+        "1965",
+        "1951",
+        "1937",
+    ]
+    assert column(superuser_client.get(BOOK + "?_o=-pk"), "pk") == ["6", "5", "4", "3", "2"]
+    assert titles(superuser_client.get(BOOK + "?_o=-title"))[0] == "The Hobbit"
+    # by a column that is not sortable, or nothing: the admin's ordering
+    assert titles(superuser_client.get(BOOK + "?_o=tags"))[0] == "Beloved"
+
+
+def test_sort_links_toggle(superuser_client, books):
+    body = superuser_client.get(BOOK + "?genre=sf&_o=year").content.decode()
+    assert 'class="column-year sortable sorted ascending"' in body
+    assert 'href="?genre=sf&amp;_o=-year"' in body
+    assert 'href="?genre=sf&amp;_o=title"' in body
+
+
+def test_numbers_that_are_not_numbers_sort_as_text(superuser_client, library):
+    library.Book(title="A", year="1900")
+    library.Book(title="B", year="unknown")
+    response = superuser_client.get(BOOK + "?_o=year")
+    assert response.status_code == 200
+    assert sorted(titles(response)) == ["A", "B"]
+
+
+def test_pages(superuser_client, books):
+    first = superuser_client.get(BOOK + "?_o=pk")
+    assert column(first, "pk") == ["1", "2", "3", "4", "5"]
+    body = first.content.decode()
+    assert '<span class="this-page" aria-current="page">1</span>' in body
+    assert 'href="?_o=pk&amp;_p=2"' in body
+    second = superuser_client.get(BOOK + "?_o=pk&_p=2")
+    assert column(second, "pk") == ["6"]
+    assert column(superuser_client.get(BOOK + "?_o=pk&_p=99"), "pk") == ["6"]  # the last
+    assert column(superuser_client.get(BOOK + "?_o=pk&_p=x"), "pk")[0] == "1"
+    # filters and pages: a filter link starts again at the first page
+    body = superuser_client.get(BOOK + "?_p=2").content.decode()
+    assert 'href="?genre=sf"' in body
+
+
+# -- the delete action ------------------------------------------------------------------
+
+
+def test_delete_action_asks_then_deletes(superuser_client, books, library):
+    data = {"action": "delete_selected", "_selected_action": ["2", "3", "999"]}
+    response = superuser_client.post(BOOK, data)
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "Are you sure you want to delete the selected books?" in body
+    assert re.findall(r'<li>Book: <a href="[^"]+">([^<]+)</a>', body) == ["Dune", "Emma"]
+    assert '<code class="limpyd-key">{library:Book}:h:2</code>' in body
+    assert "{library:Book}:f:isbn:3" in body
+    assert library.Book.collection().count() == 6  # nothing yet
+    response = superuser_client.post(BOOK + "?genre=sf", {**data, "post": "yes"})
+    assert response.status_code == 302
+    assert response["Location"] == BOOK + "?genre=sf"
+    assert sorted(library.Book.collection()) == ["1", "4", "5", "6"]
+    assert not library.Book.exists(title="Dune")  # index entries went too
+    body = superuser_client.get(response["Location"]).content.decode()
+    assert "Successfully deleted 2 books." in body
+
+
+def test_delete_action_without_selection_or_action(superuser_client, books, library):
+    response = superuser_client.post(BOOK, {"action": "delete_selected"}, follow=True)
+    assert "Items must be selected" in response.content.decode()
+    response = superuser_client.post(BOOK, {"_selected_action": ["1"]}, follow=True)
+    assert "No action selected." in response.content.decode()
+    assert library.Book.collection().count() == 6
