@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from redis.exceptions import NoScriptError, ResponseError
 
 from django_limpyd.exceptions import ImplementationError
-from django_limpyd.storage.atomic import MAX_TRANSFORM_ROUNDS
+from django_limpyd.storage.atomic import MAX_TRANSFORM_ROUNDS, prefetch_transforms
 from django_limpyd.storage.scripts import load_all, parse_script_error, script_source, sha_of
 
 if TYPE_CHECKING:
@@ -125,15 +125,20 @@ class Pipeline:
         """
         calls, self._calls = self._calls, {}
         if self.connection.transaction and calls:
+            # transforms of stored values, read ahead in one round trip: a write that
+            # asked for them after EXEC would be sent again outside the transaction
+            stack = self.connection.command_stack
+            before = {position: list(call.args) for position, call in calls.items()}
+            prefetch_transforms(calls.values())
+            for position, call in calls.items():
+                if call.args != before[position]:
+                    stack[position] = (self._evalsha_args(call), stack[position][1])
             # scripts the server may have lost (restart, SCRIPT FLUSH) are loaded inside
             # the same MULTI/EXEC, before the writes: no write of the batch can come back
             # NOSCRIPT and be sent again outside it
-            stack = self.connection.command_stack
             scripts = sorted({call.script for call in calls.values()})
             stack[:0] = [(("SCRIPT", "LOAD", script_source(name)), {}) for name in scripts]
-            calls = {position + len(scripts): call for position, call in calls.items()}
             results = self.connection.execute(raise_on_error=False)[len(scripts) :]
-            calls = {position - len(scripts): call for position, call in calls.items()}
         else:
             results = self.connection.execute(raise_on_error=False)
         pending = dict(calls)
@@ -165,6 +170,10 @@ class Pipeline:
                 if isinstance(result, Exception):
                     raise result
         return results
+
+    @staticmethod
+    def _evalsha_args(call: ScriptCall) -> tuple[Any, ...]:
+        return ("EVALSHA", sha_of(call.script), len(call.keys), *call.keys, *call.args)
 
     def _outcome(self, call: ScriptCall, reply: Any) -> Any:
         """The result of a queued write, or ``_RETRY`` if it must be sent again."""

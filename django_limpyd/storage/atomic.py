@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from django_limpyd.model.base import RedisModel
     from django_limpyd.model.options import Options
 
-__all__ = ["ScriptCall", "create", "delete", "write", "write_fields"]
+__all__ = ["ScriptCall", "create", "delete", "prefetch_transforms", "write", "write_fields"]
 
 #: Script results have RESP2 shapes whatever the connection's protocol (Lua tables
 #: become arrays), so they are parsed like redis-py parses RESP2 replies.
@@ -129,7 +129,28 @@ class ScriptCall:
         self.tmap = tmap
         self.tmap_position = tmap_position
         self.finish = finish
+        #: (pk, fields) whose stored values the script may need transforms of
+        self.stored: tuple[str, list[RedisField]] | None = None
         args[tmap_position] = dumps(tmap)
+
+    def transform_reads(self) -> list[tuple[Any, Any]]:
+        """``(index, owner field)`` pairs whose transforms of STORED values the script
+        may ask for (NEED): transaction pipelines read them ahead (see
+        :func:`prefetch_transforms`)."""
+        if self.stored is None:
+            return []
+        _pk, fields = self.stored
+        meta = self.model._meta
+        pairs = []
+        for field in fields:
+            indexes = list(field.indexes) + [
+                index
+                for other in meta.data_fields
+                for index in other.indexes
+                if field.name in index.deps
+            ]
+            pairs += [(index, index.field) for index in indexes if index.has_transform]
+        return pairs
 
     def add_transforms(self, needed: dict[str, Iterable[str]]) -> None:
         """Compute the transforms the script asked for (NEED) into the call's args."""
@@ -168,6 +189,36 @@ class ScriptCall:
             f"{meta.name}: the values to index kept changing during {MAX_TRANSFORM_ROUNDS} "
             "tries (concurrent writers on a field with transformed indexes); nothing was written."
         )
+
+
+def prefetch_transforms(calls: Iterable[ScriptCall]) -> None:
+    """Read, in one round trip, the stored values whose transforms these calls' scripts
+    would ask for, and put the transforms in their arguments.
+
+    Used by transaction pipelines before EXEC: a second round (NEED) would run outside
+    their MULTI/EXEC. A value changed between this read and EXEC still needs one.
+    """
+    from django_limpyd.storage.state import indexed_raw_values, queue_read
+
+    wanted = [(call, call.transform_reads()) for call in calls]
+    wanted = [(call, pairs) for call, pairs in wanted if pairs]
+    if not wanted:
+        return
+    pipe = wanted[0][0].model._meta.database.connection.pipeline(transaction=False)
+    reads = []
+    for call, pairs in wanted:
+        pk = call.stored[0]
+        for _index, owner in pairs:
+            queue_read(pipe, owner, pk)
+            reads.append(owner)
+    results = iter(zip(reads, pipe.execute(), strict=True))
+    for call, pairs in wanted:
+        for index, _owner in pairs:
+            owner, result = next(results)
+            _add_transforms(
+                call.model._meta, {index.id: indexed_raw_values(owner, result)}, call.tmap
+            )
+        call.args[call.tmap_position] = dumps(call.tmap)
 
 
 def _execute(call: ScriptCall, creating: RedisModel | None = None) -> Any:
@@ -239,6 +290,8 @@ def write(
 
     keys = [meta.keys.pks, meta.keys.max_pk, meta.keys.scratch]
     call = ScriptCall(model, "write", keys, args, tmap, 2, finish)
+    if pk is not None:
+        call.stored = (pk, list(fields))
     return _execute(call, creating=instance if pk is None else None)
 
 
@@ -303,4 +356,6 @@ def delete(instance: RedisModel) -> bool:
             _send(signals.post_delete, instance)
         return deleted
 
-    return _execute(ScriptCall(model, "delete", [meta.keys.pks], args, {}, 2, finish))
+    call = ScriptCall(model, "delete", [meta.keys.pks], args, {}, 2, finish)
+    call.stored = (instance._pk, meta.data_fields)
+    return _execute(call)

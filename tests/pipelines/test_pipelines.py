@@ -83,7 +83,9 @@ def test_commands_of_every_field_type_queue_and_return_in_order(Person, db):
 
 def test_indexed_writes_creates_and_deletes_in_one_round_trip(Person, db):
     first, second = Person(1), Person(2)
-    with assert_num_commands(11, db, round_trips=1), db.pipeline() as pipeline:
+    # + 2 HGET: the stored values of the transform-indexed field, read ahead (1 round
+    # trip) so that no write of the MULTI/EXEC needs a second round
+    with assert_num_commands(13, db, round_trips=2), db.pipeline() as pipeline:
         first.city.set("Lyon")
         second.tags.sadd("x")
         created = Person(name="New", city="Lyon", email="new@example.com")

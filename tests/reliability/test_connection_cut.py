@@ -185,17 +185,6 @@ class Scenario:
     xfail: str | None = None
 
 
-TRANSACTION_RESENT = (
-    "BUG: pipelines.Pipeline.execute sends the writes of a MULTI/EXEC that must be "
-    "sent again (NOSCRIPT, NEED) in a transaction=False pipeline: a cut between them "
-    "leaves half of the transaction"
-)
-WATCH_RETRIED = (
-    "BUG: RedisDatabase.transaction retries on the WatchError that redis-py raises when "
-    "the connection is lost while watching, also when EXEC ran and its reply was lost: "
-    "the transaction is applied twice"
-)
-
 SCENARIOS = [
     Scenario("create (unique + indexes)", create_gamma),
     Scenario("create, scripts not loaded", create_gamma, flush_scripts=True),
@@ -216,7 +205,6 @@ SCENARIOS = [
     Scenario(
         "pipeline batch (MULTI/EXEC) with a transform (NEED)",
         batch(True, [BATCH_STEPS[2], update_transformed]),
-        xfail=TRANSACTION_RESENT,
     ),
     Scenario("pipeline batch (transaction=False)", batch(False, BATCH_STEPS), steps=BATCH_STEPS),
     Scenario(
