@@ -34,6 +34,18 @@ EXPIRY_READ = ("ttl", "pttl")
 EXPIRY_WRITE = ("expire", "pexpire", "expireat", "pexpireat", "persist")
 
 
+def _expiry_command(name: str, write: bool) -> Any:
+    """An expiry command: refused on fields that cannot expire (indexable ones...)."""
+
+    def command(self: RedisField, *args: Any, **kwargs: Any) -> Any:
+        self._check_expiry_allowed()
+        return (self._write if write else self._read)(name, *args, **kwargs)
+
+    command.__name__ = command.__qualname__ = name
+    command.__doc__ = f"Redis ``{name.upper()}`` on this field (refused on indexable fields)."
+    return command
+
+
 @install_commands(read=EXPIRY_READ, write=EXPIRY_WRITE)
 class RedisField:
     """Base of every field: options, binding to an instance, command plumbing."""
@@ -214,40 +226,13 @@ class RedisField:
                 "entries behind, so expiry commands are refused."
             )
 
-    def expire(self, *args: Any, **kwargs: Any) -> Any:
-        """Redis ``EXPIRE`` on this field (refused on indexable fields)."""
-        self._check_expiry_allowed()
-        return self._write("expire", *args, **kwargs)
-
-    def pexpire(self, *args: Any, **kwargs: Any) -> Any:
-        """Redis ``PEXPIRE`` on this field (refused on indexable fields)."""
-        self._check_expiry_allowed()
-        return self._write("pexpire", *args, **kwargs)
-
-    def expireat(self, *args: Any, **kwargs: Any) -> Any:
-        """Redis ``EXPIREAT`` on this field (refused on indexable fields)."""
-        self._check_expiry_allowed()
-        return self._write("expireat", *args, **kwargs)
-
-    def pexpireat(self, *args: Any, **kwargs: Any) -> Any:
-        """Redis ``PEXPIREAT`` on this field (refused on indexable fields)."""
-        self._check_expiry_allowed()
-        return self._write("pexpireat", *args, **kwargs)
-
-    def persist(self) -> Any:
-        """Redis ``PERSIST`` on this field."""
-        self._check_expiry_allowed()
-        return self._write("persist")
-
-    def ttl(self) -> Any:
-        """Redis ``TTL`` of this field."""
-        self._check_expiry_allowed()
-        return self._read("ttl")
-
-    def pttl(self) -> Any:
-        """Redis ``PTTL`` of this field."""
-        self._check_expiry_allowed()
-        return self._read("pttl")
+    expire = _expiry_command("expire", write=True)
+    pexpire = _expiry_command("pexpire", write=True)
+    expireat = _expiry_command("expireat", write=True)
+    pexpireat = _expiry_command("pexpireat", write=True)
+    persist = _expiry_command("persist", write=True)
+    ttl = _expiry_command("ttl", write=False)
+    pttl = _expiry_command("pttl", write=False)
 
     def delete(self) -> Any:
         """Delete the value of this field (and its index entries)."""

@@ -220,16 +220,20 @@ def saved_redirect(view: ModelView, request: HttpRequest, pk: str) -> HttpRespon
 class DeleteView(InstanceMixin):
     """``.../<pk>/delete/``: a confirmation listing the keys that go; its POST deletes."""
 
-    def get(
-        self, request: HttpRequest, app_label: str, model_name: str, object_id: str
-    ) -> HttpResponse:
+    def _instance(self, app_label: str, model_name: str, object_id: str) -> tuple[str, Any]:
+        """The pk and the description of the instance to delete (404 if none)."""
         self.setup_model(app_label, model_name)
         self.require("delete")
         pk = self.object_pk(object_id)
         described = describe_instances(self.site, self.model_admin, [pk])
         if not described:
             raise Http404(f"No {self.opts.verbose_name} with pk {pk!r}.")
-        instance = described[0]
+        return pk, described[0]
+
+    def get(
+        self, request: HttpRequest, app_label: str, model_name: str, object_id: str
+    ) -> HttpResponse:
+        pk, instance = self._instance(app_label, model_name, object_id)
         return self.render(
             "django_limpyd/delete_confirmation.html",
             title="Are you sure?",
@@ -241,15 +245,12 @@ class DeleteView(InstanceMixin):
     def post(
         self, request: HttpRequest, app_label: str, model_name: str, object_id: str
     ) -> HttpResponse:
-        self.setup_model(app_label, model_name)
-        self.require("delete")
-        pk = self.object_pk(object_id)
-        described = describe_instances(self.site, self.model_admin, [pk])
-        if not described or not self.model.lazy_connect(pk).delete():
+        pk, instance = self._instance(app_label, model_name, object_id)
+        if not self.model.lazy_connect(pk).delete():
             raise Http404(f"No {self.opts.verbose_name} with pk {pk!r}.")
         messages.success(
             request,
-            f"The {self.opts.verbose_name} “{described[0]['label']}” was deleted successfully.",
+            f"The {self.opts.verbose_name} “{instance['label']}” was deleted successfully.",
             fail_silently=True,
         )
         return HttpResponseRedirect(self.url("changelist"))
