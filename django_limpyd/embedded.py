@@ -10,6 +10,9 @@ process (daemonized, in its own session), so every later process (the
 autoreloader of runserver, shells, test workers) reuses it. A lock file
 (``flock``) makes the check-and-start atomic across processes.
 
+(This module passes ~400 lines: locating, starting, checking, stopping and the
+command line of one server are kept together, each a small function.)
+
 Stop it with :func:`stop_server`, ``python -m django_limpyd.embedded stop DIR``
 or ``manage.py limpyd_embedded stop``. See docs/embedded.rst.
 """
