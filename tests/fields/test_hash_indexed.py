@@ -11,26 +11,12 @@ import pytest
 from django_limpyd import fields, model
 from django_limpyd.consistency import consistency_check
 from django_limpyd.exceptions import ImplementationError, InvalidValue, UniquenessError
-from django_limpyd.indexes import EqualIndex, NumberRangeIndex, TextRangeIndex
 from django_limpyd.test.commands import assert_num_commands, count_commands
+from tests.fields.helpers import CONFIGS, index_entries, keyspace
 
 NAMESPACE = "t_hash_idx"
 SCRATCH = "t_hash_idx_scratch"
 ENTRIES = {"from": "foo@bar.com", "to": "me@world.org", "n": "10", "f": "1.5"}
-
-
-def upper(value):
-    return value.upper()
-
-
-CONFIGS = {
-    "indexable": {"indexable": True},
-    "unique": {"unique": True},
-    "text": {"indexes": [TextRangeIndex]},
-    "number": {"indexes": [NumberRangeIndex]},
-    "transform": {"indexes": [EqualIndex.configure(transform=upper)]},
-    "unique-transform": {"unique": True, "indexes": [EqualIndex.configure(transform=upper)]},
-}
 
 
 def make_model(database, options):
@@ -71,32 +57,9 @@ def field_key(instance):
     return type(instance)._meta.keys.field("headers", instance.pk.get())
 
 
-def keyspace(database):
-    return sorted(database.connection.keys())
-
-
 def entry(key, value):
     """How an index sees one hash entry (ASCII keys: characters = bytes)."""
     return f"{len(key)}:{key}:{value}"
-
-
-def index_entries(index, pk):
-    """The values under which ``index`` holds instance ``pk``."""
-    meta = index.field.model._meta
-    connection = meta.database.connection
-    base = index.storage_base
-    found = set()
-    if index.kind == "eq":
-        keys = list(connection.scan_iter(match=meta.keys.pattern_after(base), count=1000))
-        pipe = connection.pipeline(transaction=False)
-        for key in keys:
-            pipe.sismember(key, pk)
-        return {key[len(base) :] for key, held in zip(keys, pipe.execute(), strict=True) if held}
-    for member in connection.zrange(base, 0, -1):
-        value, _, owner = member.rpartition("\0")
-        if owner == pk:
-            found.add(value)
-    return found
 
 
 def assert_indexed(*instances):

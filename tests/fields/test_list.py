@@ -16,6 +16,7 @@ from redis.exceptions import ResponseError
 from django_limpyd import fields, model
 from django_limpyd.exceptions import DoesNotExist, ImplementationError, InvalidValue
 from django_limpyd.test.commands import assert_num_commands, count_commands
+from tests.fields.helpers import keyspace
 
 NAMESPACE = "t_list"
 SCRATCH = "t_list_scratch"
@@ -50,10 +51,6 @@ def field_key(example, name="stuff"):
 def assert_same(got, expected):
     assert type(got) is type(expected), f"{got!r} ({type(got)}) != {expected!r} ({type(expected)})"
     assert got == expected
-
-
-def keyspace(database):
-    return sorted(database.connection.keys())
 
 
 def _ids(cases):

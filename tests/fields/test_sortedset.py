@@ -17,6 +17,7 @@ from redis.exceptions import ResponseError
 from django_limpyd import fields, model
 from django_limpyd.exceptions import DoesNotExist, ImplementationError, InvalidValue
 from django_limpyd.test.commands import assert_num_commands, count_commands
+from tests.fields.helpers import keyspace
 
 NAMESPACE = "t_zset"
 SCRATCH = "t_zset_scratch"
@@ -56,10 +57,6 @@ def assert_same(got, expected):
             assert type(mine) is type(theirs)
             if isinstance(mine, tuple):
                 assert [type(part) for part in mine] == [type(part) for part in theirs]
-
-
-def keyspace(database):
-    return sorted(database.connection.keys())
 
 
 def _ids(cases):
