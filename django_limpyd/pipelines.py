@@ -18,15 +18,15 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
-from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import ResponseError
 
 from django_limpyd.exceptions import ImplementationError
-from django_limpyd.storage.atomic import MAX_TRANSFORM_ROUNDS, prefetch_transforms
-from django_limpyd.storage.scripts import load_all, parse_script_error, script_source, sha_of
+from django_limpyd.model.writes import MAX_TRANSFORM_ROUNDS, prefetch_transforms
+from django_limpyd.storage import functions
 
 if TYPE_CHECKING:
     from django_limpyd.database import RedisDatabase
-    from django_limpyd.storage.atomic import ScriptCall
+    from django_limpyd.model.writes import FunctionCall
 
 __all__ = ["Pipeline", "PipelineSlot"]
 
@@ -64,7 +64,7 @@ class Pipeline:
         self.share_in_threads = share_in_threads
         #: the underlying redis-py pipeline (fields send their commands to it)
         self.connection = database.connection.pipeline(transaction=transaction)
-        self._calls: dict[int, ScriptCall] = {}
+        self._calls: dict[int, FunctionCall] = {}
 
     def __enter__(self) -> Pipeline:
         if self.database.active_pipeline() is not None:
@@ -101,8 +101,8 @@ class Pipeline:
 
     # -- queueing -------------------------------------------------------------------
 
-    def add_script_call(self, call: ScriptCall) -> Any:
-        """Queue a write script; its result comes from :meth:`execute`.
+    def add_function_call(self, call: FunctionCall) -> Any:
+        """Queue a write; its result comes from :meth:`execute`.
 
         Between ``watch()`` and ``multi()`` it is sent at once and its result
         returned, like any command then.
@@ -110,8 +110,7 @@ class Pipeline:
         if self._immediate:
             return call.finish(call.run(self.connection))
         self._calls[len(self.connection.command_stack)] = call
-        sha = sha_of(call.script)
-        self.connection.evalsha(sha, len(call.keys), *call.keys, *call.args)
+        self.connection.execute_command(*call.command(self.database.connection))
         return self
 
     # -- execution ------------------------------------------------------------------
@@ -119,33 +118,26 @@ class Pipeline:
     def execute(self, raise_on_error: bool = True) -> list[Any]:
         """Send every queued command in one round trip; their results, in order.
 
-        Writes the server could not run yet (scripts not loaded after a restart,
-        transforms of stored values to compute) wrote nothing; they are sent
+        Writes the server could not run yet (transforms of stored values to compute;
+        outside a transaction, a library the server lost) wrote nothing; they are sent
         again together in one more round trip.
         """
         calls, self._calls = self._calls, {}
-        if self.connection.transaction and calls:
+        client = self.database.connection
+        transaction = self.connection.transaction
+        stack = self.connection.command_stack
+        if transaction and calls:
             # transforms of stored values, read ahead in one round trip: a write that
             # asked for them after EXEC would be sent again outside the transaction
-            stack = self.connection.command_stack
-            before = {position: list(call.args) for position, call in calls.items()}
             prefetch_transforms(calls.values())
             for position, call in calls.items():
-                if call.args != before[position]:
-                    stack[position] = (self._evalsha_args(call), stack[position][1])
-            # scripts the server may have lost (restart, SCRIPT FLUSH) are loaded inside
-            # the same MULTI/EXEC, before the writes: no write of the batch can come back
-            # NOSCRIPT and be sent again outside it
-            scripts = sorted({call.script for call in calls.values()})
-            stack[:0] = [(("SCRIPT", "LOAD", script_source(name)), {}) for name in scripts]
-            results = self.connection.execute(raise_on_error=False)[len(scripts) :]
-        else:
-            results = self.connection.execute(raise_on_error=False)
+                stack[position] = (call.command(client), stack[position][1])
+        results = self.connection.execute(raise_on_error=False)
         pending = dict(calls)
         for _round in range(MAX_TRANSFORM_ROUNDS + 1):
-            retry: dict[int, ScriptCall] = {}
+            retry: dict[int, FunctionCall] = {}
             for position, call in pending.items():
-                outcome = self._outcome(call, results[position])
+                outcome = self._outcome(call, results[position], transaction)
                 if outcome is _RETRY:
                     retry[position] = call
                 else:
@@ -153,11 +145,9 @@ class Pipeline:
             if not retry:
                 break
             pending = retry
-            if any(isinstance(results[position], NoScriptError) for position in retry):
-                load_all(self.database.connection)
-            pipe = self.database.connection.pipeline(transaction=False)
+            pipe = client.pipeline(transaction=False)
             for call in retry.values():
-                pipe.evalsha(sha_of(call.script), len(call.keys), *call.keys, *call.args)
+                pipe.execute_command(*call.command(client))
             for position, reply in zip(retry, pipe.execute(raise_on_error=False), strict=True):
                 results[position] = reply
         else:
@@ -171,16 +161,18 @@ class Pipeline:
                     raise result
         return results
 
-    @staticmethod
-    def _evalsha_args(call: ScriptCall) -> tuple[Any, ...]:
-        return ("EVALSHA", sha_of(call.script), len(call.keys), *call.keys, *call.args)
-
-    def _outcome(self, call: ScriptCall, reply: Any) -> Any:
+    def _outcome(self, call: FunctionCall, reply: Any, transaction: bool) -> Any:
         """The result of a queued write, or ``_RETRY`` if it must be sent again."""
-        if isinstance(reply, NoScriptError):
-            return _RETRY
+        if isinstance(reply, ResponseError) and functions.is_missing_library(reply):
+            functions.ensure_loaded(self.database.connection, call.library, force=True)
+            if not transaction:
+                return _RETRY
+            return ImplementationError(
+                f"{call.model.__name__}: the server had lost django_limpyd's functions "
+                "(FUNCTION FLUSH?); this write of the transaction was not applied."
+            )
         if isinstance(reply, ResponseError):
-            error = parse_script_error(reply)
+            error = functions.parse_script_error(reply)
             if error is None:
                 return reply
             if error.code != "NEED":

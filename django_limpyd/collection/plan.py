@@ -6,6 +6,7 @@ can match nothing, so no round trip is needed); ``run_plan`` sends it.
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -13,10 +14,15 @@ from redis.exceptions import ResponseError
 
 from django_limpyd.collection.query import Query
 from django_limpyd.exceptions import ImplementationError
-from django_limpyd.model.options import dumps
-from django_limpyd.storage.scripts import ScriptError, run_script
+from django_limpyd.storage import functions
+from django_limpyd.storage.functions import ScriptError
 
 __all__ = ["build_plan", "run_plan", "sort_pattern"]
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON for the collection function (non-ASCII kept as is)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def sort_pattern(model: type, by: str | None) -> str | None:
@@ -100,7 +106,7 @@ def run_plan(model: type, plan: dict[str, Any], client: Any = None) -> Any:
     client = client or meta.database.connection
     plan = dict(plan, tmp=plan["tmp"] or uuid.uuid4().hex)
     try:
-        return run_script(client, "collection", [meta.keys.pks], [dumps(plan)])
+        return functions.call(client, meta.library, "collection", [meta.keys.pks], [dumps(plan)])
     except ScriptError as error:
         payload = error.payload if isinstance(error.payload, dict) else {}
         if error.code == "NOSTORED":

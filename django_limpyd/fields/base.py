@@ -193,7 +193,7 @@ class RedisField:
         return command, options
 
     def _write(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        from django_limpyd.storage import atomic
+        from django_limpyd.model import writes
 
         instance = self._instance
         if instance is None:
@@ -203,7 +203,7 @@ class RedisField:
         command, options = self._capture(name, args, kwargs, target)
         new_values = self._new_values(name, args, kwargs)
         try:
-            return atomic.write(instance, [self], command, options, new_values)
+            return writes.write(instance, [self], command, options, new_values)
         except ResponseError as exc:
             # a command Redis refused (nothing was written): say which field
             message = str(exc).split(" script: ")[0]

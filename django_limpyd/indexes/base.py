@@ -2,9 +2,11 @@
 
 An index class describes *how* values are stored (``kind``: ``eq`` = one set of
 pks per value, ``text`` = one sorted set ordered by value, ``num`` = one sorted
-set scored by value). The Lua write scripts maintain index entries in the same
-atomic unit as the data; Python only computes ``transform`` results, which
-scripts ask for when they meet a value they have no transform for.
+set scored by value), and ships the Lua module maintaining its entries
+(:meth:`BaseIndex.lua_source`), compiled into each model's function library. The
+write functions maintain index entries in the same atomic unit as the data;
+Python only computes ``transform`` results, which the functions ask for when they
+meet a value they have no transform for.
 """
 
 from __future__ import annotations
@@ -166,6 +168,16 @@ class BaseIndex:
         from django_limpyd.indexes.maintenance import rebuild_index
 
         return rebuild_index(self, chunk_size)
+
+    @classmethod
+    def lua_source(cls) -> str:
+        """The Lua module maintaining this kind's entries (``KINDS[kind]``: ``add``,
+        ``remove``, ``holder``, and optionally ``token``, ``refuse``, ``describe``,
+        ``apply``; see ``storage/lua/kinds/eq.lua``). Index kinds outside the core
+        override this to ship their own."""
+        from django_limpyd.storage.compiler import core_kind_source
+
+        return core_kind_source(cls.kind)
 
     def spec(self) -> dict[str, Any]:
         """This index as the scripts see it."""

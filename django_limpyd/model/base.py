@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from django_limpyd.exceptions import ImplementationError, InvalidValue
 from django_limpyd.fields.base import NOT_SET
 from django_limpyd.model.metaclass import ModelBase
-from django_limpyd.storage import atomic
+from django_limpyd.model import writes
 
 __all__ = ["RedisModel"]
 
@@ -103,7 +103,7 @@ class RedisModel(metaclass=ModelBase):
                 prepared[field.name] = field.prepare_value(value)
         if not pk and not pk_field.auto:
             raise InvalidValue(f"{pk_field.describe()} needs a value to create a {meta.name}.")
-        atomic.create(self, pk, prepared)
+        writes.create(self, pk, prepared)
 
     # -- class methods --------------------------------------------------------------
 
@@ -282,7 +282,7 @@ class RedisModel(metaclass=ModelBase):
 
     def delete(self) -> bool:
         """Delete the instance: every key, every index entry, its pk."""
-        return atomic.delete(self)
+        return writes.delete(self)
 
     def scan_keys(self) -> Iterator[str]:
         """The keys holding data of this instance (one round trip)."""
@@ -327,7 +327,7 @@ class RedisModel(metaclass=ModelBase):
             raise InvalidValue(f"{type(self).__name__}.hmset() needs at least one field.")
         fields = [self._meta.get_field(name) for name in names]
         mapping = {field.name: field.prepare_value(values[field.name]) for field in fields}
-        atomic.write_fields(self, fields, "hset", mapping=mapping)
+        writes.write_fields(self, fields, "hset", mapping=mapping)
         return True
 
     def hdel(self, *names: str) -> int:
@@ -336,7 +336,7 @@ class RedisModel(metaclass=ModelBase):
         if not names or self._pk is None:
             return 0
         fields = [self._meta.get_field(name) for name in names]
-        return atomic.write_fields(self, fields, "hdel", *names)
+        return writes.write_fields(self, fields, "hdel", *names)
 
     def hgetall(self) -> dict[str, str]:
         """``{name: value}`` of the InstanceHashFields holding a value."""

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from django.utils.text import camel_case_to_spaces
 
 from django_limpyd.exceptions import ImplementationError
+from django_limpyd.storage.compiler import Library, compile_library
 from django_limpyd.storage.keys import ModelKeys
 
 if TYPE_CHECKING:
@@ -17,11 +17,6 @@ if TYPE_CHECKING:
     from django_limpyd.indexes.base import BaseIndex
 
 __all__ = ["Options"]
-
-
-def dumps(value: Any) -> str:
-    """Compact JSON for scripts (non-ASCII kept as is)."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 class Options:
@@ -44,8 +39,9 @@ class Options:
         self._registered_on: RedisDatabase | None = None
         #: related fields of other models pointing to this one (see add_referrer)
         self.referrers: list[RedisField] = []
-        self._specs: dict[tuple[str, ...], str] = {}
-        self._model_spec: str | None = None
+        self._library: Library | None = None
+        self._positions: dict[str, int] | None = None
+        self._transforms: bool | None = None
 
     def __repr__(self) -> str:
         return f"<Options for {self.name}>"
@@ -212,35 +208,55 @@ class Options:
             self.invalidate_specs()
 
     def invalidate_specs(self) -> None:
-        """Forget the cached script specs (after a change of fields or referrers)."""
-        self._specs.clear()
-        self._model_spec = None
-
-    def specs_json(self, names: tuple[str, ...]) -> str:
-        """JSON list of the specs of the named fields (cached)."""
-        cached = self._specs.get(names)
-        if cached is None:
-            self.check_writable()
-            specs = [self.field_spec(self.get_field(name)) for name in names]
-            cached = self._specs[names] = dumps(specs)
-        return cached
+        """Forget the compiled library (after a change of fields or referrers)."""
+        self._library = None
+        self._positions = None
+        self._transforms = None
 
     @property
-    def model_spec_json(self) -> str:
-        """JSON of every data field, for create and delete (cached)."""
-        if self._model_spec is None:
-            self.check_writable()
-            self._model_spec = dumps(
-                {
-                    "fields": [self.field_spec(field) for field in self.data_fields],
-                    "hash_key": self.keys.instance_hash_prefix,
-                    "referrers": [
-                        {
-                            "field": field.model._meta.field_spec(field),
-                            "pointer": field.pointer_index().storage_base,
-                        }
-                        for field in self.referrers
-                    ],
-                }
+    def has_transforms(self) -> bool:
+        """True if an index of the model (or of a field pointing to it) has a transform."""
+        if self._transforms is None:
+            self._transforms = any(
+                index.has_transform
+                for field in [*self.data_fields, *self.referrers]
+                for index in field.indexes
             )
-        return self._model_spec
+        return self._transforms
+
+    @property
+    def field_positions(self) -> dict[str, int]:
+        """``{name: position}`` of the data fields in the library's ``M.fields`` (from 1)."""
+        if self._positions is None:
+            self._positions = {field.name: n for n, field in enumerate(self.data_fields, 1)}
+        return self._positions
+
+    def program(self) -> dict[str, Any]:
+        """The model as its library sees it (see ``lua/core.lua``)."""
+        return {
+            "fields": [self.field_spec(field) for field in self.data_fields],
+            "hash": self.keys.instance_hash_prefix,
+            "referrers": [
+                {
+                    "field": field.model._meta.field_spec(field),
+                    "pointer": field.pointer_index().storage_base,
+                }
+                for field in self.referrers
+            ],
+        }
+
+    @property
+    def library(self) -> Library:
+        """The model's compiled function library (built once)."""
+        library = self._library
+        if library is None:
+            self.check_writable()
+            kinds: dict[str, str] = {}
+            fields = [*self.data_fields]
+            for referrer in self.referrers:  # their dependents' indexes are written too
+                fields += referrer.model._meta.data_fields
+            for field in fields:
+                for index in field.indexes:
+                    kinds.setdefault(index.kind, index.lua_source())
+            library = self._library = compile_library(self.program(), kinds)
+        return library

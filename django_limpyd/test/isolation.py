@@ -324,7 +324,6 @@ class TestDatabases:
             to_flush.extend((alias, url) for alias, url, _size in foreign)
         for alias, url in dict.fromkeys(to_flush):
             self._admin(alias, url).flushdb()
-        self._load_scripts()
         for slot, urls in self.urls.items():
             for alias, url in urls.items():
                 where = "private redis-server" if alias in self.private else "TEST location"
@@ -333,16 +332,6 @@ class TestDatabases:
                         f"Redis test database for alias {alias!r}"
                         f"{'' if slot == 0 else f' (worker {slot})'}: {url} ({where})"
                     )
-
-    def _load_scripts(self) -> None:
-        """Load the Lua scripts in every server now, so that no test counts their
-        SCRIPT LOAD (FLUSHDB keeps them)."""
-        from django_limpyd.storage.scripts import load_all
-
-        for urls in self.urls.values():
-            for alias, url in urls.items():
-                with contextlib.suppress(RedisError):  # they load on first use anyway
-                    load_all(self._admin(alias, url))
 
     # -- use ------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ def test_commands_are_logged_with_the_setting(caplog):
     ):
         Person(name="Ann").name.hget()
     records = [r for r in caplog.records if r.name == "django_limpyd.commands"]
-    assert [r.commands[0][0] for r in records][-2:] == ["EVALSHA", "HGET"]
+    assert [r.commands[0][0] for r in records][-2:] in (["FCALL", "HGET"], ["EVALSHA", "HGET"])
     assert all(r.alias == "default" and r.duration >= 0 for r in records)
     assert "HGET {shop:Person}:h:1 name; alias=default" in records[-1].getMessage()
 
@@ -26,4 +26,4 @@ def test_commands_follow_debug_and_are_silent_by_default(caplog):
             Person(name="Bob")
     records = [r for r in caplog.records if r.name == "django_limpyd.commands"]
     assert len(records) == 1
-    assert "EVALSHA" in records[0].getMessage()
+    assert any(name in records[0].getMessage() for name in ("FCALL", "EVALSHA"))

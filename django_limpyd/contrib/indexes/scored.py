@@ -13,6 +13,7 @@ result of a filter on one value comes sorted by score, in the same call.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from importlib import resources
 from typing import Any, ClassVar
 
 from django_limpyd.exceptions import ImplementationError
@@ -102,6 +103,11 @@ class ScoredEqualIndex(BaseIndex):
         indexed = self.transform_value(to_redis_string(value, repr(self)))
         return self.storage_base + ("" if indexed is None else indexed)
 
+    @classmethod
+    def lua_source(cls) -> str:
+        """The ``scored`` kind's Lua module (``contrib/indexes/lua/scored.lua``)."""
+        return lua_module("scored")
+
     def spec(self) -> dict[str, Any]:
         single_value_dep(self, self.score_field, "score field")
         return super().spec()
@@ -132,3 +138,8 @@ class ScoredEqualIndex(BaseIndex):
         indexed = {self.transform_value(raw) for raw in values_by_field[self.field.name]}
         for value in sorted(indexed - {None}):
             yield self.storage_base + value, pk, score
+
+
+def lua_module(kind: str) -> str:
+    """The Lua module of a contrib index kind (``lua/<kind>.lua`` next to this module)."""
+    return (resources.files("django_limpyd.contrib.indexes") / "lua" / f"{kind}.lua").read_text()

@@ -23,7 +23,7 @@ from collections.abc import Iterator, Mapping
 from itertools import product
 from typing import Any, ClassVar
 
-from django_limpyd.contrib.indexes.scored import single_value_dep, storage_key
+from django_limpyd.contrib.indexes.scored import lua_module, single_value_dep, storage_key
 from django_limpyd.exceptions import ImplementationError, InvalidValue
 from django_limpyd.indexes.base import BaseIndex
 from django_limpyd.indexes.lookups import Lookup
@@ -191,6 +191,11 @@ class EqualIndexWith(BaseIndex):
         """False: the field's own ``unique`` needs another index; ``unique`` (together)
         is this index's own."""
         return False
+
+    @classmethod
+    def lua_source(cls) -> str:
+        """The ``with`` kind's Lua module (``contrib/indexes/lua/with.lua``)."""
+        return lua_module("with")
 
     def spec(self) -> dict[str, Any]:
         for name in self.other_fields:

@@ -1,36 +1,14 @@
 -- delete.lua: an instance, every key of it and every index entry of it, atomically; and
--- every reference to it held by related fields of other instances.
+-- every reference to it held by related fields of other instances (M.referrers).
 --
--- KEYS[1]  the model's set of pks
--- ARGV[1]  the pk
--- ARGV[2]  model spec (JSON, see create.lua), plus `referrers`: [{field = field spec of a
---          related field pointing to this model (with indexes and dependents),
---          pointer = base of that field's EqualIndex (+ pk: the set of instances
---          pointing to this one)}]
--- ARGV[3]  transform map (JSON, see lib.lua)
+-- keys[1]  the model's set of pks
+-- args     the pk, the transform map (see read_tmap)
 --
 -- Returns 1 if deleted, 0 if there was no such instance. Errors (nothing written):
 --   LIMPYD_NEED {index id: [raw values]}
 
-local pk = ARGV[1]
-local model = cjson.decode(ARGV[2])
-local tmap = cjson.decode(ARGV[3])
-
-if redis.call('SISMEMBER', KEYS[1], pk) == 0 then return 0 end
-
--- the instance's own index entries (only indexed fields, and those their entries use,
--- are read)
-local affected = {}
-for _, spec in ipairs(model.fields) do
-    for _, index in ipairs(spec.indexes) do table.insert(affected, {spec, index}) end
-end
-local before = take_states(needed_specs(affected, {}), pk)
-local changes, missing = plan_changes(affected, before, {}, tmap)
-local missing_all = {}
-if missing then merge_missing(missing_all, missing) end
-
--- the references to it: each referrer field loses the value `pk`
-local function without(spec, state)
+-- a referrer field's state without the value `pk`
+local function without(spec, state, pk)
     if spec.type == 'string' or spec.type == 'hfield' then
         if state == pk then return false end
         return state
@@ -51,38 +29,59 @@ local function without(spec, state)
     return kept
 end
 
-local referring = {}
-for _, referrer in ipairs(model.referrers or {}) do
-    local field = referrer.field
-    local sources = redis.call('SMEMBERS', referrer.pointer .. pk)
-    local touched = affected_indexes({field})
-    local needed = needed_specs(touched, {field})
-    for _, source in ipairs(sources) do
-        local was = take_states(needed, source)
-        local now = {}
-        for name, state in pairs(was) do now[name] = state end
-        now[field.name] = without(field, was[field.name])
-        local source_changes, source_missing = plan_changes(touched, was, now, tmap)
-        if source_missing then
-            merge_missing(missing_all, source_missing)
-        else
-            table.insert(referring, {field, source, now[field.name], source_changes})
+local function delete(M, keys, args)
+    local pk = args[1]
+    local tmap = read_tmap(args, 2)
+
+    if redis.call('SISMEMBER', keys[1], pk) == 0 then return 0 end
+
+    -- the instance's own index entries (only the fields they use are read)
+    local affected = {}
+    for _, spec in ipairs(M.fields) do
+        for _, index in ipairs(spec.indexes) do table.insert(affected, {spec, index}) end
+    end
+    local changes, missing_all = {}, {}
+    if #affected > 0 then
+        local before = take_states(needed_specs(affected, {}), pk)
+        local missing
+        changes, missing = plan_changes(affected, before, {}, tmap)
+        if missing then merge_missing(missing_all, missing) end
+    end
+
+    -- the references to it: each referrer field loses the value `pk`
+    local referring = {}
+    for _, referrer in ipairs(M.referrers) do
+        local field = referrer.field
+        local sources = redis.call('SMEMBERS', referrer.pointer .. pk)
+        local touched = affected_indexes({field})
+        local needed = needed_specs(touched, {field})
+        for _, source in ipairs(sources) do
+            local was = take_states(needed, source)
+            local now = {}
+            for name, state in pairs(was) do now[name] = state end
+            now[field.name] = without(field, was[field.name], pk)
+            local source_changes, source_missing = plan_changes(touched, was, now, tmap)
+            if source_missing then
+                merge_missing(missing_all, source_missing)
+            else
+                table.insert(referring, {field, source, now[field.name], source_changes})
+            end
         end
     end
-end
-if next(missing_all) ~= nil then return fail('NEED', missing_all) end
+    if next(missing_all) ~= nil then return fail('NEED', missing_all) end
 
-for _, item in ipairs(referring) do
-    local field, source, state, source_changes = item[1], item[2], item[3], item[4]
-    restore(field, source, state)
-    apply_changes(source, source_changes)
-end
+    for _, item in ipairs(referring) do
+        local field, source, state, source_changes = item[1], item[2], item[3], item[4]
+        restore(field, source, state)
+        apply_changes(source, source_changes)
+    end
 
-apply_changes(pk, changes)
-local keys = {model.hash_key .. pk}
-for _, spec in ipairs(model.fields) do
-    if spec.type ~= 'hfield' then table.insert(keys, spec.key .. pk) end
+    apply_changes(pk, changes)
+    local doomed = {M.hash .. pk}
+    for _, spec in ipairs(M.fields) do
+        if spec.type ~= 'hfield' then table.insert(doomed, spec.key .. pk) end
+    end
+    redis.call('DEL', unpack(doomed))
+    redis.call('SREM', keys[1], pk)
+    return 1
 end
-redis.call('DEL', unpack(keys))
-redis.call('SREM', KEYS[1], pk)
-return 1

@@ -1,70 +1,99 @@
 -- write.lua: one command on one instance, with the changes of every index entry it moves
 -- (the fields it writes and the indexes of other fields that depend on them), atomically.
--- Several specs are given when one command writes several fields (HSET of many
--- InstanceHashFields); they then share the key.
+-- Several fields are written at once only by one HSET/HDEL of InstanceHashFields (they
+-- share the instance hash).
 --
--- KEYS[1]  the model's set of pks
--- KEYS[2]  the model's AutoPK counter (used only when ARGV[1] is empty)
--- KEYS[3]  the model's scratch key (see incrbyfloat in lib.lua)
--- ARGV[1]  pk of the instance; "" = create the instance (AutoPK) with this write
--- ARGV[2]  JSON list of the specs of the fields written (see lib.lua); the command's key
---          is the first spec's key + pk
--- ARGV[3]  transform map (JSON, see lib.lua)
--- ARGV[4]  the Redis command; ARGV[5..] its arguments after the key
---          (for an InstanceHashField, the hash field name comes first)
+-- keys[1]  the model's set of pks       keys[2]  the model's AutoPK counter
+-- keys[3]  the model's scratch key      keys[4]  the key the command writes ("" when the
+--                                                write creates the instance: pk unknown)
+-- args     pk ("" = create the instance, AutoPK, with this write), the number of fields
+--          written and their positions in M.fields, the transform map (see read_tmap),
+--          the Redis command and its arguments after the key
 --
--- Returns {pk, result of the command}. Errors (nothing written):
---   LIMPYD_MISSING {pk}         the instance does not exist
---   LIMPYD_UNIQUE {field, value, pk, index, together}   a unique index already holds it
---   LIMPYD_NEED {index id: [raw values]}   Python must compute these transforms, then retry
---   LIMPYD_INVALID {field, value, reason}
---   LIMPYD_NOTARGET {field, pk}   a related field would point to a missing instance
+-- Returns {pk, result of the command}. Errors, with nothing written (nothing replicated):
+--   LIMPYD_MISSING {pk}, LIMPYD_UNIQUE {field, value, pk, index, together},
+--   LIMPYD_NEED {index id: [raw values]}, LIMPYD_INVALID {field, value, reason},
+--   LIMPYD_NOTARGET {field, pk}
+--
+-- The command's effect on the index entries is known before writing for most commands
+-- (effects.lua); a removal runs at once (nothing can refuse it); any other command runs as
+-- a trial that replicas and the AOF never see (REPL_NONE), is undone, and only when it is
+-- accepted is its resulting state written for good.
 
-local pk = ARGV[1]
-local specs = cjson.decode(ARGV[2])
-local tmap = cjson.decode(ARGV[3])
-local command = ARGV[4]
-local creating = pk == ''
+local function write(M, keys, args)
+    local pk = args[1]
+    local count = tonumber(args[2])
+    local specs = {}
+    for i = 1, count do specs[i] = M.fields[tonumber(args[2 + i])] end
+    local tmap, at = read_tmap(args, 3 + count)
+    local command = string.upper(args[at])
+    local first = at + 1
+    local creating = pk == ''
 
-if creating then
-    pk = tostring((tonumber(redis.call('GET', KEYS[2])) or 0) + 1)
-elseif redis.call('SISMEMBER', KEYS[1], pk) == 0 then
-    return fail('MISSING', {pk = pk})
-end
+    if creating then
+        pk = tostring((tonumber(redis.call('GET', keys[2])) or 0) + 1)
+    elseif redis.call('SISMEMBER', keys[1], pk) == 0 then
+        return fail('MISSING', {pk = pk})
+    end
 
-local key = specs[1].key .. pk
-local affected = affected_indexes(specs)
-local before
-if #affected > 0 then before = take_states(needed_specs(affected, specs), pk) end
-
-local result = call_command(command, key, ARGV, 5, KEYS[3])
-
-if #affected > 0 then
-    local after = {}
-    for name, state in pairs(before) do after[name] = state end
-    for _, spec in ipairs(specs) do after[spec.name] = snapshot(spec, pk) end
-    local changes, missing = plan_changes(affected, before, after, tmap)
-    local failure
-    if missing then
-        failure = fail('NEED', missing)
+    local key = specs[1].key .. pk
+    local affected = affected_indexes(specs)
+    local result
+    if #affected == 0 then
+        result = call_command(command, key, args, first, keys[3])
     else
-        local conflict = find_conflict(pk, changes)
-        if conflict then
-            failure = conflict_reply(conflict)
+        local before = take_states(needed_specs(affected, specs), pk)
+        local after
+        if REMOVING[command] then
+            -- only the old values' transforms are needed: ask for them before writing
+            local _, missing = plan_changes(affected, before, {}, tmap)
+            if missing then return fail('NEED', missing) end
+            result = call_command(command, key, args, first, keys[3])
+            after = {}
+            for _, spec in ipairs(specs) do after[spec.name] = snapshot(spec, pk) end
         else
-            local missing_target = find_missing_target(pk, changes, KEYS[1])
-            if missing_target then failure = fail('NOTARGET', missing_target) end
+            after = predict(command, specs, before, args, first)
+            local trial = after == nil
+            if trial then
+                -- run, look, undo: unreplicated
+                result, after = unreplicated(function()
+                    local reply = call_command(command, key, args, first, keys[3])
+                    local states = {}
+                    for _, spec in ipairs(specs) do
+                        states[spec.name] = snapshot(spec, pk)
+                        restore(spec, pk, before[spec.name])
+                    end
+                    return {reply, states}
+                end)
+                result, after = result[1], result[2]
+            end
+            for name, state in pairs(before) do
+                if after[name] == nil then after[name] = state end
+            end
+            local changes, missing = plan_changes(affected, before, after, tmap)
+            if missing then return fail('NEED', missing) end
+            local refused = check_changes(pk, changes, keys[1])
+            if refused then return refused end
+            if trial then
+                for _, spec in ipairs(specs) do restore(spec, pk, after[spec.name]) end
+            else
+                result = call_command(command, key, args, first, keys[3])
+            end
+            apply_changes(pk, changes)
+            after = nil
+        end
+        if after then
+            for name, state in pairs(before) do
+                if after[name] == nil then after[name] = state end
+            end
+            local changes = plan_changes(affected, before, after, tmap)
+            apply_changes(pk, changes)
         end
     end
-    if failure then
-        for _, spec in ipairs(specs) do restore(spec, pk, before[spec.name]) end
-        return failure
-    end
-    apply_changes(pk, changes)
-end
 
-if creating then
-    redis.call('SET', KEYS[2], pk)
-    redis.call('SADD', KEYS[1], pk)
+    if creating then
+        redis.call('SET', keys[2], pk)
+        redis.call('SADD', keys[1], pk)
+    end
+    return {pk, result}
 end
-return {pk, result}

@@ -1,18 +1,20 @@
-"""Atomic writes: create, write a field, delete, each one Lua script call.
+"""Atomic writes of instances: create, write a field, delete, each one function call.
 
-Scripts check existence and uniqueness and update index entries in the same
-atomic unit as the data. When an index has a Python ``transform``, the script
-answers ``NEED`` with the raw values it met (having written nothing); the
-transforms are computed here and the call is sent again, a bounded number of
-times.
+The model's compiled library (``Options.library``) checks existence and
+uniqueness, computes the index changes and refuses a write *before* writing
+anything. When an index has a Python ``transform``, the function answers
+``NEED`` with the raw values it met (having written nothing); the transforms are
+computed here and the call is sent again, a bounded number of times. This module
+turns model-level requests into the plain arguments of
+:mod:`django_limpyd.storage.protocol` and the functions' errors into the ORM's
+exceptions; signals are sent here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from redis._parsers.helpers import _RedisCallbacks, _RedisCallbacksRESP2
 from redis.exceptions import DataError
 
 from django_limpyd import signals
@@ -22,8 +24,9 @@ from django_limpyd.exceptions import (
     InvalidValue,
     UniquenessError,
 )
-from django_limpyd.model.options import dumps
-from django_limpyd.storage.scripts import ScriptError, run_script
+from django_limpyd.storage import functions, protocol
+from django_limpyd.storage.functions import ScriptError
+from django_limpyd.storage.protocol import TransformMap
 from django_limpyd.storage.state import hash_entry_token
 
 if TYPE_CHECKING:
@@ -31,16 +34,10 @@ if TYPE_CHECKING:
     from django_limpyd.model.base import RedisModel
     from django_limpyd.model.options import Options
 
-__all__ = ["ScriptCall", "create", "delete", "prefetch_transforms", "write", "write_fields"]
-
-#: Script results have RESP2 shapes whatever the connection's protocol (Lua tables
-#: become arrays), so they are parsed like redis-py parses RESP2 replies.
-_CALLBACKS = {**_RedisCallbacks, **_RedisCallbacksRESP2}
+__all__ = ["FunctionCall", "create", "delete", "prefetch_transforms", "write", "write_fields"]
 
 #: how many times a call is sent again with more transforms before giving up
 MAX_TRANSFORM_ROUNDS = 5
-
-TransformMap = dict[str, dict[str, Any]]
 
 
 def _add_transforms(meta: Options, needed: dict[str, Iterable[str]], tmap: TransformMap) -> None:
@@ -48,13 +45,14 @@ def _add_transforms(meta: Options, needed: dict[str, Iterable[str]], tmap: Trans
         index = meta.index(index_id)
         known = tmap.setdefault(index_id, {})
         for raw in raws:
-            value = index.transform_value(raw)
-            known[raw] = False if value is None else value
+            known[raw] = index.transform_value(raw)
 
 
 def _precompute(meta: Options, fields: Iterable[RedisField], raws: Iterable[Any]) -> TransformMap:
     """Transforms of values known in advance (saves the NEED round trip for them)."""
     tmap: TransformMap = {}
+    if not meta.has_transforms:
+        return tmap
     raws = [raw for raw in raws if isinstance(raw, str)]
     if not raws:
         return tmap
@@ -105,39 +103,51 @@ def _error(model: type[RedisModel], error: ScriptError) -> Exception:
     return ImplementationError(f"Unexpected script error {error.code}: {error.payload!r}")
 
 
-class ScriptCall:
-    """One call of a write script, with what to do with its reply.
+class FunctionCall:
+    """One call of a write operation of a model's library, with what to do with its reply.
 
     Run at once, or queued in the database's active pipeline (see
     :mod:`django_limpyd.pipelines`), which calls :meth:`finish` on the reply.
+    ``args`` is called with the transform map to give the arguments.
     """
+
+    __slots__ = ("args", "finish", "keys", "model", "operation", "stored", "tmap")
 
     def __init__(
         self,
         model: type[RedisModel],
-        script: str,
+        operation: str,
         keys: list[str],
-        args: list[Any],
+        args: Callable[[TransformMap], list[Any]],
         tmap: TransformMap,
-        tmap_position: int,
-        finish: Any,
+        finish: Callable[[Any], Any],
     ) -> None:
         self.model = model
-        self.script = script
+        self.operation = operation
         self.keys = keys
         self.args = args
         self.tmap = tmap
-        self.tmap_position = tmap_position
         self.finish = finish
-        #: (pk, fields) whose stored values the script may need transforms of
+        #: (pk, fields) whose stored values the function may need transforms of
         self.stored: tuple[str, list[RedisField]] | None = None
-        args[tmap_position] = dumps(tmap)
+
+    @property
+    def library(self) -> Any:
+        """The model's compiled library."""
+        return self.model._meta.library
+
+    def command(self, client: Any) -> tuple[Any, ...]:
+        """The FCALL (or EVALSHA) command of this call, for ``client``'s server."""
+        functions.ensure_loaded(client, self.library)
+        return functions.command_args(
+            client, self.library, self.operation, self.keys, self.args(self.tmap)
+        )
 
     def transform_reads(self) -> list[tuple[Any, Any]]:
-        """``(index, owner field)`` pairs whose transforms of STORED values the script
+        """``(index, owner field)`` pairs whose transforms of STORED values the function
         may ask for (NEED): transaction pipelines read them ahead (see
         :func:`prefetch_transforms`)."""
-        if self.stored is None:
+        if self.stored is None or not self.model._meta.has_transforms:
             return []
         _pk, fields = self.stored
         meta = self.model._meta
@@ -153,12 +163,12 @@ class ScriptCall:
         return pairs
 
     def add_transforms(self, needed: dict[str, Iterable[str]]) -> None:
-        """Compute the transforms the script asked for (NEED) into the call's args."""
+        """Compute the transforms the function asked for (NEED)."""
         meta = self.model._meta
         for index_id, raws in needed.items():
             known = self.tmap.get(index_id, {})
             if raws and all(raw in known for raw in raws):
-                # asked again for what was sent: the script could not match it, which
+                # asked again for what was sent: the function could not match it, which
                 # happens when Redis computed a value that is not valid UTF-8
                 raise InvalidValue(
                     f"{meta.index(index_id).field.describe()}: the value Redis computed "
@@ -166,10 +176,9 @@ class ScriptCall:
                     "was written."
                 )
         _add_transforms(meta, needed, self.tmap)
-        self.args[self.tmap_position] = dumps(self.tmap)
 
     def error(self, error: ScriptError) -> Exception:
-        """Our exception for a script error."""
+        """Our exception for a function's error."""
         return _error(self.model, error)
 
     def run(self, client: Any = None) -> Any:
@@ -178,7 +187,9 @@ class ScriptCall:
         client = client or meta.database.connection
         for _round in range(MAX_TRANSFORM_ROUNDS):
             try:
-                return run_script(client, self.script, self.keys, self.args)
+                return functions.call(
+                    client, self.library, self.operation, self.keys, self.args(self.tmap)
+                )
             except ScriptError as error:
                 if error.code != "NEED":
                     raise self.error(error) from None
@@ -191,9 +202,9 @@ class ScriptCall:
         )
 
 
-def prefetch_transforms(calls: Iterable[ScriptCall]) -> None:
-    """Read, in one round trip, the stored values whose transforms these calls' scripts
-    would ask for, and put the transforms in their arguments.
+def prefetch_transforms(calls: Iterable[FunctionCall]) -> None:
+    """Read, in one round trip, the stored values whose transforms these calls' functions
+    would ask for, and add the transforms to their calls.
 
     Used by transaction pipelines before EXEC: a second round (NEED) would run outside
     their MULTI/EXEC. A value changed between this read and EXEC still needs one.
@@ -218,10 +229,9 @@ def prefetch_transforms(calls: Iterable[ScriptCall]) -> None:
             _add_transforms(
                 call.model._meta, {index.id: indexed_raw_values(owner, result)}, call.tmap
             )
-        call.args[call.tmap_position] = dumps(call.tmap)
 
 
-def _execute(call: ScriptCall, creating: RedisModel | None = None) -> Any:
+def _execute(call: FunctionCall, creating: RedisModel | None = None) -> Any:
     """Run ``call`` now, or queue it in the active pipeline (which is returned).
 
     ``creating``: the instance this call creates; while queued its pk is unknown,
@@ -244,7 +254,11 @@ def _execute(call: ScriptCall, creating: RedisModel | None = None) -> Any:
             return finish(reply)
 
         call.finish = finished
-    return pipeline.add_script_call(call)
+    return pipeline.add_function_call(call)
+
+
+def _listened(model: type, first: Any, second: Any) -> bool:
+    return first.has_listeners(model) or second.has_listeners(model)
 
 
 def write(
@@ -261,7 +275,7 @@ def write(
     model = type(instance)
     meta = model._meta
     pk = instance._pk
-    if getattr(instance, "_queued_creation", False):
+    if instance.__dict__.get("_queued_creation"):
         raise ImplementationError(
             f"This {meta.name} is created by a command queued in the pipeline: its pk is "
             "unknown until execute(), so it cannot be written before."
@@ -271,12 +285,14 @@ def write(
             f"This {meta.name} has no pk yet: give {meta.pk_field.describe()} a value first."
         )
     names = tuple(field.name for field in fields)
-    listened = signals.pre_save.has_listeners(model) or signals.post_save.has_listeners(model)
+    listened = _listened(model, signals.pre_save, signals.post_save)
     if listened:
         _send(signals.pre_save, instance, created=pk is None, update_fields=names)
     tmap = _precompute(meta, fields, new_values)
-    args = [pk or "", meta.specs_json(names), None, command[0], *command[2:]]
-    callback = _CALLBACKS.get(str(command[0]).upper())
+    positions = meta.field_positions
+    head = [pk or "", len(fields), *(positions[name] for name in names)]
+    tail = [command[0], *command[2:]]
+    callback = functions.reply_callback(str(command[0]).upper())
 
     def finish(reply: Any) -> Any:
         created_pk, result = reply
@@ -288,8 +304,11 @@ def write(
             result = callback(result, **{k: v for k, v in options.items() if k != "keys"})
         return result
 
-    keys = [meta.keys.pks, meta.keys.max_pk, meta.keys.scratch]
-    call = ScriptCall(model, "write", keys, args, tmap, 2, finish)
+    keys = [meta.keys.pks, meta.keys.max_pk, meta.keys.scratch, command[1] if pk else ""]
+    call = FunctionCall(
+        model, "write", keys, lambda tmap: [*head, *protocol.transform_args(tmap), *tail], tmap,
+        finish,
+    )
     if pk is not None:
         call.stored = (pk, list(fields))
     return _execute(call, creating=instance if pk is None else None)
@@ -306,28 +325,41 @@ def write_fields(
     return write(instance, fields, command, options, values)
 
 
+def _flat_items(storage_type: str, value: Any) -> list[str]:
+    """A prepared constructor value as the flat items ``create`` reads."""
+    if storage_type in ("string", "hfield"):
+        return [value]
+    if storage_type in ("zset", "hash"):
+        return [item for pair in value for item in pair]
+    return list(value)
+
+
 def create(instance: RedisModel, pk: str, values: dict[str, Any]) -> str:
     """Create ``instance`` with prepared ``values``; return its pk."""
     model = type(instance)
     meta = model._meta
-    listened = signals.pre_save.has_listeners(model) or signals.post_save.has_listeners(model)
+    listened = _listened(model, signals.pre_save, signals.post_save)
     if listened:
         _send(signals.pre_save, instance, created=True, update_fields=None)
     tmap: TransformMap = {}
+    positions = meta.field_positions
+    flat = []
     for name, value in values.items():
-        field = meta.get_field(name)
-        if field.indexes:
-            raws = (
-                [value]
-                if isinstance(value, str)
-                else [item[0] if isinstance(item, list) else item for item in value]
-            )
-            if field.storage_type == "hash":
+        field = meta.fields[name]
+        kind = field.storage_type
+        flat.append((positions[name], _flat_items(kind, value)))
+        if meta.has_transforms and any(index.has_transform for index in field.indexes):
+            if kind in ("string", "hfield"):
+                raws = [value]
+            elif kind == "hash":
                 raws = [hash_entry_token(k, v) for k, v in value]
+            elif kind == "zset":
+                raws = [item[0] for item in value]
+            else:
+                raws = list(value)
             for index in field.indexes:
                 if index.has_transform:
                     _add_transforms(meta, {index.id: raws}, tmap)
-    args = [meta.model_spec_json, pk, dumps(values), None]
 
     def finish(reply: Any) -> str:
         instance._pk = reply
@@ -336,19 +368,22 @@ def create(instance: RedisModel, pk: str, values: dict[str, Any]) -> str:
         return reply
 
     keys = [meta.keys.pks, meta.keys.max_pk]
-    return _execute(ScriptCall(model, "create", keys, args, tmap, 3, finish), creating=instance)
+    call = FunctionCall(
+        model, "create", keys, lambda tmap: protocol.create_args(pk, tmap, flat), tmap, finish
+    )
+    return _execute(call, creating=instance)
 
 
 def delete(instance: RedisModel) -> bool:
     """Delete ``instance`` with all its keys and index entries; False if it was gone."""
     model = type(instance)
     meta = model._meta
-    if instance._pk is None:
+    pk = instance._pk
+    if pk is None:
         return False
-    listened = signals.pre_delete.has_listeners(model) or signals.post_delete.has_listeners(model)
+    listened = _listened(model, signals.pre_delete, signals.post_delete)
     if listened:
         _send(signals.pre_delete, instance)
-    args = [instance._pk, meta.model_spec_json, None]
 
     def finish(reply: Any) -> bool:
         deleted = bool(reply)
@@ -356,6 +391,8 @@ def delete(instance: RedisModel) -> bool:
             _send(signals.post_delete, instance)
         return deleted
 
-    call = ScriptCall(model, "delete", [meta.keys.pks], args, {}, 2, finish)
-    call.stored = (instance._pk, meta.data_fields)
+    call = FunctionCall(
+        model, "delete", [meta.keys.pks], lambda tmap: protocol.delete_args(pk, tmap), {}, finish
+    )
+    call.stored = (pk, meta.data_fields)
     return _execute(call)

