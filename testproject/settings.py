@@ -11,6 +11,7 @@ or ``off`` turn it off), ``DJANGO_SECRET_KEY``, ``LIMPYD_REDIS_URL``,
 """
 
 import os
+from importlib.util import find_spec
 from pathlib import Path
 
 #: The repository root: ``var/`` holds the SQLite file and the embedded Redis.
@@ -32,6 +33,8 @@ INSTALLED_APPS = [
     "django_limpyd",
     "testproject.demo",
 ]
+if find_spec("rest_framework") is not None:  # the `drf` extra: the REST API under /api/
+    INSTALLED_APPS.insert(-2, "rest_framework")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

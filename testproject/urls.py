@@ -1,5 +1,7 @@
-"""URLs of the demo project: the demo home page and the Django admin."""
+"""URLs of the demo project: the demo home page, the Django admin, and the REST API
+under ``/api/`` when Django REST framework (the ``drf`` extra) is installed."""
 
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
@@ -13,3 +15,8 @@ urlpatterns = [
     path("admin/redis/", include("django_limpyd.urls")),
     path("admin/", admin.site.urls),
 ]
+
+if "rest_framework" in settings.INSTALLED_APPS:
+    from testproject.demo.api import router
+
+    urlpatterns.append(path("api/", include(router.urls)))
