@@ -34,6 +34,7 @@ READ_ONLY_COMMANDS = frozenset(
         "DBSIZE",
         "ECHO",
         "EXISTS",
+        "FCALL_RO",
         "GET",
         "GETBIT",
         "GETRANGE",

@@ -132,6 +132,8 @@ class Pipeline:
             prefetch_transforms(calls.values())
             for position, call in calls.items():
                 stack[position] = (call.command(client), stack[position][1])
+            libraries = {call.library.name: call.library for call in calls.values()}
+            functions.ensure_present(client, list(libraries.values()))
         results = self.connection.execute(raise_on_error=False)
         pending = dict(calls)
         for _round in range(MAX_TRANSFORM_ROUNDS + 1):

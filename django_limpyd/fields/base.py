@@ -166,6 +166,15 @@ class RedisField:
         return self._target_for(self._pk())
 
     def _read(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        instance = self._instance
+        if instance is not None and not instance.__dict__.get("_exists_checked", True):
+            # a lazily connected instance: check and read in one call
+            from django_limpyd.model.reads import checked_read
+
+            try:
+                return checked_read(instance, self._target(), name, args, kwargs)
+            except DataError as exc:
+                raise InvalidValue(f"{self.describe()}.{name}(): {exc}") from None
         return self._send_read(self.connection, name, args, kwargs)
 
     def _read_now(self, name: str, *args: Any, **kwargs: Any) -> Any:

@@ -312,7 +312,10 @@ class RedisModel(metaclass=ModelBase):
     def _hash_read(self, command: str, *args: Any) -> Any:
         """A read of the instance's hash (queued while a pipeline is active)."""
         key = self._meta.keys.instance_hash(self._meta_pk)
-        self._ensure_exists()
+        if not self.__dict__.get("_exists_checked", True):
+            from django_limpyd.model.reads import checked_read
+
+            return checked_read(self, (key,), command, args, {})
         return getattr(self._meta.database.command_connection, command)(key, *args)
 
     def hmget(self, *names: str) -> list[Any]:

@@ -184,11 +184,12 @@ class FunctionCall:
     def run(self, client: Any = None) -> Any:
         """Send now (asking again while transforms are missing); return the raw reply."""
         meta = self.model._meta
-        client = client or meta.database.connection
+        owner = meta.database.connection
+        client = client or owner
         for _round in range(MAX_TRANSFORM_ROUNDS):
             try:
                 return functions.call(
-                    client, self.library, self.operation, self.keys, self.args(self.tmap)
+                    client, self.library, self.operation, self.keys, self.args(self.tmap), owner
                 )
             except ScriptError as error:
                 if error.code != "NEED":

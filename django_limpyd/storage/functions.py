@@ -28,6 +28,7 @@ __all__ = [
     "ScriptError",
     "call",
     "ensure_loaded",
+    "ensure_present",
     "is_missing_library",
     "parse_script_error",
     "queue",
@@ -129,6 +130,21 @@ def ensure_loaded(client: Any, library: Library, force: bool = False) -> None:
                 _load(client, library, state)
 
 
+def ensure_present(client: Any, libraries: list[Library]) -> None:
+    """Before a MULTI/EXEC batch on a server without functions: check (unobserved) that
+    its scripts are in the server's script cache, lost by a restart or ``SCRIPT
+    FLUSH``, and load those missing, so that no write of the batch comes back NOSCRIPT
+    (it could not be sent again inside the same transaction). Functions are persisted
+    with the data: nothing to check."""
+    state = _state(client)
+    if state.functions is not False or not libraries:
+        return
+    found = _unobserved(client, "SCRIPT", "EXISTS", *(library.sha for library in libraries))
+    for library, present in zip(libraries, found, strict=True):
+        if not present:
+            _load(client, library, state)
+
+
 def uses_functions(client: Any) -> bool:
     """True if the server of ``client`` runs Redis functions (known after a load)."""
     return bool(_state(client).functions)
@@ -142,17 +158,23 @@ def command_args(client: Any, library: Library, operation: str, keys: list, args
     return ("EVALSHA", library.sha, len(keys), *keys, operation, *args)
 
 
-def call(client: Any, library: Library, operation: str, keys: list, args: list) -> Any:
-    """Run ``operation`` of ``library`` now; our errors come back as ScriptError."""
-    ensure_loaded(client, library)
+def call(
+    client: Any, library: Library, operation: str, keys: list, args: list, owner: Any = None
+) -> Any:
+    """Run ``operation`` of ``library`` now; our errors come back as ScriptError.
+
+    ``owner``: the client whose knowledge of the server is used (``client`` itself by
+    default; the database's client when ``client`` is one of its pipelines)."""
+    owner = owner or client
+    ensure_loaded(owner, library)
     try:
         try:
-            return client.execute_command(*command_args(client, library, operation, keys, args))
+            return client.execute_command(*command_args(owner, library, operation, keys, args))
         except ResponseError as error:
             if not is_missing_library(error):
                 raise
-            ensure_loaded(client, library, force=True)  # nothing ran: load, send again
-            return client.execute_command(*command_args(client, library, operation, keys, args))
+            ensure_loaded(owner, library, force=True)  # nothing ran: load, send again
+            return client.execute_command(*command_args(owner, library, operation, keys, args))
     except ResponseError as error:
         parsed = parse_script_error(error)
         if parsed is None:
