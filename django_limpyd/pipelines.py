@@ -129,9 +129,11 @@ class Pipeline:
         if transaction and calls:
             # transforms of stored values, read ahead in one round trip: a write that
             # asked for them after EXEC would be sent again outside the transaction
-            prefetch_transforms(calls.values())
-            for position, call in calls.items():
-                stack[position] = (call.command(client), stack[position][1])
+            changed = prefetch_transforms(calls.values())
+            if changed:
+                for position, call in calls.items():
+                    if call in changed:
+                        stack[position] = (call.command(client), stack[position][1])
             libraries = {call.library.name: call.library for call in calls.values()}
             functions.ensure_present(client, list(libraries.values()))
         results = self.connection.execute(raise_on_error=False)

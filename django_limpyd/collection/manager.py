@@ -3,8 +3,9 @@
 Every method returns a new collection; nothing is sent to Redis until results
 are needed (iteration, ``len()``, indexing, ``repr()``). A filtered, sorted and
 sliced page is one round trip; ``len()`` of an unsliced collection is counted
-by Redis without fetching pks. Like a Django ``QuerySet``, a collection object
-keeps its results once evaluated; a new collection asks Redis again.
+by Redis without fetching pks; ``count_and_slice()`` gets a count and a page in
+one round trip. Like a Django ``QuerySet``, a collection object keeps its
+results once evaluated; a new collection asks Redis again.
 """
 
 from __future__ import annotations
@@ -129,6 +130,29 @@ class CollectionManager:
             return len(self._fetch())
         plan = self._plan(count=True)
         return 0 if plan is None else run_plan(self.model, plan)
+
+    def count_and_slice(self, start: int = 0, stop: int | None = None) -> tuple[int, list[Any]]:
+        """``(len(self), list(self[start:stop]))`` in **one** round trip: how many
+        results this collection has, and the results of a slice of it (what a
+        paginator needs: the count and a page).
+
+        Redis counts the filtered set (``SCARD``, no sort) in the call that sorts
+        and slices it. Results come in the collection's shape (pks, instances,
+        ``values()``...). The collection is not changed (nor its results kept);
+        one already evaluated answers from its results, without a round trip.
+        """
+        query = self._query.sliced_by(slice(start, stop))  # bad bounds fail here
+        if self._cache is not None:
+            return len(self._cache), self._cache[start:stop]
+        plan = self._clone(_query=query)._plan(count=False)
+        if plan is None:
+            return 0, []
+        plan["total"] = True  # the script returns [count without the limit, results]
+        total, replies = run_plan(self.model, plan)
+        total = max(total - self._query.offset, 0)  # this collection's own slice, if any
+        if self._query.limit is not None:
+            total = min(total, self._query.limit)
+        return total, self._result.convert(replies)
 
     def exists(self) -> bool:
         """True if at least one result (asks for one pk only)."""

@@ -129,8 +129,9 @@ class RedisField:
     def __get__(self, instance: RedisModel | None, owner: type) -> RedisField:
         if instance is None:
             return self
-        bound = copy.copy(self)
-        bound._instance = instance
+        # bound to the instance: the field's attributes and the instance (cached on it)
+        bound = object.__new__(type(self))
+        bound.__dict__ = {**self.__dict__, "_instance": instance}
         instance.__dict__[self.name] = bound
         return bound
 
@@ -194,6 +195,8 @@ class RedisField:
         try:
             command, options = build_command(name, *target, *args, **kwargs)
             for part in command[1:]:
+                if type(part) is str and part.isascii():
+                    continue  # valid as it is
                 _ENCODER.encode(part)  # refuses None, bool, containers... before sending
                 if isinstance(part, bytes):
                     part.decode("utf-8")  # values are read back as str: UTF-8 only
@@ -208,9 +211,10 @@ class RedisField:
         if instance is None:
             raise ImplementationError(f"{self.describe()} is not bound to an instance.")
         target = self._target_for(instance._pk or "")
-        args = tuple(str(arg) if isinstance(arg, Decimal) else arg for arg in args)
+        if any(isinstance(arg, Decimal) for arg in args):
+            args = tuple(str(arg) if isinstance(arg, Decimal) else arg for arg in args)
         command, options = self._capture(name, args, kwargs, target)
-        new_values = self._new_values(name, args, kwargs)
+        new_values = self._new_values(name, args, kwargs) if self.model._meta.has_transforms else ()
         try:
             return writes.write(instance, [self], command, options, new_values)
         except ResponseError as exc:
@@ -308,6 +312,11 @@ class SingleValueField(RedisField):
         """``value`` as stored, or :class:`InvalidValue` naming the field."""
         from django_limpyd.storage.values import to_redis_string
 
+        kind = type(value)
+        if kind is str and value.isascii():
+            return value  # the common cases, valid as they are
+        if kind is int:
+            return str(value)
         if value is None:
             raise InvalidValue(f"{self.describe()} cannot store None (delete the field instead).")
         return to_redis_string(value, self.describe())

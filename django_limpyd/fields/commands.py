@@ -27,10 +27,15 @@ class _CommandCapture(CoreCommands):
 _CAPTURE = _CommandCapture()
 
 
+#: redis-py methods that warn they are deprecated (fields keep them, as limpyd did)
+_DEPRECATED = frozenset(["setex", "hmset", "psetex"])
+
+
 def build_command(name: str, *args: Any, **kwargs: Any) -> tuple[tuple[Any, ...], dict]:
     """The (args, options) redis-py would send for ``client.<name>(*args, **kwargs)``."""
+    if name not in _DEPRECATED:
+        return getattr(_CAPTURE, name)(*args, **kwargs)
     with warnings.catch_warnings():
-        # redis-py deprecates some methods (setex...) that fields keep, as limpyd did
         warnings.simplefilter("ignore", DeprecationWarning)
         return getattr(_CAPTURE, name)(*args, **kwargs)
 

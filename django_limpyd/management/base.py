@@ -2,7 +2,7 @@
 
 * ``--database ALIAS`` (choices: the ``LIMPYD_DATABASES`` aliases) and, for
   commands that ask before acting, ``--noinput``/``--no-input`` (stored as
-  ``interactive``, as in Django's ``flush``);
+  ``interactive``, as in Django's ``flush``) and the question itself (``ask``);
 * turning ``app_label.ModelName`` labels into models, with a
   :class:`~django.core.management.base.CommandError` that names the label and
   lists the known models, and refusing a model that lives on another database
@@ -261,6 +261,14 @@ class LimpydCommand(BaseCommand):
         return deleted
 
     # -- output ---------------------------------------------------------------------
+
+    @staticmethod
+    def ask(prompt: str) -> str:
+        """The answer typed after ``prompt`` (no answer, as when stdin is closed: "no")."""
+        try:
+            return input(prompt)
+        except (EOFError, KeyboardInterrupt):
+            return "no"
 
     def write_table(self, headers: list[str], rows: list[list[Any]], numeric: set[int]) -> None:
         """Write an aligned table on stdout (columns in ``numeric`` aligned right)."""

@@ -7,8 +7,8 @@ from typing import Any, ClassVar
 
 from django_limpyd.exceptions import ImplementationError, InvalidValue
 from django_limpyd.fields.base import NOT_SET
-from django_limpyd.model.metaclass import ModelBase
 from django_limpyd.model import writes
+from django_limpyd.model.metaclass import ModelBase
 
 __all__ = ["RedisModel"]
 

@@ -34,13 +34,15 @@ class Options:
         #: set by the Django integration for models defined in an app
         self.app_label: str | None = None
         self.fields: dict[str, RedisField] = {}
+        self._data_fields: list[RedisField] | None = None
         self.pk_field: PKField | None = None
         self.keys = ModelKeys(namespace, self.name)
         self._registered_on: RedisDatabase | None = None
         #: related fields of other models pointing to this one (see add_referrer)
         self.referrers: list[RedisField] = []
         self._library: Library | None = None
-        self._positions: dict[str, int] | None = None
+        self._positions: dict[str, str] | None = None
+        self._headers: dict[tuple[str, ...], str] = {}
         self._transforms: bool | None = None
 
     def __repr__(self) -> str:
@@ -94,6 +96,7 @@ class Options:
         from django_limpyd.fields.pk import PKField
 
         self.fields[field.name] = field
+        self._data_fields = None
         if isinstance(field, PKField):
             self.pk_field = field
 
@@ -114,8 +117,13 @@ class Options:
 
     @property
     def data_fields(self) -> list[RedisField]:
-        """Every field but the pk."""
-        return [field for field in self.fields.values() if field is not self.pk_field]
+        """Every field but the pk (in declaration order)."""
+        fields = self._data_fields
+        if fields is None:
+            fields = self._data_fields = [
+                field for field in self.fields.values() if field is not self.pk_field
+            ]
+        return fields
 
     @property
     def hash_fields(self) -> list[str]:
@@ -211,6 +219,7 @@ class Options:
         """Forget the compiled library (after a change of fields or referrers)."""
         self._library = None
         self._positions = None
+        self._headers = {}
         self._transforms = None
 
     @property
@@ -225,17 +234,29 @@ class Options:
         return self._transforms
 
     @property
-    def field_positions(self) -> dict[str, int]:
-        """``{name: position}`` of the data fields in the library's ``M.fields`` (from 1)."""
+    def field_positions(self) -> dict[str, str]:
+        """``{name: position}`` of the data fields in the library's ``M.fields`` (from 1),
+        as the text the functions receive."""
         if self._positions is None:
-            self._positions = {field.name: n for n, field in enumerate(self.data_fields, 1)}
+            self._positions = {
+                field.name: str(n) for n, field in enumerate(self.data_fields, 1)
+            }
         return self._positions
+
+    def written_header(self, names: tuple[str, ...]) -> str:
+        """The fields part of a write's header: the positions of ``names`` (``"3,4"``)."""
+        header = self._headers.get(names)
+        if header is None:
+            positions = self.field_positions
+            header = self._headers[names] = ",".join(positions[name] for name in names)
+        return header
 
     def program(self) -> dict[str, Any]:
         """The model as its library sees it (see ``lua/core.lua``)."""
         return {
             "fields": [self.field_spec(field) for field in self.data_fields],
             "hash": self.keys.instance_hash_prefix,
+            "scratch": self.keys.scratch,
             "referrers": [
                 {
                     "field": field.model._meta.field_spec(field),

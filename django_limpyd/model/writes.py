@@ -111,7 +111,7 @@ class FunctionCall:
     ``args`` is called with the transform map to give the arguments.
     """
 
-    __slots__ = ("args", "finish", "keys", "model", "operation", "stored", "tmap")
+    __slots__ = ("args", "finish", "keys", "library", "model", "operation", "stored", "tmap")
 
     def __init__(
         self,
@@ -123,6 +123,8 @@ class FunctionCall:
         finish: Callable[[Any], Any],
     ) -> None:
         self.model = model
+        #: the model's compiled library
+        self.library = model._meta.library
         self.operation = operation
         self.keys = keys
         self.args = args
@@ -130,11 +132,6 @@ class FunctionCall:
         self.finish = finish
         #: (pk, fields) whose stored values the function may need transforms of
         self.stored: tuple[str, list[RedisField]] | None = None
-
-    @property
-    def library(self) -> Any:
-        """The model's compiled library."""
-        return self.model._meta.library
 
     def command(self, client: Any) -> tuple[Any, ...]:
         """The FCALL (or EVALSHA) command of this call, for ``client``'s server."""
@@ -203,19 +200,20 @@ class FunctionCall:
         )
 
 
-def prefetch_transforms(calls: Iterable[FunctionCall]) -> None:
+def prefetch_transforms(calls: Iterable[FunctionCall]) -> list[FunctionCall]:
     """Read, in one round trip, the stored values whose transforms these calls' functions
     would ask for, and add the transforms to their calls.
 
     Used by transaction pipelines before EXEC: a second round (NEED) would run outside
     their MULTI/EXEC. A value changed between this read and EXEC still needs one.
+    Returns the calls whose arguments changed.
     """
     from django_limpyd.storage.state import indexed_raw_values, queue_read
 
     wanted = [(call, call.transform_reads()) for call in calls]
     wanted = [(call, pairs) for call, pairs in wanted if pairs]
     if not wanted:
-        return
+        return []
     pipe = wanted[0][0].model._meta.database.connection.pipeline(transaction=False)
     reads = []
     for call, pairs in wanted:
@@ -230,6 +228,7 @@ def prefetch_transforms(calls: Iterable[FunctionCall]) -> None:
             _add_transforms(
                 call.model._meta, {index.id: indexed_raw_values(owner, result)}, call.tmap
             )
+    return [call for call, _pairs in wanted]
 
 
 def _execute(call: FunctionCall, creating: RedisModel | None = None) -> Any:
@@ -259,6 +258,8 @@ def _execute(call: FunctionCall, creating: RedisModel | None = None) -> Any:
 
 
 def _listened(model: type, first: Any, second: Any) -> bool:
+    if not (first.receivers or second.receivers):
+        return False  # nobody listens to anything: no lookup by sender
     return first.has_listeners(model) or second.has_listeners(model)
 
 
@@ -290,10 +291,11 @@ def write(
     if listened:
         _send(signals.pre_save, instance, created=pk is None, update_fields=names)
     tmap = _precompute(meta, fields, new_values)
-    positions = meta.field_positions
-    head = [pk or "", len(fields), *(positions[name] for name in names)]
-    tail = [command[0], *command[2:]]
-    callback = functions.reply_callback(str(command[0]).upper())
+    written = meta.written_header(names)
+    tail = command[2:]
+    name = str(command[0]).upper()
+    callback = functions.reply_callback(name)
+    options.pop("keys", None)
 
     def finish(reply: Any) -> Any:
         created_pk, result = reply
@@ -302,12 +304,16 @@ def write(
         if listened:
             _send(signals.post_save, instance, created=pk is None, update_fields=names)
         if callback is not None:
-            result = callback(result, **{k: v for k, v in options.items() if k != "keys"})
+            result = callback(result, **options) if options else callback(result)
         return result
 
-    keys = [meta.keys.pks, meta.keys.max_pk, meta.keys.scratch, command[1] if pk else ""]
+    keys = [meta.keys.pks, command[1]] if pk else [meta.keys.pks, "", meta.keys.max_pk]
     call = FunctionCall(
-        model, "write", keys, lambda tmap: [*head, *protocol.transform_args(tmap), *tail], tmap,
+        model,
+        "write",
+        keys,
+        lambda tmap: [pk or "", *protocol.header(written, tmap), name, *tail],
+        tmap,
         finish,
     )
     if pk is not None:
@@ -344,11 +350,19 @@ def create(instance: RedisModel, pk: str, values: dict[str, Any]) -> str:
         _send(signals.pre_save, instance, created=True, update_fields=None)
     tmap: TransformMap = {}
     positions = meta.field_positions
-    flat = []
+    given: list[str] = []
+    items: list[str] = []
     for name, value in values.items():
         field = meta.fields[name]
         kind = field.storage_type
-        flat.append((positions[name], _flat_items(kind, value)))
+        if kind in ("string", "hfield"):
+            given.append(positions[name])
+            items.append(value)
+        else:
+            flat = _flat_items(kind, value)
+            given.append(positions[name] + "*")
+            items.append(str(len(flat)))
+            items += flat
         if meta.has_transforms and any(index.has_transform for index in field.indexes):
             if kind in ("string", "hfield"):
                 raws = [value]
@@ -370,7 +384,12 @@ def create(instance: RedisModel, pk: str, values: dict[str, Any]) -> str:
 
     keys = [meta.keys.pks, meta.keys.max_pk]
     call = FunctionCall(
-        model, "create", keys, lambda tmap: protocol.create_args(pk, tmap, flat), tmap, finish
+        model,
+        "create",
+        keys,
+        lambda tmap: protocol.create_args(pk, tmap, ",".join(given), items),
+        tmap,
+        finish,
     )
     return _execute(call, creating=instance)
 

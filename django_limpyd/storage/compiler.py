@@ -64,6 +64,8 @@ class Library:
     function_source: str = field(repr=False)
     script_source: str = field(repr=False)
     sha: str = field(repr=False)
+    #: operation -> (``FCALL`` or ``FCALL_RO``, function name)
+    calls: dict[str, tuple[str, str]] = field(repr=False, default_factory=dict)
 
     def function(self, operation: str) -> str:
         """The name ``FCALL`` knows ``operation`` of this library by."""
@@ -98,4 +100,8 @@ def compile_library(program: Mapping[str, Any], kinds: Mapping[str, str]) -> Lib
         "return OPERATIONS[ARGV[1]](KEYS, args)\n"
     )
     sha = hashlib.sha1(script_source.encode()).hexdigest()
-    return Library(name, function_source, script_source, sha)
+    calls = {
+        operation: ("FCALL_RO" if read_only else "FCALL", f"{name}_{operation}")
+        for operation, (_call, read_only) in OPERATIONS.items()
+    }
+    return Library(name, function_source, script_source, sha, calls)

@@ -13,7 +13,6 @@ Errors raised by our operations (``LIMPYD_<CODE> <json>``) come back as
 
 from __future__ import annotations
 
-import functools
 import json
 import threading
 from collections.abc import Callable
@@ -22,14 +21,17 @@ from typing import Any
 import redis
 from redis.exceptions import NoScriptError, ResponseError
 
-from django_limpyd.storage.compiler import OPERATIONS, Library
+from django_limpyd.storage.compiler import LIBRARY_PREFIX, Library
+from django_limpyd.storage.keys import glob_escape
 
 __all__ = [
     "ScriptError",
     "call",
+    "delete_library",
     "ensure_loaded",
     "ensure_present",
     "is_missing_library",
+    "list_libraries",
     "parse_script_error",
     "queue",
     "reply_callback",
@@ -61,16 +63,17 @@ def parse_script_error(error: ResponseError) -> ScriptError | None:
     return ScriptError(code, payload)
 
 
-@functools.cache
-def _resp2_callbacks() -> Any:
-    # a RESP2 client's callbacks (built without connecting): public redis-py API
-    return redis.Redis(protocol=2).response_callbacks
+_RESP2_CALLBACKS: Any = None
 
 
 def reply_callback(command: str) -> Callable[..., Any] | None:
     """redis-py's parser of ``command``'s reply as our functions return it: Lua tables
     become RESP2 arrays whatever the connection's protocol."""
-    return _resp2_callbacks().get(command)
+    global _RESP2_CALLBACKS
+    if _RESP2_CALLBACKS is None:
+        # a RESP2 client's callbacks (built without connecting): public redis-py API
+        _RESP2_CALLBACKS = dict(redis.Redis(protocol=2).response_callbacks.items())
+    return _RESP2_CALLBACKS.get(command)
 
 
 def is_missing_library(error: Exception) -> bool:
@@ -153,8 +156,8 @@ def uses_functions(client: Any) -> bool:
 def command_args(client: Any, library: Library, operation: str, keys: list, args: list) -> tuple:
     """The command calling ``operation`` (the library must be loaded by this client)."""
     if _state(client).functions:
-        name = "FCALL_RO" if OPERATIONS[operation][1] else "FCALL"
-        return (name, library.function(operation), len(keys), *keys, *args)
+        command, name = library.calls[operation]
+        return (command, name, len(keys), *keys, *args)
     return ("EVALSHA", library.sha, len(keys), *keys, operation, *args)
 
 
@@ -186,3 +189,57 @@ def queue(pipe: Any, client: Any, library: Library, operation: str, keys: list, 
     """Queue ``operation`` on a redis-py pipeline of ``client`` (library loaded first)."""
     ensure_loaded(client, library)
     pipe.execute_command(*command_args(client, library, operation, keys, args))
+
+
+# -- the libraries on a server (manage.py limpyd_functions) -----------------------------
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _fields(entry: Any) -> dict[str, Any]:
+    # a FUNCTION LIST entry: a map (RESP3) or a flat list of name, value pairs (RESP2)
+    if isinstance(entry, dict):
+        return {_text(name): value for name, value in entry.items()}
+    items = iter(entry)
+    return {_text(name): value for name, value in zip(items, items, strict=True)}
+
+
+def list_libraries(client: Any, prefix: str = LIBRARY_PREFIX) -> dict[str, list[str]] | None:
+    """The function libraries on the server of ``client`` whose names start with
+    ``prefix`` (``FUNCTION LIST LIBRARYNAME <prefix>*``), as ``{name: [function
+    names]}`` sorted by name; any client, RESP2 or RESP3, decoded or not.
+
+    ``None`` on a server without functions (Redis < 7): there the libraries run as
+    scripts (``EVALSHA``), which the server does not list. Libraries belong to the
+    server, not to one of its numbered databases.
+    """
+    try:
+        reply = client.execute_command("FUNCTION", "LIST", "LIBRARYNAME", glob_escape(prefix) + "*")
+    except ResponseError as error:
+        if "unknown command" in str(error).lower():
+            return None
+        raise
+    libraries: dict[str, list[str]] = {}
+    for entry in reply or []:
+        fields = _fields(entry)
+        name = _text(fields.get("library_name", ""))
+        if name.startswith(prefix):
+            functions = fields.get("functions") or []
+            libraries[name] = sorted(_text(_fields(item).get("name", "")) for item in functions)
+    return dict(sorted(libraries.items()))
+
+
+def delete_library(client: Any, name: str) -> bool:
+    """``FUNCTION DELETE name`` on the server of ``client``: True if it was there, False
+    if not (deleted meanwhile). ``client`` forgets it loaded ``name``, so its next call
+    of that library loads it first."""
+    _state(client).loaded.discard(name)
+    try:
+        client.execute_command("FUNCTION", "DELETE", name)
+    except ResponseError as error:
+        if "library not found" in str(error).lower():
+            return False
+        raise
+    return True

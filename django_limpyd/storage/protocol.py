@@ -8,29 +8,28 @@ keys and flat string arguments (:func:`create_args`, :func:`write_args`,
 :func:`delete_args`): nothing is JSON-decoded on the server for a write.
 
 A *transform map* ``{index id: {raw value: indexed value, or None: not indexed}}``
-holds what Python computed for indexes with a ``transform``; it travels flat
-(:func:`transform_args`), read back by ``read_tmap`` in ``lua/core.lua``.
+holds what Python computed for indexes with a ``transform``; it travels flat,
+after the call's header (:func:`header`), read back by ``read_header`` in
+``lua/core.lua``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import math
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 __all__ = [
     "TransformMap",
     "create_args",
     "delete_args",
+    "header",
     "lua_literal",
     "lua_string",
-    "transform_args",
     "write_args",
 ]
 
 TransformMap = dict[str, dict[str, Any]]
-
-#: a transform map with nothing in it, as sent
-NO_TRANSFORMS: tuple[str, ...] = ("0",)
 
 _SAFE = frozenset(range(0x20, 0x7F)) - {ord('"'), ord("\\")}
 
@@ -47,7 +46,8 @@ def lua_string(text: str) -> str:
 
 def lua_literal(value: Any) -> str:
     """A Lua expression for plain data: dicts (string keys), lists, strings, numbers,
-    booleans; ``None`` values of a dict are left out (Lua's nil)."""
+    booleans; ``None`` values of a dict are left out (Lua's nil). Numbers a Lua number
+    (a double) cannot hold exactly, infinities and NaN are refused (``ValueError``)."""
     if value is None:
         return "nil"
     if value is True:
@@ -57,6 +57,10 @@ def lua_literal(value: Any) -> str:
     if isinstance(value, str):
         return lua_string(value)
     if isinstance(value, (int, float)):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"{value!r} has no Lua literal")
+        if isinstance(value, int) and abs(value) > 2**53:
+            raise ValueError(f"{value!r} cannot be exact in a Lua number (a double)")
         return repr(value)
     if isinstance(value, Mapping):
         items = (
@@ -70,33 +74,32 @@ def lua_literal(value: Any) -> str:
     raise TypeError(f"cannot write {value!r} as a Lua literal")
 
 
-def transform_args(tmap: TransformMap) -> list[str]:
-    """A transform map as flat arguments: the count, then (index id, raw, ``+value`` or
-    ``-``) triples."""
+def header(fields: str, tmap: TransformMap) -> list[str]:
+    """A call's header: ``fields`` (what the call writes), with the transform map when
+    there is one: ``"<fields>|<n>"`` followed by n (index id, raw, ``+value`` or ``-``)
+    triples (read by ``read_header`` in ``lua/core.lua``)."""
     if not tmap:
-        return list(NO_TRANSFORMS)
+        return [fields]
     flat: list[str] = []
     for index_id, known in tmap.items():
         for raw, value in known.items():
             flat += [index_id, raw, "-" if value is None or value is False else "+" + value]
-    return [str(len(flat) // 3), *flat]
+    return [f"{fields}|{len(flat) // 3}", *flat]
 
 
-def create_args(pk: str, tmap: TransformMap, values: Iterable[tuple[int, Sequence[str]]]) -> list:
-    """Arguments of ``create``: ``values`` are ``(field position, flat items)``."""
-    args: list[Any] = [pk, *transform_args(tmap)]
-    for position, items in values:
-        args += [position, len(items), *items]
-    return args
+def create_args(pk: str, tmap: TransformMap, fields: str, items: Sequence[str]) -> list:
+    """Arguments of ``create``: ``fields`` says which fields ``items`` give (``"1,2,5*"``:
+    positions in the program; ``*``: a multi-value field, whose items start with their
+    count)."""
+    return [pk, *header(fields, tmap), *items]
 
 
-def write_args(
-    pk: str, positions: Sequence[int], tmap: TransformMap, command: Sequence[Any]
-) -> list:
-    """Arguments of ``write``: ``command`` is the Redis command without its key."""
-    return [pk, len(positions), *positions, *transform_args(tmap), *command]
+def write_args(pk: str, fields: str, tmap: TransformMap, command: Sequence[Any]) -> list:
+    """Arguments of ``write``: ``fields`` are the positions written (``"3"``, ``"3,4"``);
+    ``command`` is the Redis command without its key."""
+    return [pk, *header(fields, tmap), *command]
 
 
 def delete_args(pk: str, tmap: TransformMap) -> list:
     """Arguments of ``delete``."""
-    return [pk, *transform_args(tmap)]
+    return [pk, *header("", tmap)] if tmap else [pk]

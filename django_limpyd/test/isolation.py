@@ -26,7 +26,6 @@ one place.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil

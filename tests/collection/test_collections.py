@@ -5,6 +5,7 @@ from django.core.paginator import Paginator
 
 from django_limpyd import fields
 from django_limpyd.collection import CollectionManager
+from django_limpyd.contrib.collection import ExtendedCollectionManager
 from django_limpyd.exceptions import ImplementationError
 from django_limpyd.model import RedisModel
 from django_limpyd.test.commands import assert_num_commands
@@ -175,8 +176,72 @@ def test_paginator_one_round_trip_per_page(Person, database):
     assert list(paginator.page(1)) == ["3", "1", "4"]
 
 
+@pytest.mark.parametrize(
+    ("filters", "sort", "bounds", "expected"),
+    [
+        ({}, None, (2, None), (4, ["3", "4"])),  # not sorted: the set's order, 1 to 4 here
+        ({}, ("pk", False), (1, 3), (4, ["2", "3"])),
+        ({"firstname": "John"}, ("pk", False), (1, 3), (2, ["2"])),
+        ({"firstname": "John", "birth_year": 1960}, ("pk", False), (1, 3), (1, [])),
+        ({"lastname": "Doe"}, ("firstname", True), (0, 1), (2, ["2"])),
+        ({}, ("birth_year", False), (1, 3), (4, ["1", "4"])),
+    ],
+    ids=["no filter", "by pk", "one filter", "two filters", "filtered, sorted", "sorted"],
+)
+def test_count_and_slice_is_one_round_trip(Person, database, filters, sort, bounds, expected):
+    collection = Person.collection(**filters)
+    if sort is not None:
+        collection = collection.sort(by=sort[0], alpha=sort[1])
+    with assert_num_commands(1, database, round_trips=1) as recorder:
+        assert collection.count_and_slice(*bounds) == expected
+    assert recorder.commands[0][0] in FUNCTION_CALLS
+    # what it stands for: len() and a slice, one round trip each
+    assert expected == (len(collection), list(collection[slice(*bounds)]))
+
+
+def test_count_and_slice_of_instances_counts_existing_ones(Person, database):
+    database.connection.sadd(Person.get_field("firstname").get_index().get_storage_key("John"), 9)
+    john = Person.collection(firstname="John").sort(by="pk")
+    with assert_num_commands(1, database):
+        total, page = john.instances().count_and_slice(0, 1)
+    assert (total, [p.pk.get() for p in page]) == (2, ["1"])
+    assert john.count_and_slice(0, 1)[0] == 3  # pks: the stale one is counted, as by len()
+    assert john.instances(lazy=True).count_and_slice(2)[0] == 3
+
+
+def test_count_and_slice_leaves_the_collection_as_it_is(Person, database):
+    collection = Person.collection().sort(by="pk")
+    assert collection.count_and_slice(3) == (4, ["4"])
+    assert collection.count_and_slice(5, 9) == (4, [])
+    assert collection.count_and_slice(1, 1) == (4, [])
+    assert collection._cache is None  # nothing kept
+    assert collection[1:3].count_and_slice(1) == (2, ["3"])  # its own slice counts
+    assert collection[3:].count_and_slice() == (1, ["4"])
+    assert collection[5:].count_and_slice() == (0, [])
+    evaluated = Person.collection(lastname="Doe").sort(by="pk")
+    list(evaluated)
+    with assert_num_commands(0, database):  # an evaluated collection answers itself
+        assert evaluated.count_and_slice(1) == (2, ["4"])
+        assert Person.collection(firstname__in=[]).count_and_slice(0, 5) == (0, [])
+    with pytest.raises(ImplementationError):
+        collection.count_and_slice(-1)
+
+
+def test_count_and_slice_of_values(Person, database):
+    collection = Person.collection(lastname="Smith", manager=ExtendedCollectionManager)
+    collection = collection.sort(by="birth_year")
+    with assert_num_commands(1, database, round_trips=1):
+        assert collection.values("pk", "firstname").count_and_slice(0, 1) == (
+            2,
+            [{"pk": "3", "firstname": "Emily"}],
+        )
+    with assert_num_commands(1, database, round_trips=1):
+        assert collection.values_list("firstname", flat=True).count_and_slice(1) == (2, ["John"])
+
+
 def test_no_temporary_key_is_left(Person, database):
     list(Person.collection(firstname__in=["John", "Susan"], birth_year=1960))
+    Person.collection(firstname="John").instances().count_and_slice(0, 1)
     assert list(database.connection.scan_iter(match="*:tmp:*")) == []
 
 

@@ -167,3 +167,21 @@ def test_a_page_of_values_is_one_round_trip(Person, database):
 
 def test_model_default_collection_manager(Person):
     assert isinstance(Person.collection(), ExtendedCollectionManager)
+
+
+def test_count_and_slice_by_score_stored_and_intersected(Person, current_user, database):
+    by_score = Person.collection().sort(by_score=current_user.friends, desc=True)
+    with assert_num_commands(1, database, round_trips=1):  # pks without a score: not counted
+        assert by_score.values("pk", SORTED_SCORE).count_and_slice(0, 1) == (
+            3,
+            [{"pk": "3", "sorted_score": "1990.0"}],
+        )
+    new_york = Person.collection(city="New York").intersect(["1", "4", "9"]).sort(by="pk")
+    assert new_york.count_and_slice(1) == (2, ["4"])
+    stored = Person.collection(firstname="John").sort(by="lastname", alpha=True).store()
+    with assert_num_commands(1, database, round_trips=1):
+        assert stored.count_and_slice(1) == (2, ["1"])
+    assert stored.filter(lastname="Doe").count_and_slice() == (1, ["2"])
+    database.connection.delete(stored.stored_key)
+    with pytest.raises(Person.DoesNotExist):
+        stored.count_and_slice(0, 1)

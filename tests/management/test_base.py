@@ -17,6 +17,14 @@ OPTIONS = {
     "limpyd_scan": ["--database", "--match", "--count", "--model", "--type", "--ttl"],
     "limpyd_flush": ["app_label.ModelName", "--database", "--noinput", "--no-input", "--dry-run"],
     "limpyd_models": ["--database", "--memory"],
+    "limpyd_functions": [
+        "{list,prune,load}",
+        "--database",
+        "--noinput",
+        "--no-input",
+        "--dry-run",
+        "older deployment",
+    ],
     "limpyd_index": [
         "{rebuild,check}",
         "app_label.ModelName[.field]",

@@ -7,8 +7,10 @@ the page's rows at once). A collection that is not sorted is sorted by pk, so
 that pages do not overlap.
 
 * :class:`RedisPageNumberPagination` (``?page=3``): DRF's page-number
-  pagination; the ``count`` is one more round trip, answered by Redis
-  (``SCARD`` of the filtered set, no pk fetched).
+  pagination; the ``count`` is answered by Redis (``SCARD`` of the filtered
+  set, no pk fetched) in the same round trip as the page
+  (:meth:`~django_limpyd.collection.CollectionManager.count_and_slice`), except
+  for ``?page=last``, whose number needs the count first (one more round trip).
 * :class:`RedisCursorPagination` (``?cursor=...``): the cursor holds the offset
   of the page (an opaque base64 token, as DRF's cursors). No count: one round
   trip per page, the page being read with one extra row to know whether there is
@@ -32,7 +34,15 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
-__all__ = ["RedisCursorPagination", "RedisPageNumberPagination", "read_page", "sorted_by_pk"]
+from django_limpyd.collection import CollectionManager
+
+__all__ = [
+    "RedisCursorPagination",
+    "RedisPageNumberPagination",
+    "read_counted_page",
+    "read_page",
+    "sorted_by_pk",
+]
 
 
 def sorted_by_pk(queryset: Any) -> Any:
@@ -51,21 +61,38 @@ def positive_int(text: str, *, strict: bool = False, cutoff: int | None = None) 
     return min(value, cutoff) if cutoff else value
 
 
-def read_page(items: Any, view: Any) -> list[Any]:
-    """The rows of a slice of a collection, read with the fields the view's serializer
-    shows; the collection's own results for a view without a RedisModelSerializer."""
+def _redis_serializer(view: Any) -> Any:
+    """The view's serializer if it is a RedisModelSerializer, else ``None``."""
     from django_limpyd.contrib.drf.serializers import RedisModelSerializer
 
     get_serializer = getattr(view, "get_serializer", None)
     serializer = get_serializer() if get_serializer is not None else None
-    if isinstance(serializer, RedisModelSerializer):
+    return serializer if isinstance(serializer, RedisModelSerializer) else None
+
+
+def read_page(items: Any, view: Any) -> list[Any]:
+    """The rows of a slice of a collection, read with the fields the view's serializer
+    shows; the collection's own results for a view without a RedisModelSerializer."""
+    serializer = _redis_serializer(view)
+    if serializer is not None:
         return serializer.read_rows(items)
     return list(items)
 
 
+def read_counted_page(
+    collection: CollectionManager, start: int, stop: int | None, view: Any
+) -> tuple[int, list[Any]]:
+    """``(len(collection), rows of collection[start:stop])`` as :func:`read_page`
+    reads them, the count in the same round trip as the page."""
+    serializer = _redis_serializer(view)
+    if serializer is not None:
+        return serializer.get_reader().read_counted(collection, start, stop)
+    return collection.count_and_slice(start, stop)
+
+
 class RedisPageNumberPagination(PageNumberPagination):
-    """``?page=N`` (and ``?page_size=`` if ``page_size_query_param`` is set): the page
-    in one round trip, the count in another."""
+    """``?page=N`` (and ``?page_size=`` if ``page_size_query_param`` is set): the count
+    and the page in one round trip (``?page=last``: the count, then the page)."""
 
     def paginate_queryset(
         self, queryset: Any, request: Request, view: Any = None
@@ -76,6 +103,7 @@ class RedisPageNumberPagination(PageNumberPagination):
             return None
         paginator = self.django_paginator_class(sorted_by_pk(queryset), page_size)
         page_number = self.get_page_number(request, paginator)
+        rows = self.read_counted(paginator, page_number, request, view)
         try:
             self.page = paginator.page(page_number)
         except InvalidPage as exc:
@@ -84,8 +112,39 @@ class RedisPageNumberPagination(PageNumberPagination):
             ) from exc
         if paginator.num_pages > 1 and self.template is not None:
             self.display_page_controls = True
-        rows = read_page(self.page.object_list, view) if paginator.count else []
+        if not paginator.count:
+            rows = []
+        elif rows is None:
+            rows = read_page(self.page.object_list, view)
+        else:  # the rows Django's page keeps (a last page takes its orphans)
+            rows = rows[: self.page.end_index() - self.page.start_index() + 1]
         self.page.object_list = rows
+        return rows
+
+    def read_counted(
+        self, paginator: Any, page_number: Any, request: Request, view: Any
+    ) -> list[Any] | None:
+        """The rows of page ``page_number``, read in the round trip that counts the
+        collection; the count is given to ``paginator``. ``None`` when the paginator
+        reads them itself: the count is known already (``?page=last``), the number
+        is not a positive int (the paginator's error follows), or the queryset is
+        not a collection."""
+        collection = paginator.object_list
+        if not isinstance(collection, CollectionManager):
+            return None
+        if request.query_params.get(self.page_query_param) in self.last_page_strings:
+            return None
+        try:
+            number = int(page_number)
+        except (TypeError, ValueError):
+            return None
+        if number < 1:
+            return None
+        start = (number - 1) * paginator.per_page
+        # up to ``orphans`` more rows: Django's last page takes them
+        stop = start + paginator.per_page + paginator.orphans
+        # Paginator.count is a cached_property: set, it is not asked again
+        paginator.count, rows = read_counted_page(collection, start, stop, view)
         return rows
 
 

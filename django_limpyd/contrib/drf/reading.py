@@ -7,7 +7,8 @@ value (``pk`` included) with ``row.pk`` and ``row.instance``. A
 * from an ``ExtendedCollectionManager`` (what the viewsets use): the pks and the
   single-value fields (``StringField``, ``InstanceHashField``) are read by the
   collection script itself with ``values()``: filters, sort, slice and values
-  in **one round trip**;
+  in **one round trip** (with the count of the collection too, in
+  :meth:`RowReader.read_counted`, what a page-number paginator uses);
 * from a plain ``CollectionManager``: its pks (one round trip), then the rest;
 * multi-value fields (hash, set, list, sorted set), and every field of rows made
   from instances or pks, are read with **one pipeline** (no transaction) of read
@@ -108,14 +109,39 @@ class RowReader:
         """Rows for ``items``: a collection (read as filtered, sorted and sliced), or an
         iterable of instances, rows or pks (in that order)."""
         if isinstance(items, ExtendedCollectionManager):
-            single = [f.name for f in self.fields if f.storage_type in SINGLE_VALUE_TYPES]
-            rows = [
-                Row(self.model, values.pop("pk"), values) for values in items.values("pk", *single)
-            ]
+            rows = self._rows_of_values(items.values("pk", *self._single_names()))
         elif isinstance(items, CollectionManager):
             rows = [Row(self.model, pk) for pk in items.primary_keys()]
         else:
             rows = [self._row_of(item) for item in items]
+        return self._complete(rows)
+
+    def read_counted(
+        self, collection: CollectionManager, start: int, stop: int | None = None
+    ) -> tuple[int, list[Row]]:
+        """``(len(collection), rows of collection[start:stop])``: the count comes in
+        the round trip of the page's pks (and single values, for an
+        ``ExtendedCollectionManager``), with
+        :meth:`~django_limpyd.collection.CollectionManager.count_and_slice`."""
+        if isinstance(collection, ExtendedCollectionManager):
+            values = collection.values("pk", *self._single_names())
+            total, found = values.count_and_slice(start, stop)
+            rows = self._rows_of_values(found)
+        else:
+            total, pks = collection.primary_keys().count_and_slice(start, stop)
+            rows = [Row(self.model, pk) for pk in pks]
+        return total, self._complete(rows)
+
+    def _single_names(self) -> list[str]:
+        """The fields read by the collection script with ``values()``."""
+        return [f.name for f in self.fields if f.storage_type in SINGLE_VALUE_TYPES]
+
+    def _rows_of_values(self, found: Iterable[dict[str, Any]]) -> list[Row]:
+        return [Row(self.model, values.pop("pk"), values) for values in found]
+
+    def _complete(self, rows: list[Row]) -> list[Row]:
+        """``rows`` with their other fields read (one pipeline), and their related
+        fields resolved by the nested readers."""
         self._read_missing(rows)
         groups: dict[tuple[Any, ...], tuple[RowReader, list[str]]] = {}
         for name, reader in self.nested.items():  # fields reading the same rows: once

@@ -20,7 +20,7 @@ values and ``r`` related fields given):
 =================  =====================================================  ==============
 request            what is sent                                           round trips
 =================  =====================================================  ==============
-list (page)        count; the page with its single values; its            2 (+1 if m)
+list (page)        the count with the page and its single values; its     1 (+1 if m)
                    multi-value fields (one pipeline)
 retrieve           the instance with its single values; its multi-value   1 (+1 if m)
                    fields

@@ -100,11 +100,3 @@ class Command(LimpydCommand):
                 self.stdout.write(f"{label}: {plural(count)} deleted.")
         if self.verbosity >= 1:
             self.stdout.write(f"Flushed {plural(deleted)} from the {database!r} database.")
-
-    @staticmethod
-    def ask(prompt: str) -> str:
-        """The answer typed after ``prompt`` (no answer, as when stdin is closed: "no")."""
-        try:
-            return input(prompt)
-        except (EOFError, KeyboardInterrupt):
-            return "no"

@@ -1,5 +1,5 @@
 -- collection.lua: a collection's pks (filtered, sorted, sliced), their values, or their
--- count, in one call.
+-- count (or the count with them: total), in one call.
 --
 -- keys[1]  the model's set of pks
 -- args[1]  plan (JSON):
@@ -11,6 +11,8 @@
 --   score   nil | {key = sorted set, desc = bool}: order by the pks' scores in it
 --   limit   nil | {offset, count (-1: all)}
 --   count   bool: return how many instead
+--   total   bool: return {count, result}: the count of the whole collection (filters,
+--           source, check and score applied, limit not) with the (sliced) result
 --   check   bool: drop pks no longer in keys[1]
 --   values  nil | [{kind = "pk" | "string" | "hfield" | "score", key = prefix, name = n}]:
 --           return those values for each pk instead of the pk (a flat array)
@@ -131,6 +133,25 @@ local function collection(keys, args)
         return first, first + count - 1
     end
 
+    -- total: how many pks the collection has without its limit, counted in this call
+    -- along with the page (a paginator's count and page in one round trip). The set is
+    -- built for the page anyway: counting it is SCARD (LLEN of a stored list), no sort.
+    -- Pks the page would drop are not counted: with check, the intersection with
+    -- keys[1] is counted and becomes the source; with score, ZINTERSTORE's count is
+    -- taken below.
+    local total = nil
+    if plan.total then
+        if ordered_list then
+            total = redis.call('LLEN', ordered_list)
+        elseif plan.check and source ~= keys[1] then
+            local checked = temporary()
+            total = redis.call('SINTERSTORE', checked, source, keys[1])
+            source = checked
+        else
+            total = redis.call('SCARD', source)
+        end
+    end
+
     if plan.count then
         local counted
         if ordered_list then counted = redis.call('LLEN', ordered_list)
@@ -145,7 +166,9 @@ local function collection(keys, args)
         result = redis.call('LRANGE', ordered_list, first, last)
     elseif plan.score then
         local scored = temporary()
-        redis.call('ZINTERSTORE', scored, 2, source, plan.score.key, 'WEIGHTS', 0, 1)
+        local scored_count = redis.call('ZINTERSTORE', scored, 2, source, plan.score.key,
+            'WEIGHTS', 0, 1)
+        if plan.total then total = scored_count end  -- pks without a score: not in the page
         local first, last = range_bounds()
         if plan.score.desc then
             result = redis.call('ZREVRANGE', scored, first, last)
@@ -213,5 +236,6 @@ local function collection(keys, args)
     end
 
     cleanup()
+    if plan.total then return {total, result} end
     return result
 end

@@ -185,6 +185,7 @@ end
 -- the score of a value in a number index: a plain decimal number, else 0
 -- (django_limpyd.indexes.range.index_number is the same rule in Python)
 local function number_of(value)
+    if string.find(value, '^%-?%d+$') and #value < 16 then return tonumber(value) end
     local s = string.match(value, '^%s*(.-)%s*$')
     local mantissa, exponent = string.match(s, '^([-+]?[%d.]+)([eE][-+]?%d+)$')
     if mantissa == nil then mantissa, exponent = s, '' end
@@ -194,20 +195,23 @@ local function number_of(value)
     return tonumber(mantissa .. exponent) or 0
 end
 
--- the transform map sent flat in args[first..]: count, then (index id, raw, "+value" or "-")
--- triples; returns the map and the position after it
-local function read_tmap(args, first)
-    local count = tonumber(args[first])
-    local tmap = {}
-    local at = first + 1
-    for _ = 1, count do
+-- a call's header: "<fields>" or "<fields>|<n>", where n (index id, raw, "+value" or "-")
+-- triples of the transform map follow at args[first + 1..]. Returns the fields part, the
+-- transform map and the position after it.
+local NO_TRANSFORMS = {}
+local function read_header(args, first)
+    local header = args[first]
+    local cut = string.find(header, '|', 1, true)
+    if not cut then return header, NO_TRANSFORMS, first + 1 end
+    local tmap, at = {}, first + 1
+    for _ = 1, tonumber(string.sub(header, cut + 1)) do
         local id, raw, value = args[at], args[at + 1], args[at + 2]
         local known = tmap[id]
         if not known then known = {} tmap[id] = known end
         if value == '-' then known[raw] = false else known[raw] = string.sub(value, 2) end
         at = at + 3
     end
-    return tmap, at
+    return string.sub(header, 1, cut - 1), tmap, at
 end
 
 -- what an index stores for a raw value: (value or nil to skip, missing transform?)
@@ -269,64 +273,105 @@ local function needed_specs(affected, specs)
 end
 
 local function add_missing(missing, id, raws)
-    for _, raw in ipairs(raws) do
+    for _, raw in pairs(raws) do
         local list = missing[id]
         if not list then list = {} missing[id] = list end
         table.insert(list, raw)
     end
 end
 
+-- the token of an index of a single-value field for the states, or nil; and the raw value
+-- whose transform is missing, if one is
+local function single_token(index, owner, states, tmap)
+    local raw = states[owner.name]
+    if not raw then return nil end
+    local value = raw
+    if index.transform then
+        local known = tmap[index.id]
+        if known then value = known[raw] else value = nil end
+        if value == nil then return nil, raw end
+        if value == false then return nil end
+    end
+    local token_of = KINDS[index.kind].token
+    if token_of then return token_of(index, value, states) end
+    return value
+end
+
+local EMPTY = {}
+
 -- per affected index, the tokens to remove and to add going from `before` to `after`
 -- returns (changes, nil) or (nil, missing = {index id = [raw values]})
 local function plan_changes(affected, before, after, tmap)
     local changes, missing = {}, nil
-    for _, item in ipairs(affected) do
-        local owner, index = item[1], item[2]
-        local old, old_missing = index_tokens(index, owner, before, tmap)
-        local new, new_missing = index_tokens(index, owner, after, tmap)
-        if #old_missing > 0 or #new_missing > 0 then
-            missing = missing or {}
-            add_missing(missing, index.id, old_missing)
-            add_missing(missing, index.id, new_missing)
+    for i = 1, #affected do
+        local owner, index = affected[i][1], affected[i][2]
+        local removed, added
+        if not owner.multi then
+            local old, old_missing = single_token(index, owner, before, tmap)
+            local new, new_missing = single_token(index, owner, after, tmap)
+            if old_missing or new_missing then
+                missing = missing or {}
+                add_missing(missing, index.id, {old_missing, new_missing})
+            elseif old ~= new then
+                removed, added = EMPTY, EMPTY
+                if old then removed = {old} end
+                if new then added = {new} end
+            end
+        else
+            local old, old_missing = index_tokens(index, owner, before, tmap)
+            local new, new_missing = index_tokens(index, owner, after, tmap)
+            if #old_missing > 0 or #new_missing > 0 then
+                missing = missing or {}
+                add_missing(missing, index.id, old_missing)
+                add_missing(missing, index.id, new_missing)
+            end
+            removed, added = {}, {}
+            for token in pairs(old) do
+                if not new[token] then removed[#removed + 1] = token end
+            end
+            for token in pairs(new) do
+                if not old[token] then added[#added + 1] = token end
+            end
+            if #removed == 0 and #added == 0 then removed = nil end
         end
-        local removed, added = {}, {}
-        for token in pairs(old) do
-            if not new[token] then table.insert(removed, token) end
-        end
-        for token in pairs(new) do
-            if not old[token] then table.insert(added, token) end
-        end
-        if #removed > 0 or #added > 0 then table.insert(changes, {owner, index, removed, added}) end
+        if removed then changes[#changes + 1] = {owner, index, removed, added} end
     end
     if missing then return nil, missing end
     return changes, nil
 end
 
--- the first error the planned changes would cause, as an error reply, or nil: a value a
--- kind refuses, a unique index already holding a token, a related target that is missing
+-- the error adding `token` to an index would cause, as an error reply, or nil: a value the
+-- kind refuses, a unique index already holding it, a related target that is missing
 -- (`own`: the instance's own pks key, whose pk `pk` may be pointed to while created)
+local function check_token(index, owner, pk, token, own)
+    local kind = KINDS[index.kind]
+    if kind.refuse then
+        local refused = kind.refuse(index, owner, token)
+        if refused then return fail('INVALID', refused) end
+    end
+    if index.unique then
+        local other = kind.holder(index, pk, token)
+        if other then
+            local value = token
+            if kind.describe then value = kind.describe(token) end
+            return fail('UNIQUE', {field = owner.name, value = value, pk = other,
+                                   index = index.id, together = index.together})
+        end
+    end
+    if index.target and not (token == pk and index.target == own)
+            and redis.call('SISMEMBER', index.target, token) == 0 then
+        return fail('NOTARGET', {field = owner.name, pk = token})
+    end
+    return nil
+end
+
+-- the first error the planned changes would cause (see check_token), or nil
 local function check_changes(pk, changes, own)
     for _, change in ipairs(changes) do
         local owner, index, added = change[1], change[2], change[4]
-        local kind = KINDS[index.kind]
         for _, token in ipairs(added) do
-            if kind.refuse then
-                local refused = kind.refuse(index, owner, token)
-                if refused then return fail('INVALID', refused) end
-            end
-            if index.unique then
-                local other = kind.holder(index, pk, token)
-                if other then
-                    local value = token
-                    if kind.describe then value = kind.describe(token) end
-                    return fail('UNIQUE', {field = owner.name, value = value, pk = other,
-                                           index = index.id, together = index.together})
-                end
-            end
-            if index.target and not (token == pk and index.target == own)
-                    and redis.call('SISMEMBER', index.target, token) == 0 then
-                return fail('NOTARGET', {field = owner.name, pk = token})
-            end
+            local refused = check_token(index, owner, pk, token, own)
+            if refused then return refused end
         end
     end
     return nil
@@ -345,4 +390,89 @@ end
 
 local function merge_missing(into, missing)
     for id, raws in pairs(missing) do add_missing(into, id, raws) end
+end
+
+-- what a write of some fields moves, by the fields part of its header ("3" or "3,4"):
+-- {specs, affected, needed}; kept between calls (a function library lives on)
+-- plan[4] ("simple"): one single-value field whose indexes need nothing but its value (no
+-- transform, no other field): a plain replacement of its value takes a shorter path
+local WRITE_PLANS = {}
+local function write_plan(M, fields)
+    local plan = WRITE_PLANS[fields]
+    if plan then return plan end
+    local specs = {}
+    for position in string.gmatch(fields, '%d+') do specs[#specs + 1] = M.fields[tonumber(position)] end
+    local affected = affected_indexes(specs)
+    local simple = #specs == 1 and not specs[1].multi and #specs[1].dependents == 0
+    for _, index in ipairs(specs[1].indexes) do
+        if index.transform or KINDS[index.kind].token then simple = false end
+    end
+    plan = {specs, affected, needed_specs(affected, specs), simple}
+    WRITE_PLANS[fields] = plan
+    return plan
+end
+
+-- a plain replacement of a single value (plan[4]): (old value, error reply or nil), checked
+-- before writing; replace_indexed() then moves the index entries
+local function check_replacement(spec, key, pk, value, own)
+    local old
+    if spec.type == 'hfield' then old = redis.call('HGET', key, spec.name)
+    else old = redis.call('GET', key) end
+    if old == value then return old, nil end
+    for _, index in ipairs(spec.indexes) do
+        local refused = check_token(index, spec, pk, value, own)
+        if refused then return old, refused end
+    end
+    return old, nil
+end
+
+local function replace_indexed(spec, pk, old, value)
+    if old == value then return end
+    for _, index in ipairs(spec.indexes) do
+        local kind = KINDS[index.kind]
+        local removed = EMPTY
+        if old then removed = {old} end
+        if not (kind.apply and kind.apply(index, spec, pk, removed, {value})) then
+            if old then kind.remove(index, spec, pk, old) end
+            kind.add(index, spec, pk, value)
+        end
+    end
+end
+
+-- what a create of some fields writes, by the fields part of its header ("1,2,5*": "*"
+-- marks a multi-value field, whose item count comes first in its items):
+-- {given specs, multi-value flags, affected}
+local CREATE_PLANS = {}
+local function create_plan(M, fields)
+    local plan = CREATE_PLANS[fields]
+    if plan then return plan end
+    local given, multi, affected = {}, {}, {}
+    for position, star in string.gmatch(fields, '(%d+)(%*?)') do
+        local spec = M.fields[tonumber(position)]
+        given[#given + 1] = spec
+        multi[#multi + 1] = star == '*'
+        for _, index in ipairs(spec.indexes) do affected[#affected + 1] = {spec, index} end
+    end
+    plan = {given, multi, affected}
+    CREATE_PLANS[fields] = plan
+    return plan
+end
+
+-- what a delete of the model reads and removes, and what each referrer field moves:
+-- {affected, needed, referrers = {{field, pointer, touched, needed}}} (built once)
+local DELETE_PLAN = nil
+local function delete_plan(M)
+    if DELETE_PLAN then return DELETE_PLAN end
+    local affected = {}
+    for _, spec in ipairs(M.fields) do
+        for _, index in ipairs(spec.indexes) do affected[#affected + 1] = {spec, index} end
+    end
+    local referrers = {}
+    for _, referrer in ipairs(M.referrers) do
+        local touched = affected_indexes({referrer.field})
+        referrers[#referrers + 1] = {referrer.field, referrer.pointer, touched,
+                                     needed_specs(touched, {referrer.field})}
+    end
+    DELETE_PLAN = {affected, needed_specs(affected, {}), referrers}
+    return DELETE_PLAN
 end

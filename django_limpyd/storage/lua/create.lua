@@ -1,10 +1,11 @@
 -- create.lua: a whole new instance (pk, every given field, index entries), atomically.
 --
 -- keys[1]  the model's set of pks       keys[2]  the model's AutoPK counter
--- args     the pk ("" = take the next AutoPK), the transform map (see read_tmap), then per
---          given field: its position in M.fields, the number of items, the items (a
---          string/hfield: 1 value; set/list: the members; zset: member, score, ...; hash:
---          key, value, ...)
+-- args     the pk ("" = take the next AutoPK), the header (see read_header): the given
+--          fields, "<position>" for a single value, "<position>*" for a multi-value field,
+--          comma-separated), then the items of each given field in that order (a
+--          string/hfield: its value; a multi-value field: the number of items, then the
+--          items: set/list members; zset: member, score, ...; hash: key, value, ...)
 --
 -- Checks everything before the first write. Returns the pk. Errors (nothing written):
 --   LIMPYD_EXISTS {pk}, LIMPYD_UNIQUE {...}, LIMPYD_NEED {...}, LIMPYD_INVALID {...},
@@ -12,34 +13,29 @@
 
 local function create(M, keys, args)
     local pk = args[1]
-    local tmap, at = read_tmap(args, 2)
+    local fields, tmap, at = read_header(args, 2)
 
     if pk ~= '' and redis.call('SISMEMBER', keys[1], pk) == 1 then
         return fail('EXISTS', {pk = pk})
     end
 
     -- the given fields and the state each will have, in snapshot() form
-    local given, after = {}, {}
-    while at <= #args do
-        local spec = M.fields[tonumber(args[at])]
-        local count = tonumber(args[at + 1])
-        local state
-        if spec.type == 'string' or spec.type == 'hfield' then
-            state = args[at + 2]
+    local plan = create_plan(M, fields)
+    local given, multi, affected = plan[1], plan[2], plan[3]
+    local after = {}
+    for i = 1, #given do
+        if multi[i] then
+            local state, count = {}, tonumber(args[at])
+            for j = 1, count do state[j] = args[at + j] end
+            after[given[i].name] = state
+            at = at + 1 + count
         else
-            state = {}
-            for i = 1, count do state[i] = args[at + 1 + i] end
+            after[given[i].name] = args[at]
+            at = at + 1
         end
-        after[spec.name] = state
-        table.insert(given, spec)
-        at = at + 2 + count
     end
 
-    local affected = {}
-    for _, spec in ipairs(given) do
-        for _, index in ipairs(spec.indexes) do table.insert(affected, {spec, index}) end
-    end
-    local changes, missing = plan_changes(affected, {}, after, tmap)
+    local changes, missing = plan_changes(affected, EMPTY, after, tmap)
     if missing then return fail('NEED', missing) end
 
     local holder_pk = pk
@@ -50,11 +46,12 @@ local function create(M, keys, args)
     if pk == '' then pk = tostring(redis.call('INCR', keys[2])) end
 
     local entries = {}
-    for _, spec in ipairs(given) do
+    for i = 1, #given do
+        local spec = given[i]
         local state = after[spec.name]
         if spec.type == 'hfield' then
-            table.insert(entries, spec.name)
-            table.insert(entries, state)
+            entries[#entries + 1] = spec.name
+            entries[#entries + 1] = state
         elseif spec.type == 'string' then
             redis.call('SET', spec.key .. pk, state)
         elseif #state > 0 then

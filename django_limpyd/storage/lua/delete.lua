@@ -2,7 +2,8 @@
 -- every reference to it held by related fields of other instances (M.referrers).
 --
 -- keys[1]  the model's set of pks
--- args     the pk, the transform map (see read_tmap)
+-- args     the pk, then the header "|<n>" and the transform map when there is one
+--          (see read_header)
 --
 -- Returns 1 if deleted, 0 if there was no such instance. Errors (nothing written):
 --   LIMPYD_NEED {index id: [raw values]}
@@ -31,30 +32,29 @@ end
 
 local function delete(M, keys, args)
     local pk = args[1]
-    local tmap = read_tmap(args, 2)
+    local tmap = NO_TRANSFORMS
+    if args[2] then
+        local _, sent = read_header(args, 2)
+        tmap = sent
+    end
 
     if redis.call('SISMEMBER', keys[1], pk) == 0 then return 0 end
 
     -- the instance's own index entries (only the fields they use are read)
-    local affected = {}
-    for _, spec in ipairs(M.fields) do
-        for _, index in ipairs(spec.indexes) do table.insert(affected, {spec, index}) end
-    end
-    local changes, missing_all = {}, {}
-    if #affected > 0 then
-        local before = take_states(needed_specs(affected, {}), pk)
+    local plan = delete_plan(M)
+    local changes, missing_all = EMPTY, {}
+    if #plan[1] > 0 then
+        local before = take_states(plan[2], pk)
         local missing
-        changes, missing = plan_changes(affected, before, {}, tmap)
+        changes, missing = plan_changes(plan[1], before, EMPTY, tmap)
         if missing then merge_missing(missing_all, missing) end
     end
 
     -- the references to it: each referrer field loses the value `pk`
     local referring = {}
-    for _, referrer in ipairs(M.referrers) do
-        local field = referrer.field
-        local sources = redis.call('SMEMBERS', referrer.pointer .. pk)
-        local touched = affected_indexes({field})
-        local needed = needed_specs(touched, {field})
+    for _, referrer in ipairs(plan[3]) do
+        local field, touched, needed = referrer[1], referrer[3], referrer[4]
+        local sources = redis.call('SMEMBERS', referrer[2] .. pk)
         for _, source in ipairs(sources) do
             local was = take_states(needed, source)
             local now = {}

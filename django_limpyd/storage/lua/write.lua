@@ -3,12 +3,12 @@
 -- Several fields are written at once only by one HSET/HDEL of InstanceHashFields (they
 -- share the instance hash).
 --
--- keys[1]  the model's set of pks       keys[2]  the model's AutoPK counter
--- keys[3]  the model's scratch key      keys[4]  the key the command writes ("" when the
+-- keys[1]  the model's set of pks       keys[2]  the key the command writes ("" when the
 --                                                write creates the instance: pk unknown)
--- args     pk ("" = create the instance, AutoPK, with this write), the number of fields
---          written and their positions in M.fields, the transform map (see read_tmap),
---          the Redis command and its arguments after the key
+-- keys[3]  the model's AutoPK counter (only when the write creates the instance)
+-- args     pk ("" = create the instance, AutoPK, with this write), the header (positions
+--          in M.fields of the fields written, "3" or "3,4"; see read_header), the Redis
+--          command and its arguments after the key
 --
 -- Returns {pk, result of the command}. Errors, with nothing written (nothing replicated):
 --   LIMPYD_MISSING {pk}, LIMPYD_UNIQUE {field, value, pk, index, together},
@@ -22,33 +22,42 @@
 
 local function write(M, keys, args)
     local pk = args[1]
-    local count = tonumber(args[2])
-    local specs = {}
-    for i = 1, count do specs[i] = M.fields[tonumber(args[2 + i])] end
-    local tmap, at = read_tmap(args, 3 + count)
-    local command = string.upper(args[at])
+    local fields, tmap, at = read_header(args, 2)
+    local plan = write_plan(M, fields)
+    local specs, affected = plan[1], plan[2]
+    local command = args[at]
     local first = at + 1
     local creating = pk == ''
 
     if creating then
-        pk = tostring((tonumber(redis.call('GET', keys[2])) or 0) + 1)
+        pk = tostring((tonumber(redis.call('GET', keys[3])) or 0) + 1)
     elseif redis.call('SISMEMBER', keys[1], pk) == 0 then
         return fail('MISSING', {pk = pk})
     end
 
     local key = specs[1].key .. pk
-    local affected = affected_indexes(specs)
     local result
+    local spec = specs[1]
+    if plan[4] and not creating and ((command == 'HSET' and #args == first + 1 and args[first] == spec.name)
+            or (command == 'SET' and #args == first)) then
+        -- a plain replacement of one indexed value
+        local value = args[#args]
+        local old, refused = check_replacement(spec, key, pk, value, keys[1])
+        if refused then return refused end
+        result = redis.call(command, key, unpack(args, first))
+        replace_indexed(spec, pk, old, value)
+        return {pk, result}
+    end
     if #affected == 0 then
-        result = call_command(command, key, args, first, keys[3])
+        result = call_command(command, key, args, first, M.scratch)
     else
-        local before = take_states(needed_specs(affected, specs), pk)
+        local before = take_states(plan[3], pk)
         local after
         if REMOVING[command] then
             -- only the old values' transforms are needed: ask for them before writing
             local _, missing = plan_changes(affected, before, {}, tmap)
             if missing then return fail('NEED', missing) end
-            result = call_command(command, key, args, first, keys[3])
+            result = call_command(command, key, args, first, M.scratch)
             after = {}
             for _, spec in ipairs(specs) do after[spec.name] = snapshot(spec, pk) end
         else
@@ -57,7 +66,7 @@ local function write(M, keys, args)
             if trial then
                 -- run, look, undo: unreplicated
                 result, after = unreplicated(function()
-                    local reply = call_command(command, key, args, first, keys[3])
+                    local reply = call_command(command, key, args, first, M.scratch)
                     local states = {}
                     for _, spec in ipairs(specs) do
                         states[spec.name] = snapshot(spec, pk)
@@ -77,7 +86,7 @@ local function write(M, keys, args)
             if trial then
                 for _, spec in ipairs(specs) do restore(spec, pk, after[spec.name]) end
             else
-                result = call_command(command, key, args, first, keys[3])
+                result = call_command(command, key, args, first, M.scratch)
             end
             apply_changes(pk, changes)
             after = nil
@@ -92,7 +101,7 @@ local function write(M, keys, args)
     end
 
     if creating then
-        redis.call('SET', keys[2], pk)
+        redis.call('SET', keys[3], pk)
         redis.call('SADD', keys[1], pk)
     end
     return {pk, result}

@@ -1,16 +1,18 @@
-"""Paginators: a page (with its values) in one round trip; the count in one more."""
+"""Paginators: a page (with its values) and the count in one round trip."""
 
 import pytest
+from django.core.paginator import Paginator
 from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
 
 from django_limpyd.contrib.drf.pagination import (
     RedisCursorPagination,
+    RedisPageNumberPagination,
     positive_int,
     read_page,
     sorted_by_pk,
 )
-from tests.contrib.drf.models import Author, Note
+from tests.contrib.drf.models import Author, Book, Note
 
 
 @pytest.fixture
@@ -20,7 +22,7 @@ def notes(limpyd_db):
 
 class TestPageNumber:
     def test_pages(self, client, notes, assert_num_commands):
-        with assert_num_commands(2, round_trips=2):  # count; page with values
+        with assert_num_commands(1, round_trips=1):  # the count with the page and values
             response = client.get("/api/notes/?page=2")
         assert response.json() == {
             "count": 5,
@@ -39,12 +41,57 @@ class TestPageNumber:
         assert data["previous"] == "http://testserver/api/notes/?page_size=4"
         assert [n["pk"] for n in data["results"]] == ["5"]
 
-    def test_invalid_page_is_a_404(self, client, notes):
-        response = client.get("/api/notes/?page=9")
+    def test_invalid_page_is_a_404(self, client, notes, assert_num_commands):
+        with assert_num_commands(1):  # the count, with nothing in the page
+            response = client.get("/api/notes/?page=9")
         assert response.status_code == 404
         assert response.json() == {"detail": "Invalid page."}
+        with assert_num_commands(0):
+            for page in ("0", "-1", "x", "2.0"):
+                assert client.get(f"/api/notes/?page={page}").status_code == 404, page
 
-    def test_nothing_to_show_costs_the_count_only(self, client, limpyd_db, assert_num_commands):
+    def test_the_last_page_needs_the_count_first(self, client, notes, assert_num_commands):
+        with assert_num_commands(2, round_trips=2):  # count; the page
+            data = client.get("/api/notes/?page=last").json()
+        assert data["count"] == 5 and [n["pk"] for n in data["results"]] == ["5"]
+
+    def test_multi_value_fields_of_the_page_in_one_more_round_trip(
+        self, client, limpyd_db, assert_num_commands
+    ):
+        for year in (1990, 1980, 1970):
+            Book(title=str(year), year=year, tags=[str(year)])
+        # the count with the page and its single values; 5 multi-value fields x 2 rows
+        with assert_num_commands(1 + 5 * 2, round_trips=2):
+            data = client.get("/api/books/?ordering=year").json()
+        assert data["count"] == 3
+        assert [(b["year"], b["tags"]) for b in data["results"]] == [
+            (1970, ["1970"]),
+            (1980, ["1980"]),
+        ]
+
+    def test_orphans_and_plain_collections(self, notes, limpyd_db, assert_num_commands):
+        class OrphanPaginator(Paginator):
+            def __init__(self, object_list, per_page):
+                super().__init__(object_list, per_page, orphans=1)
+
+        class Orphans(RedisPageNumberPagination):
+            page_size = 2
+            django_paginator_class = OrphanPaginator
+
+        def page(number):
+            paginator = Orphans()
+            request = Request(APIRequestFactory().get("/notes/", {"page": number}))
+            with assert_num_commands(1):  # no view: the collection's pks, with the count
+                rows = paginator.paginate_queryset(Note.collection(), request)
+            return rows, paginator.page.paginator.count, paginator.page.has_next()
+
+        assert page(1) == (["1", "2"], 5, True)
+        assert page(2) == (["3", "4", "5"], 5, False)  # the last one takes its orphan
+        paginator = Orphans()
+        request = Request(APIRequestFactory().get("/notes/", {"page": "1"}))
+        assert paginator.paginate_queryset([7, 8, 9], request) == [7, 8, 9]  # not a collection
+
+    def test_nothing_to_show_costs_one_round_trip(self, client, limpyd_db, assert_num_commands):
         with assert_num_commands(1):
             response = client.get("/api/notes/")
         assert response.json() == {"count": 0, "next": None, "previous": None, "results": []}

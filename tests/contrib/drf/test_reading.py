@@ -65,6 +65,17 @@ def test_a_plain_collection_gives_its_pks_then_values(books, assert_num_commands
     assert [row["title"] for row in rows] == ["Hobbit", "Dune"]
 
 
+def test_read_counted_gets_the_count_with_the_page(books, assert_num_commands):
+    extended = Book.collection(manager=ExtendedCollectionManager).sort(by="year", desc=True)
+    reader = RowReader(Book, ["pk", "title", "tags"])
+    with assert_num_commands(2, round_trips=2):  # the count, page and titles; SMEMBERS
+        total, rows = reader.read_counted(extended, 1, 5)
+    assert (total, rows) == (2, [{"pk": "1", "title": "Hobbit", "tags": ["a", "b"]}])
+    with assert_num_commands(2, round_trips=2):  # the count and pks; HMGET
+        total, rows = RowReader(Book, ["title"]).read_counted(Book.collection().sort(by="pk"), 1)
+    assert (total, rows) == (2, [{"pk": "2", "title": "Dune"}])
+
+
 def test_instances_and_pks_are_read_in_one_round_trip(books, assert_num_commands):
     _hobbit, dune = books
     with assert_num_commands(4, round_trips=1):  # HMGET + GET per row
