@@ -77,7 +77,7 @@ class Pipeline:
         self.reset()
 
     def __len__(self) -> int:
-        return len(self.connection.command_stack)
+        return self.connection.queued_count()
 
     # -- watching -------------------------------------------------------------------
 
@@ -97,7 +97,7 @@ class Pipeline:
 
     @property
     def _immediate(self) -> bool:
-        return bool(self.connection.watching and not self.connection.explicit_transaction)
+        return self.connection.sends_at_once()
 
     # -- queueing -------------------------------------------------------------------
 
@@ -109,7 +109,7 @@ class Pipeline:
         """
         if self._immediate:
             return call.finish(call.run(self.connection))
-        self._calls[len(self.connection.command_stack)] = call
+        self._calls[self.connection.queued_count()] = call
         self.connection.execute_command(*call.command(self.database.connection))
         return self
 
@@ -125,7 +125,6 @@ class Pipeline:
         calls, self._calls = self._calls, {}
         client = self.database.connection
         transaction = self.connection.transaction
-        stack = self.connection.command_stack
         if transaction and calls:
             # transforms of stored values, read ahead in one round trip: a write that
             # asked for them after EXEC would be sent again outside the transaction
@@ -133,9 +132,10 @@ class Pipeline:
             if changed:
                 for position, call in calls.items():
                     if call in changed:
-                        stack[position] = (call.command(client), stack[position][1])
-            libraries = {call.library.name: call.library for call in calls.values()}
-            functions.ensure_present(client, list(libraries.values()))
+                        self.connection.replace_queued(position, call.command(client))
+            if not self.connection.is_watching():  # a stalled server must fail once, at EXEC
+                libraries = {call.library.name: call.library for call in calls.values()}
+                functions.ensure_present(client, list(libraries.values()))
         results = self.connection.execute(raise_on_error=False)
         pending = dict(calls)
         for _round in range(MAX_TRANSFORM_ROUNDS + 1):

@@ -7,7 +7,6 @@ can match nothing, so no round trip is needed); ``run_plan`` sends it.
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Any
 
 from redis.exceptions import ResponseError
@@ -85,7 +84,7 @@ def build_plan(model: type, query: Query, *, count: bool, check: bool) -> dict[s
     if operations is None:
         return None
     plan: dict[str, Any] = {
-        "tmp": model._meta.keys.temporary() + ":",
+        "tmp": None,  # the prefix of the function's temporary keys, made when it runs
         "filters": operations,
         "count": count,
         "check": check,
@@ -100,11 +99,65 @@ def build_plan(model: type, query: Query, *, count: bool, check: bool) -> dict[s
     return plan
 
 
+#: what a plan may hold that the direct reads below do not do
+_NOT_DIRECT = ("sort", "limit", "values", "source", "score", "store", "total", "check")
+
+
+def _text_bounds(op: dict[str, Any]) -> tuple[str, str | bytes]:
+    # as text_range in lua/collection.lua
+    value, cmp = op["value"], op["cmp"]
+    return {
+        "eq": ("[" + value + "\0", "(" + value + "\1"),
+        "gt": ("[" + value + "\1", "+"),
+        "gte": ("[" + value + "\0", "+"),
+        "lt": ("-", "(" + value + "\0"),
+        "lte": ("-", "(" + value + "\1"),
+        # the byte 0xFF, above every UTF-8 byte (as '\255' in Lua)
+        "startswith": ("[" + value, ("(" + value).encode() + b"\xff"),
+    }[cmp]
+
+
+def _strip_values(members: list[str]) -> list[str]:
+    # "value\0pk" members of a text index: their pks
+    return [member.rpartition("\0")[2] for member in members]
+
+
+def direct_read(plan: dict[str, Any], client: Any) -> tuple[tuple, Any] | None:
+    """The one read-only command answering ``plan`` straight from its index, with the
+    conversion of its reply, when there is one (a single filter on a set, or on a sorted
+    set of a single-value field, nothing else asked); ``None`` otherwise."""
+    filters = plan["filters"]
+    if len(filters) != 1 or any(plan.get(name) for name in _NOT_DIRECT):
+        return None
+    op = filters[0]
+    kind = op["op"]
+    if kind == "set":
+        if plan["count"]:
+            return ("SCARD", op["key"]), None
+        sort = "SORT_RO" if functions.uses_functions(client) else "SORT"
+        return (sort, op["key"], "BY", "nosort"), None
+    if op.get("multi") or kind not in ("num", "text"):
+        return None
+    if kind == "num":
+        if plan["count"]:
+            return ("ZCOUNT", op["key"], op["min"], op["max"]), None
+        return ("ZRANGEBYSCORE", op["key"], op["min"], op["max"]), None
+    low, high = _text_bounds(op)
+    if plan["count"]:
+        return ("ZLEXCOUNT", op["key"], low, high), None
+    return ("ZRANGEBYLEX", op["key"], low, high), _strip_values
+
+
 def run_plan(model: type, plan: dict[str, Any], client: Any = None) -> Any:
     """Send ``plan`` in one round trip; return the pks (or the count)."""
     meta = model._meta
     client = client or meta.database.connection
-    plan = dict(plan, tmp=plan["tmp"] or uuid.uuid4().hex)
+    direct = direct_read(plan, client)
+    if direct is not None:
+        command, convert = direct
+        reply = client.execute_command(*command)
+        return reply if convert is None else convert(reply)
+    plan = dict(plan, tmp=plan["tmp"] or meta.keys.temporary() + ":")
     try:
         return functions.call(client, meta.library, "collection", [meta.keys.pks], [dumps(plan)])
     except ScriptError as error:
