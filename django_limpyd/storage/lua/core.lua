@@ -404,10 +404,15 @@ local function write_plan(M, fields)
     for position in string.gmatch(fields, '%d+') do specs[#specs + 1] = M.fields[tonumber(position)] end
     local affected = affected_indexes(specs)
     local simple = #specs == 1 and not specs[1].multi and #specs[1].dependents == 0
+    -- plan[5] ("delta"): one set, sorted set or hash whose indexes have no transform: a
+    -- write reads and moves only what it changes
+    local kind = specs[1].type
+    local delta = #specs == 1 and (kind == 'set' or kind == 'zset' or kind == 'hash')
     for _, index in ipairs(specs[1].indexes) do
         if index.transform or KINDS[index.kind].token then simple = false end
+        if index.transform then delta = false end
     end
-    plan = {specs, affected, needed_specs(affected, specs), simple}
+    plan = {specs, affected, needed_specs(affected, specs), simple, delta}
     WRITE_PLANS[fields] = plan
     return plan
 end
@@ -475,4 +480,22 @@ local function delete_plan(M)
     end
     DELETE_PLAN = {affected, needed_specs(affected, {}), referrers}
     return DELETE_PLAN
+end
+
+-- the changes of the indexes of a multi-value field (no transform) when it loses the raw
+-- values `removed` and gains `added`; `states`: the other fields the kinds' tokens use
+local function delta_changes(affected, removed, added, states)
+    local changes = {}
+    for i = 1, #affected do
+        local owner, index = affected[i][1], affected[i][2]
+        local token_of = KINDS[index.kind].token
+        local gone, new = removed, added
+        if token_of then
+            gone, new = {}, {}
+            for _, raw in ipairs(removed) do gone[#gone + 1] = token_of(index, raw, states) end
+            for _, raw in ipairs(added) do new[#new + 1] = token_of(index, raw, states) end
+        end
+        if #gone > 0 or #new > 0 then changes[#changes + 1] = {owner, index, gone, new} end
+    end
+    return changes
 end

@@ -205,3 +205,102 @@ local function predict(command, specs, before, args, first)
     if state == nil then return nil end
     return {[spec.name] = state}
 end
+
+-- Multi-value fields (sets, sorted sets, hashes) whose indexes have no transform: what a
+-- command adds and removes, as raw values, read in the size of the change (not of the
+-- field). DELTAS[COMMAND](spec, key, args, first) -> (removed raws, added raws), before
+-- writing; DELTA_AFTER[COMMAND]: commands whose removed members are their reply.
+
+-- SMISMEMBER / ZMSCORE / HMGET of many members, in chunks unpack() can take
+local function read_many(command, key, members)
+    local found = {}
+    for start = 1, #members, 1000 do
+        local reply = redis.call(command, key, unpack(members, start, math.min(start + 999, #members)))
+        for i, value in ipairs(reply) do found[start + i - 1] = value end
+        -- ipairs stops at the first nil (false from Lua): fill by position instead
+        for i = #reply + 1, math.min(1000, #members - start + 1) do found[start + i - 1] = false end
+    end
+    return found
+end
+
+local function distinct(args, first, step, offset)
+    local seen, list = {}, {}
+    for i = first + (offset or 0), #args, step do
+        if not seen[args[i]] then
+            seen[args[i]] = true
+            list[#list + 1] = args[i]
+        end
+    end
+    return list
+end
+
+-- members absent from (or present in) the field, with the command answering 0/1/false/score
+local function members_where(command, key, members, present)
+    local result = {}
+    local found = read_many(command, key, members)
+    for i, member in ipairs(members) do
+        local is_in = found[i] and found[i] ~= 0
+        if is_in == present then result[#result + 1] = member end
+    end
+    return result
+end
+
+local function entry_token(key, value) return #key .. ':' .. key .. ':' .. value end
+
+local function hash_delta(spec, key, args, first, only_new)
+    if (#args - first + 1) % 2 ~= 0 then return nil end
+    local names, values, seen = {}, {}, {}
+    for i = #args - 1, first, -2 do  -- the last value of a repeated key wins
+        if not seen[args[i]] then
+            seen[args[i]] = true
+            table.insert(names, 1, args[i])
+            table.insert(values, 1, args[i + 1])
+        end
+    end
+    local old = read_many('HMGET', key, names)
+    local removed, added = {}, {}
+    for i, name in ipairs(names) do
+        if not old[i] then
+            added[#added + 1] = entry_token(name, values[i])
+        elseif not only_new and old[i] ~= values[i] then
+            removed[#removed + 1] = entry_token(name, old[i])
+            added[#added + 1] = entry_token(name, values[i])
+        end
+    end
+    return removed, added
+end
+
+local DELTAS = {
+    SADD = function(spec, key, args, first)
+        return EMPTY, members_where('SMISMEMBER', key, distinct(args, first, 1), false)
+    end,
+    SREM = function(spec, key, args, first)
+        return members_where('SMISMEMBER', key, distinct(args, first, 1), true), EMPTY
+    end,
+    ZADD = function(spec, key, args, first)
+        while string.upper(args[first] or '') == 'CH' do first = first + 1 end
+        if (#args - first + 1) % 2 ~= 0 then return nil end
+        return EMPTY, members_where('ZMSCORE', key, distinct(args, first, 2, 1), false)
+    end,
+    ZINCRBY = function(spec, key, args, first)
+        return EMPTY, members_where('ZMSCORE', key, {args[first + 1]}, false)
+    end,
+    ZREM = function(spec, key, args, first)
+        return members_where('ZMSCORE', key, distinct(args, first, 1), true), EMPTY
+    end,
+    HSET = function(spec, key, args, first) return hash_delta(spec, key, args, first, false) end,
+    HMSET = function(spec, key, args, first) return hash_delta(spec, key, args, first, false) end,
+    HSETNX = function(spec, key, args, first) return hash_delta(spec, key, args, first, true) end,
+    HDEL = function(spec, key, args, first)
+        local names = distinct(args, first, 1)
+        local old = read_many('HMGET', key, names)
+        local removed = {}
+        for i, name in ipairs(names) do
+            if old[i] then removed[#removed + 1] = entry_token(name, old[i]) end
+        end
+        return removed, EMPTY
+    end,
+}
+
+-- removals whose reply names what they removed: {step between members in the reply}
+local DELTA_AFTER = {SPOP = 1, ZPOPMIN = 2, ZPOPMAX = 2}

@@ -48,6 +48,35 @@ local function write(M, keys, args)
         replace_indexed(spec, pk, old, value)
         return {pk, result}
     end
+    local delta = plan[5] and not creating and (DELTAS[command] or DELTA_AFTER[command])
+    if delta then
+        -- a set, sorted set or hash: read and move only what the command changes
+        local states = {}
+        for name, dep in pairs(plan[3]) do
+            if name ~= spec.name then states[name] = snapshot(dep, pk) end
+        end
+        if DELTAS[command] then
+            local removed, added = DELTAS[command](spec, key, args, first)
+            if removed then
+                local changes = delta_changes(affected, removed, added, states)
+                local refused = check_changes(pk, changes, keys[1])
+                if refused then return refused end
+                result = call_command(command, key, args, first, M.scratch)
+                apply_changes(pk, changes)
+                return {pk, result}
+            end
+        else
+            result = call_command(command, key, args, first, M.scratch)
+            local removed, step = {}, DELTA_AFTER[command]
+            if type(result) == 'table' then
+                for i = 1, #result, step do removed[#removed + 1] = result[i] end
+            elseif result then
+                removed[1] = result  -- SPOP without a count
+            end
+            apply_changes(pk, delta_changes(affected, removed, EMPTY, states))
+            return {pk, result}
+        end
+    end
     if #affected == 0 then
         result = call_command(command, key, args, first, M.scratch)
     else
