@@ -25,6 +25,30 @@ test-redis6: $(INSTALLED)
 	"$$dir/redis-server" --version && \
 	PATH="$$dir:$$PATH" $(BIN)/pytest -n 2 -q
 
+# The client adapter (django_limpyd/client.py, the one module using redis-py
+# internals) and what is built on it, on the oldest supported redis-py and
+# django-redis: a throwaway venv (git-ignored), rebuilt when the pins or
+# setup.cfg/pyproject.toml change. `make test` covers the newest.
+REDIS_PY_OLDEST := 5.0.8
+# not 6.0.0 (setup.cfg's floor): connections.py calls get_connection_factory(options)
+# positionally, where django-redis 6 takes (path=None, options=None)
+DJANGO_REDIS_OLDEST := 7.0.0
+OLDEST_VENV := .venv-redis5
+OLDEST_INSTALLED := $(OLDEST_VENV)/.installed-$(REDIS_PY_OLDEST)-$(DJANGO_REDIS_OLDEST)
+OLDEST_TESTS := tests/test_client.py tests/test_client_adapter.py tests/pipelines tests/model \
+	tests/storage tests/reliability/test_connection_cut.py
+.PHONY: test-redis-py-oldest
+test-redis-py-oldest: $(OLDEST_INSTALLED)
+	$(OLDEST_VENV)/bin/python -c 'import redis, django_redis; print("redis-py", redis.__version__, "- django-redis", django_redis.__version__)'
+	$(OLDEST_VENV)/bin/pytest -n 2 -q $(OLDEST_TESTS)
+
+$(OLDEST_INSTALLED): setup.cfg pyproject.toml
+	rm -rf $(OLDEST_VENV)
+	$(PYTHON) -m venv $(OLDEST_VENV)
+	$(OLDEST_VENV)/bin/python -m pip install -q -e '.[test]' \
+		redis==$(REDIS_PY_OLDEST) django-redis==$(DJANGO_REDIS_OLDEST)
+	touch $@
+
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
 

@@ -1,21 +1,55 @@
-"""The redis-py client used by every django_limpyd database.
+"""The redis-py client used by every django_limpyd database, and THE one module that
+depends on redis-py internals.
 
 Two behaviours differ from a plain ``redis.Redis``:
 
 * **No blind retries of writes.** redis-py 6+ retries failed commands by
-  default; a retried ``INCR``, ``EVALSHA`` of a create or ``EXEC`` can apply a
-  write twice when only the reply was lost. Connections are built with a
-  zero-retry policy, and this client retries only read-only commands, on
-  ``ConnectionError`` (never on ``TimeoutError``, so a stalled server fails
-  within ``SOCKET_TIMEOUT``).
+  default; a retried ``INCR``, ``FCALL`` (or ``EVALSHA``) of a create or
+  ``EXEC`` can apply a write twice when only the reply was lost. Connections
+  are built with a zero-retry policy, and this client retries only read-only
+  commands, on ``ConnectionError`` (never on ``TimeoutError``, so a stalled
+  server fails within ``SOCKET_TIMEOUT``). A connection lost during the ``EXEC`` of a
+  watched transaction raises that error, not ``WatchError`` (see
+  :meth:`LimpydPipeline._exec_connection_lost`).
 * **Observers.** Callables registered on the client see every command (and
   every pipeline as one round trip) with its duration. With none registered
   the cost is one truth test per command. They back command logging and
   ``django_limpyd.test.commands.assert_num_commands``.
+
+redis-py internals used here, and only here (everything else in django_limpyd
+uses documented redis-py API, or the named functions and methods below):
+
+* ``redis.client.Pipeline``, subclassed, and built as ``Pipeline(connection_pool,
+  response_callbacks, transaction, shard_hint)`` like ``Redis.pipeline()`` does.
+* The pipeline's private hook called when the connection fails during
+  ``execute()``: ``_disconnect_raise_on_watching`` (redis-py >= 6) or
+  ``_disconnect_raise_reset`` (redis-py 5), overridden so that a lost EXEC is
+  never turned into a ``WatchError`` (which makes ``transaction()`` run it again).
+  Chosen by version; the import fails if the hook is missing (a renamed hook
+  would silently bring the double writes back).
+* ``immediate_execute_command`` and ``execute`` of the pipeline, overridden to
+  notify the observers.
+* The pipeline's attributes ``command_stack`` (a list of ``(args, options)``),
+  ``watching``, ``explicit_transaction`` and ``transaction``: read (and one entry
+  of ``command_stack`` replaced) only through :meth:`LimpydPipeline.queued_count`,
+  :meth:`~LimpydPipeline.queued_commands`, :meth:`~LimpydPipeline.replace_queued`,
+  :meth:`~LimpydPipeline.is_watching` and :meth:`~LimpydPipeline.sends_at_once`.
+* ``redis.Redis.execute_command`` called on our client, skipping
+  :class:`LimpydRedis`'s override (observers, read retries): :func:`send_unobserved`.
+* ``redis.Redis(protocol=2).response_callbacks``, redis-py's RESP2 reply parsers
+  keyed by upper-case command name: :func:`resp2_reply_callbacks`.
+* ``Retry._retries`` on redis-py 5, which has no ``Retry.get_retries()``:
+  :func:`retry_count`.
+
+Tested with redis-py 5.0.8, the oldest supported (``make test-redis-py-oldest``,
+with django-redis 7.0.0; 5.0.0 passed the same tests once, by hand), and 8.1.0, the
+newest (``make test``): ``tests/test_client_adapter.py`` covers each of the methods
+above. On redis-py 5 our connections speak RESP2 (its default); on 8.1, RESP3.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -25,6 +59,27 @@ from redis.backoff import NoBackoff
 from redis.client import Pipeline
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.retry import Retry
+
+
+def _major_minor(version: str) -> tuple[int, int]:
+    match = re.match(r"(\d+)\.(\d+)", version)
+    return (int(match[1]), int(match[2])) if match else (0, 0)
+
+
+#: The installed redis-py, as (major, minor).
+REDIS_PY_VERSION = _major_minor(redis.__version__)
+
+#: The name of redis-py's private hook that ``Pipeline.execute`` calls, with
+#: ``(connection, error, ...)``, when the connection fails during the round trip.
+EXEC_FAILURE_HOOK = (
+    "_disconnect_raise_reset" if REDIS_PY_VERSION < (6, 0) else "_disconnect_raise_on_watching"
+)
+if not callable(getattr(Pipeline, EXEC_FAILURE_HOOK, None)):
+    raise ImportError(
+        f"django_limpyd does not support redis-py {redis.__version__}: its Pipeline has no "
+        f"{EXEC_FAILURE_HOOK}(), through which a lost EXEC is kept from running twice "
+        "(see django_limpyd/client.py)."
+    )
 
 #: Commands that never change data: safe to send again after a lost connection.
 READ_ONLY_COMMANDS = frozenset(
@@ -99,6 +154,15 @@ def no_retry() -> Retry:
     return Retry(NoBackoff(), 0)
 
 
+def retry_count(retry: Retry) -> int:
+    """How many times ``retry`` sends a failed command again (0 for :func:`no_retry`).
+
+    ``Retry.get_retries()`` appeared in redis-py 6; redis-py 5 only has ``_retries``."""
+    if REDIS_PY_VERSION < (6, 0):
+        return retry._retries
+    return retry.get_retries()
+
+
 def _notify(observers: list[Observer], commands: list[tuple[Any, ...]], start: float) -> None:
     duration = time.perf_counter() - start
     for observer in list(observers):
@@ -110,20 +174,65 @@ class LimpydPipeline(Pipeline):
 
     Commands sent at once (``WATCH``, reads between ``watch()`` and ``multi()``)
     are reported one round trip each, like the client's.
+
+    Its state (what is queued, what is watched) is read through the methods
+    below, never through redis-py's attributes.
     """
 
-    def _disconnect_raise_on_watching(self, conn: Any, error: Exception, *args: Any) -> None:
+    _limpyd_observers: list[Observer]
+
+    # -- the queue and the watch, read through named methods ----------------------------
+
+    def queued_count(self) -> int:
+        """The number of commands queued for :meth:`execute` (``MULTI``/``EXEC`` not
+        counted). The next command queued gets this position in the results."""
+        return len(self.command_stack)
+
+    def queued_commands(self) -> list[tuple[Any, ...]]:
+        """The arguments of each queued command, in order (a copy)."""
+        return [args for args, _options in self.command_stack]
+
+    def replace_queued(self, position: int, args: Sequence[Any]) -> None:
+        """Send ``args`` instead of the command queued at ``position``; its reply is
+        parsed as the replaced one's was to be (same command, same options).
+        ``IndexError`` if nothing is queued there."""
+        _args, options = self.command_stack[position]
+        self.command_stack[position] = (tuple(args), options)
+
+    def is_watching(self) -> bool:
+        """True between a ``WATCH`` and the end of the transaction (``execute()``,
+        ``reset()``, or the loss of the connection, which ends the watch)."""
+        return bool(self.watching)
+
+    def sends_at_once(self) -> bool:
+        """True if a command is sent now rather than queued: keys are watched and
+        ``multi()`` was not called yet (redis-py's own rule, in ``execute_command``)."""
+        return bool(self.watching and not self.explicit_transaction)
+
+    # -- redis-py overrides --------------------------------------------------------------
+
+    def _exec_connection_lost(self, conn: Any, error: Exception, *args: Any) -> None:
         """A connection lost during EXEC: disconnect and let the error itself propagate.
 
         redis-py turns it into a ``WatchError`` when keys were watched, and a
         ``transaction()`` then runs its function again: but EXEC may have been
         applied, with only its reply lost, so running it again could apply the writes
         twice. A ``ConnectionError`` (or ``TimeoutError``) says "unknown outcome".
+
+        Installed as redis-py's private hook :data:`EXEC_FAILURE_HOOK` (its arguments
+        after ``error`` vary between versions; with the zero-retry policy of our
+        connections, ``execute()`` raises ``error`` right after).
         """
         conn.disconnect()
         self.watching = False  # the watch died with the connection: no UNWATCH to send
 
+    if EXEC_FAILURE_HOOK == "_disconnect_raise_reset":  # redis-py 5
+        _disconnect_raise_reset = _exec_connection_lost
+    else:  # redis-py >= 6
+        _disconnect_raise_on_watching = _exec_connection_lost
+
     def immediate_execute_command(self, *args: Any, **options: Any) -> Any:
+        """redis-py's, reported to the observers as one round trip."""
         observers = self._limpyd_observers
         if not observers:
             return super().immediate_execute_command(*args, **options)
@@ -134,10 +243,11 @@ class LimpydPipeline(Pipeline):
             _notify(observers, [args], start)
 
     def execute(self, raise_on_error: bool = True) -> list[Any]:
+        """redis-py's, reported to the observers as one round trip."""
         observers = self._limpyd_observers
         if not observers:
             return super().execute(raise_on_error)
-        commands = [args for args, _options in self.command_stack]
+        commands = self.queued_commands()
         if self.transaction and commands:
             commands = [("MULTI",), *commands, ("EXEC",)]
         start = time.perf_counter()
@@ -190,3 +300,19 @@ class LimpydRedis(redis.Redis):
         )
         pipe._limpyd_observers = self._limpyd_observers
         return pipe
+
+
+def send_unobserved(client: Any, *args: Any, **options: Any) -> Any:
+    """Send one command on ``client`` (a :class:`LimpydRedis`, or any ``redis.Redis``)
+    unseen by its observers (command counts, logging), and without this module's read
+    retries: redis-py's own ``execute_command``, :class:`LimpydRedis`'s override
+    skipped."""
+    return redis.Redis.execute_command(client, *args, **options)
+
+
+def resp2_reply_callbacks() -> dict[str, Callable[..., Any]]:
+    """redis-py's parsers of RESP2 replies, by upper-case command name (a new dict).
+
+    For replies that are RESP2 arrays whatever the connection's protocol, such as
+    Lua tables returned by scripts and functions. Built without connecting."""
+    return dict(redis.Redis(protocol=2).response_callbacks.items())

@@ -31,6 +31,8 @@ class PkLookup:
         """The pks, kept only if they exist."""
         return {"op": "pks", "values": self.pks} if self.pks else None
 
+    planned = operation
+
 
 def lookups_for(model: type, filters: dict[str, Any]) -> list[Any]:
     """The lookups for ``filters`` on ``model``.

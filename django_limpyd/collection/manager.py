@@ -47,7 +47,7 @@ class CollectionManager:
         lookups = lookups_for(self.model, filters)
         for lookup in lookups:
             if not getattr(lookup, "deferred", False):
-                lookup.operation()  # a bad filter value fails here, not at evaluation
+                lookup.planned()  # a bad filter value fails here, not at evaluation
         return self._clone(_query=self._query.filtered(lookups))
 
     def sort(

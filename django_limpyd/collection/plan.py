@@ -76,7 +76,7 @@ def build_plan(model: type, query: Query, *, count: bool, check: bool) -> dict[s
     """The collection script's plan for ``query`` (``None``: nothing can match)."""
     operations = []
     for lookup in query.lookups:
-        operation = lookup.operation()
+        operation = lookup.planned()
         if operation is None:
             return None
         operations.append(operation)
@@ -117,35 +117,50 @@ def _text_bounds(op: dict[str, Any]) -> tuple[str, str | bytes]:
     }[cmp]
 
 
-def _strip_values(members: list[str]) -> list[str]:
-    # "value\0pk" members of a text index: their pks
-    return [member.rpartition("\0")[2] for member in members]
-
-
-def direct_read(plan: dict[str, Any], client: Any) -> tuple[tuple, Any] | None:
-    """The one read-only command answering ``plan`` straight from its index, with the
-    conversion of its reply, when there is one (a single filter on a set, or on a sorted
-    set of a single-value field, nothing else asked); ``None`` otherwise."""
+def direct_read(plan: dict[str, Any], client: Any) -> tuple[list[tuple], Any] | None:
+    """The read-only commands answering ``plan`` straight from its index (sent together,
+    in one round trip), with the function combining their replies, when there are such
+    commands: a single filter on a set, on sorted set of a single-value field, or on
+    several sets that never share a pk (``__in`` of an equal index of a single-value
+    field), nothing else asked. ``None`` otherwise."""
     filters = plan["filters"]
-    if len(filters) != 1 or any(plan.get(name) for name in _NOT_DIRECT):
+    if len(filters) != 1:
         return None
+    for name in _NOT_DIRECT:
+        if plan.get(name):
+            return None
     op = filters[0]
     kind = op["op"]
-    if kind == "set":
-        if plan["count"]:
-            return ("SCARD", op["key"]), None
+    count = plan["count"]
+    if kind == "set" or (kind == "any" and op.get("disjoint")):
+        keys = [op["key"]] if kind == "set" else [child["key"] for child in op["ops"]]
+        if count:
+            return [("SCARD", key) for key in keys], sum
         sort = "SORT_RO" if functions.uses_functions(client) else "SORT"
-        return (sort, op["key"], "BY", "nosort"), None
+        return [(sort, key, "BY", "nosort") for key in keys], _concatenated
     if op.get("multi") or kind not in ("num", "text"):
         return None
     if kind == "num":
-        if plan["count"]:
-            return ("ZCOUNT", op["key"], op["min"], op["max"]), None
-        return ("ZRANGEBYSCORE", op["key"], op["min"], op["max"]), None
+        if count:
+            return [("ZCOUNT", op["key"], op["min"], op["max"])], _first
+        return [("ZRANGEBYSCORE", op["key"], op["min"], op["max"])], _first
     low, high = _text_bounds(op)
-    if plan["count"]:
-        return ("ZLEXCOUNT", op["key"], low, high), None
-    return ("ZRANGEBYLEX", op["key"], low, high), _strip_values
+    if count:
+        return [("ZLEXCOUNT", op["key"], low, high)], _first
+    return [("ZRANGEBYLEX", op["key"], low, high)], _stripped
+
+
+def _first(replies: list[Any]) -> Any:
+    return replies[0]
+
+
+def _concatenated(replies: list[list[str]]) -> list[str]:
+    return replies[0] if len(replies) == 1 else [pk for reply in replies for pk in reply]
+
+
+def _stripped(replies: list[list[str]]) -> list[str]:
+    # "value\0pk" members of a text index: their pks
+    return [member.rpartition("\0")[2] for member in replies[0]]
 
 
 def run_plan(model: type, plan: dict[str, Any], client: Any = None) -> Any:
@@ -154,9 +169,13 @@ def run_plan(model: type, plan: dict[str, Any], client: Any = None) -> Any:
     client = client or meta.database.connection
     direct = direct_read(plan, client)
     if direct is not None:
-        command, convert = direct
-        reply = client.execute_command(*command)
-        return reply if convert is None else convert(reply)
+        commands, combine = direct
+        if len(commands) == 1:
+            return combine([client.execute_command(*commands[0])])
+        pipe = client.pipeline(transaction=False)
+        for command in commands:
+            pipe.execute_command(*command)
+        return combine(pipe.execute())
     plan = dict(plan, tmp=plan["tmp"] or meta.keys.temporary() + ":")
     try:
         return functions.call(client, meta.library, "collection", [meta.keys.pks], [dumps(plan)])

@@ -30,7 +30,7 @@ _UNSET: Any = object()
 class BaseIndex:
     """Base of every index class. Subclasses set ``kind``."""
 
-    #: storage kind understood by the scripts: "eq", "text" or "num"
+    #: the index kind: the key of its Lua module in ``KINDS`` (core: "eq", "text", "num")
     kind: ClassVar[str] = ""
     #: filters read ``field__prefix__suffix`` when set
     prefix: ClassVar[str | None] = None
@@ -113,8 +113,13 @@ class BaseIndex:
     @property
     def storage_base(self) -> str:
         """The key of a range index, or the key prefix of an equal index."""
-        keys = self.field.model._meta.keys
-        return keys.index_storage(self.field.name, self.kind, self.prefix, self.key)
+        base = self.__dict__.get("_storage_base")
+        if base is None:
+            keys = self.field.model._meta.keys
+            base = self.__dict__["_storage_base"] = keys.index_storage(
+                self.field.name, self.kind, self.prefix, self.key
+            )
+        return base
 
     def get_storage_key(self, value: Any = None) -> str:
         """The Redis key holding the entries for the stored ``value`` (the transform

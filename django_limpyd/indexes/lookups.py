@@ -1,7 +1,8 @@
 """Filter suffixes as small named classes (``field__suffix=value``).
 
 Each index class declares the lookups it handles in ``lookups``; a lookup turns
-a filter value into an *operation* the collection script understands:
+a filter value into an *operation* the ``collection`` function
+(``storage/lua/collection.lua``) understands:
 
 * ``{"op": "set", "key": k}``: the pks in set ``k`` (EqualIndex)
 * ``{"op": "text", "key": k, "cmp": c, "value": v, "multi": m}``: a lexical
@@ -51,6 +52,8 @@ class Lookup:
         """``value`` as a filter value: a string, compared as is with what the index
         stores (as in limpyd, a filter value is *not* passed through the index's
         transform: filter on the transformed value)."""
+        if type(value) is str and value.isascii():
+            return value  # the common case, valid as it is
         if hasattr(value, "_meta") and hasattr(value, "pk"):  # an instance: its pk
             value = value.pk.get()
         elif hasattr(value, "current_value") and getattr(value, "instance", None) is not None:
@@ -62,6 +65,17 @@ class Lookup:
     def operation(self) -> dict[str, Any] | None:
         """The operation for the collection script (``None``: matches nothing)."""
         raise NotImplementedError
+
+    def planned(self) -> dict[str, Any] | None:
+        """:meth:`operation`, computed once (a lookup never changes; one whose value is
+        read at evaluation, ``deferred``, is computed each time)."""
+        if getattr(self, "deferred", False):
+            return self.operation()
+        try:
+            return self._planned
+        except AttributeError:
+            self._planned = self.operation()
+            return self._planned
 
 
 class EqualLookup(Lookup):
@@ -88,7 +102,11 @@ class InLookup(Lookup):
     def operation(self) -> dict[str, Any] | None:
         values = {self.indexed(value) for value in self.value} - {None}
         ops = [self.index.equal_operation(value) for value in sorted(values)]
-        return {"op": "any", "ops": ops} if ops else None
+        if not ops:
+            return None
+        # the sets of an equal index of a single-value field never share a pk
+        disjoint = not self.index.field.multi and all(op["op"] == "set" for op in ops)
+        return {"op": "any", "ops": ops, "disjoint": disjoint}
 
 
 class _Comparison(Lookup):

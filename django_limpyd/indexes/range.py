@@ -24,7 +24,7 @@ _DECIMAL = re.compile(r"\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*", re.A
 def index_number(value: str) -> float:
     """The score of ``value`` in a NumberRangeIndex: a plain decimal number, else 0.
 
-    The Lua scripts apply the same rule (``number_of`` in ``lua/lib.lua``).
+    The Lua functions apply the same rule (``number_of`` in ``lua/core.lua``).
     """
     match = _DECIMAL.fullmatch(value)
     return float(match.group(1)) if match else 0.0

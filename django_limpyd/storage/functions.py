@@ -18,9 +18,9 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-import redis
 from redis.exceptions import NoScriptError, ResponseError
 
+from django_limpyd.client import resp2_reply_callbacks, send_unobserved
 from django_limpyd.storage.compiler import LIBRARY_PREFIX, Library
 from django_limpyd.storage.keys import glob_escape
 
@@ -71,8 +71,7 @@ def reply_callback(command: str) -> Callable[..., Any] | None:
     become RESP2 arrays whatever the connection's protocol."""
     global _RESP2_CALLBACKS
     if _RESP2_CALLBACKS is None:
-        # a RESP2 client's callbacks (built without connecting): public redis-py API
-        _RESP2_CALLBACKS = dict(redis.Redis(protocol=2).response_callbacks.items())
+        _RESP2_CALLBACKS = resp2_reply_callbacks()
     return _RESP2_CALLBACKS.get(command)
 
 
@@ -101,9 +100,8 @@ def _state(client: Any) -> _ServerState:
 
 
 def _unobserved(client: Any, *args: Any) -> Any:
-    # redis.Redis's own method: django_limpyd's observers (command counts, logging) do
-    # not see library loads
-    return redis.Redis.execute_command(client, *args)
+    # django_limpyd's observers (command counts, logging) do not see library loads
+    return send_unobserved(client, *args)
 
 
 def _load(client: Any, library: Library, state: _ServerState) -> None:

@@ -1,8 +1,8 @@
 """Reading the stored values of fields in bulk (pipelines), as indexes see them.
 
-Used by index rebuilds and consistency checks, chunk by chunk; the Lua scripts
-have the same logic for single writes (``snapshot``/``indexed_values`` in
-``lua/lib.lua``).
+Used by index rebuilds and consistency checks, chunk by chunk; the write
+functions have the same logic for single writes (``snapshot``/``indexed_values``
+in ``lua/core.lua``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ __all__ = [
 
 def hash_entry_token(key: str, value: str) -> str:
     """How a HashField entry is indexed: ``"<bytes of key>:key:value"`` (the byte
-    length, as Lua's ``#`` counts it in ``lua/lib.lua``)."""
+    length, as Lua's ``#`` counts it in ``indexed_values``, ``lua/core.lua``)."""
     return f"{len(key.encode())}:{key}:{value}"
 
 

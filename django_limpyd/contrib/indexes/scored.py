@@ -2,8 +2,9 @@
 
 One sorted set per indexed value (members: pks), scored by the number in the
 *score field* of each instance. An instance whose score field is not set is not
-indexed. The Lua scripts keep the entries right when either field changes, in
-the same atomic unit as the write (index kind ``scored``, see ``lua/lib.lua``).
+indexed. The write functions keep the entries right when either field changes,
+in the same atomic unit as the write (index kind ``scored``, see
+``lua/scored.lua`` next to this module).
 
 Filtering (``field=value``, ``field__eq=``, ``field__in=[...]``) gives the pks;
 with :class:`~django_limpyd.contrib.collection.ExtendedCollectionManager` the

@@ -8,9 +8,10 @@ Declared on one field with the other fields it indexes together::
     ])
 
 An instance is indexed once every field is set, under the values of all of them
-(one set of pks per combination; index kind ``with`` in ``lua/lib.lua``, which
-keeps the entries right when any of the fields changes, atomically). With
-``unique=True`` no two instances hold the same combination.
+(one set of pks per combination; index kind ``with``, ``lua/with.lua`` next to
+this module, with which the write functions keep the entries right when any of
+the fields changes, atomically). With ``unique=True`` no two instances hold the
+same combination.
 
 Filtering needs every field in the same call (``name='foo', priority=1``; each
 may use ``__eq`` or ``__in``): :func:`django_limpyd.collection.filters.lookups_for`
@@ -38,8 +39,8 @@ def _part(value: str) -> str:
 
 def together_token(values: list[str]) -> str:
     """The entry token of these values (the indexed field's first, then the other
-    fields' in order): ``"len:value:len:value..."``, as ``index_tokens`` in
-    ``lua/lib.lua`` builds it."""
+    fields' in order): ``"len:value:len:value..."``, as ``KINDS.with.token`` in
+    ``lua/with.lua`` builds it."""
     return ":".join(_part(value) for value in values)
 
 
