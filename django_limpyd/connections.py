@@ -70,7 +70,7 @@ def build_client(config: DatabaseConfig, location: str | None = None) -> LimpydR
         **options.get("REDIS_CLIENT_KWARGS", {}),
         "read_retries": options["READ_RETRIES"],
     }
-    factory = get_connection_factory(factory_options)
+    factory = get_connection_factory(options=factory_options)
     params = factory.make_connection_params(resolve_url(config, location))
     pool = factory.get_connection_pool(params)
     return factory.redis_client_cls(connection_pool=pool, **factory.redis_client_cls_kwargs)

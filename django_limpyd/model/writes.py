@@ -307,7 +307,7 @@ def write(
             result = callback(result, **options) if options else callback(result)
         return result
 
-    keys = [meta.keys.pks, command[1]] if pk else [meta.keys.pks, "", meta.keys.max_pk]
+    keys = [meta.keys.pks, command[1] if pk else meta.keys.max_pk]
     call = FunctionCall(
         model,
         "write",

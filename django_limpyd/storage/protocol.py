@@ -61,6 +61,9 @@ def lua_literal(value: Any) -> str:
             raise ValueError(f"{value!r} has no Lua literal")
         if isinstance(value, int) and abs(value) > 2**53:
             raise ValueError(f"{value!r} cannot be exact in a Lua number (a double)")
+        if value == 0 and math.copysign(1.0, value) < 0:
+            # a constant -0 would be merged with a constant 0 of the chunk: computed
+            return "(-1/math.huge)"
         return repr(value)
     if isinstance(value, Mapping):
         items = (

@@ -76,6 +76,9 @@ class Team(RefusedModel):
 class Member(RefusedModel):
     email = InstanceHashField(unique=True)
     code = StringField(unique=True)
+    #: written by INCRBYFLOAT, whose result the engine learns from a trial run
+    score = StringField(unique=True)
+    rating = InstanceHashField(unique=True)
     nickname = InstanceHashField()
     team = FKInstanceHashField(Team, related_name="members")
 
@@ -203,8 +206,14 @@ def data(cluster: Cluster) -> Data:
     measure is the refused call alone.
     """
     team = Team(name="red")
-    holder = Member(email=TAKEN_EMAIL, code=TAKEN_CODE, nickname="holder", team=team)
-    member = Member(email="member@example.com", code="M-0", nickname="member", team=team)
+    holder = Member(
+        email=TAKEN_EMAIL, code=TAKEN_CODE, score="1.5", rating="2.5", nickname="holder", team=team
+    )
+    member = Member(
+        email="member@example.com", code="M-0", score="0", rating="0", nickname="member", team=team
+    )
+    member.score.incrbyfloat(1)
+    member.rating.hincrbyfloat(2)
     member.email.hset("member@example.com")
     member.code.set("M-1")
     member.hmset(nickname="member", team=team)
@@ -326,6 +335,21 @@ def test_update_to_a_taken_unique_value_sends_nothing(
     cluster.assert_nothing_sent(mark)
 
 
+@pytest.mark.parametrize("field_name", ["score", "rating"], ids=["INCRBYFLOAT", "HINCRBYFLOAT"])
+def test_refused_float_increment_sends_nothing(cluster: Cluster, data: Data, field_name: str):
+    """An increment by a float to a taken unique value: its result cannot be told in
+    advance, so the engine runs it as a trial that replicas and the AOF never see, and
+    undoes it; refused, nothing is sent (scratch work included)."""
+    mark = cluster.mark()
+    with pytest.raises(UniquenessError):
+        if field_name == "score":
+            data.member.score.incrbyfloat(0.5)  # 1 + 0.5: the holder's
+        else:
+            data.member.rating.hincrbyfloat(0.5)  # 2 + 0.5: the holder's
+    cluster.assert_nothing_sent(mark)
+    assert data.member.score.get() == "1" and data.member.rating.hget() == "2"
+
+
 def test_hmset_with_one_taken_unique_value_sends_nothing(cluster: Cluster, data: Data):
     """``hmset(nickname=..., email=taken, team=...)``: one taken value refuses the whole
     call, and none of its fields is sent."""
@@ -352,9 +376,8 @@ def test_refused_update_in_a_pipeline_sends_nothing(
 ):
     """The refused unique update queued in ``database.pipeline()``: ``execute(
     raise_on_error=False)`` gives its ``UniquenessError`` in place, and nothing is
-    sent. With ``MULTI``/``EXEC`` (the pipeline loads its scripts inside it), Redis 7
-    propagates no ``EXEC`` that wrote nothing: the offset does not move; Redis 6
-    propagates ``MULTI``, ``SCRIPT LOAD``, ``EXEC`` and nothing else."""
+    sent. With ``MULTI``/``EXEC``, Redis propagates no ``EXEC`` that wrote nothing:
+    the offset does not move (the batch never loads its libraries inside ``MULTI``)."""
     mark = cluster.mark()
     with DATABASE.pipeline(transaction=transaction) as pipeline:
         data.member.email.hset(TAKEN_EMAIL)

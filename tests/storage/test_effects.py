@@ -15,6 +15,8 @@ import pytest
 
 from django_limpyd import fields
 from django_limpyd.consistency import consistency_check
+from django_limpyd.contrib.collection import ExtendedCollectionManager
+from django_limpyd.contrib.indexes import ScoredEqualIndex
 from django_limpyd.indexes import EqualIndex, TextRangeIndex
 from django_limpyd.model import RedisModel
 
@@ -79,3 +81,37 @@ def test_an_indexed_multi_value_write_reads_only_what_it_changes(Big, big, datab
     assert not WHOLE_FIELD_READS & set(ran), ran
     assert sum(ran.values()) <= 12, ran  # the function and a few commands, whatever SIZE
     assert consistency_check(Big) == []
+
+
+@pytest.fixture
+def Scored(database):
+    class Scored(RedisModel):
+        namespace = "effects"
+        collection_manager = ExtendedCollectionManager
+        weight = fields.StringField()
+        tag = fields.StringField(indexes=[ScoredEqualIndex.configure(score_field="weight")])
+
+    Scored.use_database(database)
+    return Scored
+
+
+@pytest.mark.parametrize(
+    ("write", "value", "ttl"),
+    [
+        (lambda item: item.weight.set("7", ex=100), "7", (90, 100)),
+        (lambda item: item.weight.expire(100), "4.5", (90, 100)),
+        (lambda item: item.weight.incrbyfloat(2.5), "7", (990, 1000)),  # TTL kept
+    ],
+    ids=["set-ex", "expire", "incrbyfloat"],
+)
+def test_a_trial_write_keeps_the_commands_own_effects(Scored, database, write, value, ttl):
+    """A write whose result the engine cannot tell in advance (here on a field another
+    index is scored by) runs as an unreplicated trial, is undone, then runs for good:
+    the command's own effects (time to live included) are those of the command."""
+    item = Scored(weight="4.5", tag="t")
+    item.weight.expire(1000)
+    write(item)
+    low, high = ttl
+    assert low <= database.connection.ttl(item.weight.key) <= high
+    assert item.weight.get() == value
+    assert consistency_check(Scored) == []

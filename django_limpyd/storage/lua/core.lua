@@ -33,11 +33,16 @@ local function call_chunked(command, key, items, step)
     end
 end
 
--- writes that must reach neither replicas nor the AOF (scratch work, trial runs)
+-- writes that must reach neither replicas nor the AOF (scratch work, trial runs); calls
+-- may nest (a trial of INCRBYFLOAT uses the scratch key): only the outermost turns
+-- replication back on
+local UNREPLICATED = 0
 local function unreplicated(func, ...)
-    redis.set_repl(redis.REPL_NONE)
+    if UNREPLICATED == 0 then redis.set_repl(redis.REPL_NONE) end
+    UNREPLICATED = UNREPLICATED + 1
     local ok, result = pcall(func, ...)
-    redis.set_repl(redis.REPL_ALL)
+    UNREPLICATED = UNREPLICATED - 1
+    if UNREPLICATED == 0 then redis.set_repl(redis.REPL_ALL) end
     if not ok then error(result, 0) end
     return result
 end
@@ -404,10 +409,12 @@ local function write_plan(M, fields)
     for position in string.gmatch(fields, '%d+') do specs[#specs + 1] = M.fields[tonumber(position)] end
     local affected = affected_indexes(specs)
     local simple = #specs == 1 and not specs[1].multi and #specs[1].dependents == 0
+        and #affected > 0
     -- plan[5] ("delta"): one set, sorted set or hash whose indexes have no transform: a
     -- write reads and moves only what it changes
     local kind = specs[1].type
     local delta = #specs == 1 and (kind == 'set' or kind == 'zset' or kind == 'hash')
+        and #affected > 0
     for _, index in ipairs(specs[1].indexes) do
         if index.transform or KINDS[index.kind].token then simple = false end
         if index.transform then delta = false end

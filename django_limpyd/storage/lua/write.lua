@@ -3,9 +3,9 @@
 -- Several fields are written at once only by one HSET/HDEL of InstanceHashFields (they
 -- share the instance hash).
 --
--- keys[1]  the model's set of pks       keys[2]  the key the command writes ("" when the
---                                                write creates the instance: pk unknown)
--- keys[3]  the model's AutoPK counter (only when the write creates the instance)
+-- keys[1]  the model's set of pks       keys[2]  the key the command writes; when the write
+--                                                creates the instance (its pk unknown
+--                                                until then), the model's AutoPK counter
 -- args     pk ("" = create the instance, AutoPK, with this write), the header (positions
 --          in M.fields of the fields written, "3" or "3,4"; see read_header), the Redis
 --          command and its arguments after the key
@@ -17,8 +17,9 @@
 --
 -- The command's effect on the index entries is known before writing for most commands
 -- (effects.lua); a removal runs at once (nothing can refuse it); any other command runs as
--- a trial that replicas and the AOF never see (REPL_NONE), is undone, and only when it is
--- accepted is its resulting state written for good.
+-- a trial that replicas and the AOF never see (REPL_NONE), is undone (time to live
+-- included), and runs again for good only when its effects are accepted (the commands
+-- that need a trial are deterministic: same state, same result).
 
 local function write(M, keys, args)
     local pk = args[1]
@@ -30,7 +31,7 @@ local function write(M, keys, args)
     local creating = pk == ''
 
     if creating then
-        pk = tostring((tonumber(redis.call('GET', keys[3])) or 0) + 1)
+        pk = tostring((tonumber(redis.call('GET', keys[2])) or 0) + 1)
     elseif redis.call('SISMEMBER', keys[1], pk) == 0 then
         return fail('MISSING', {pk = pk})
     end
@@ -93,17 +94,23 @@ local function write(M, keys, args)
             after = predict(command, specs, before, args, first)
             local trial = after == nil
             if trial then
-                -- run, look, undo: unreplicated
-                result, after = unreplicated(function()
-                    local reply = call_command(command, key, args, first, M.scratch)
+                -- run, look, undo (with the keys' time to live): unreplicated; the
+                -- command runs for good below, once accepted
+                after = unreplicated(function()
+                    local ttls = {}
+                    for _, spec in ipairs(specs) do
+                        if spec.type ~= 'hfield' then ttls[spec.name] = redis.call('PTTL', spec.key .. pk) end
+                    end
+                    call_command(command, key, args, first, M.scratch)
                     local states = {}
                     for _, spec in ipairs(specs) do
                         states[spec.name] = snapshot(spec, pk)
                         restore(spec, pk, before[spec.name])
+                        local ttl = ttls[spec.name]
+                        if ttl and ttl > 0 then redis.call('PEXPIRE', spec.key .. pk, ttl) end
                     end
-                    return {reply, states}
+                    return states
                 end)
-                result, after = result[1], result[2]
             end
             for name, state in pairs(before) do
                 if after[name] == nil then after[name] = state end
@@ -112,11 +119,7 @@ local function write(M, keys, args)
             if missing then return fail('NEED', missing) end
             local refused = check_changes(pk, changes, keys[1])
             if refused then return refused end
-            if trial then
-                for _, spec in ipairs(specs) do restore(spec, pk, after[spec.name]) end
-            else
-                result = call_command(command, key, args, first, M.scratch)
-            end
+            result = call_command(command, key, args, first, M.scratch)
             apply_changes(pk, changes)
             after = nil
         end
@@ -130,7 +133,7 @@ local function write(M, keys, args)
     end
 
     if creating then
-        redis.call('SET', keys[3], pk)
+        redis.call('SET', keys[2], pk)
         redis.call('SADD', keys[1], pk)
     end
     return {pk, result}
