@@ -17,6 +17,7 @@ from redis.exceptions import DataError, ResponseError
 from django_limpyd.exceptions import ImplementationError, InvalidValue
 from django_limpyd.fields.commands import build_command, install_commands
 from django_limpyd.indexes import BaseIndex, EqualIndex
+from django_limpyd.storage.values import to_member_list, to_redis_string
 
 if TYPE_CHECKING:
     from django_limpyd.client import LimpydRedis
@@ -310,8 +311,6 @@ class SingleValueField(RedisField):
 
     def prepare_value(self, value: Any) -> str:
         """``value`` as stored, or :class:`InvalidValue` naming the field."""
-        from django_limpyd.storage.values import to_redis_string
-
         kind = type(value)
         if kind is str and value.isascii():
             return value  # the common cases, valid as they are
@@ -329,6 +328,4 @@ class MultiValuesField(RedisField):
 
     def prepare_value(self, value: Any) -> Any:
         """Values given to the constructor, as stored (overridden per type)."""
-        from django_limpyd.storage.values import to_member_list
-
         return to_member_list(value, self.describe())
