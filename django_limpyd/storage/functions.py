@@ -167,9 +167,13 @@ def call(
     ``owner``: the client whose knowledge of the server is used (``client`` itself by
     default; the database's client when ``client`` is one of its pipelines)."""
     owner = owner or client
-    ensure_loaded(owner, library)
+    state = _state(owner)
     try:
         try:
+            if state.functions and library.name in state.loaded:  # the usual case
+                command, name = library.calls[operation]
+                return client.execute_command(command, name, len(keys), *keys, *args)
+            ensure_loaded(owner, library)
             return client.execute_command(*command_args(owner, library, operation, keys, args))
         except ResponseError as error:
             if not is_missing_library(error):

@@ -442,9 +442,13 @@ local function replace_indexed(spec, pk, old, value)
     if old == value then return end
     for _, index in ipairs(spec.indexes) do
         local kind = KINDS[index.kind]
-        local removed = EMPTY
-        if old then removed = {old} end
-        if not (kind.apply and kind.apply(index, spec, pk, removed, {value})) then
+        local applied = false
+        if kind.apply then
+            local removed = EMPTY
+            if old then removed = {old} end
+            applied = kind.apply(index, spec, pk, removed, {value})
+        end
+        if not applied then
             if old then kind.remove(index, spec, pk, old) end
             kind.add(index, spec, pk, value)
         end
