@@ -25,7 +25,11 @@ SORTED_SCORE = "sorted_score"
 DEFAULT_STORE_TTL = 60
 
 
-def _value_spec(model: type, name: str) -> dict[str, Any]:
+#: multi-value fields ``values(..., multi=True)`` reads whole
+MULTI_VALUE_TYPES = ("set", "list", "zset", "hash")
+
+
+def _value_spec(model: type, name: str, multi: bool = False) -> dict[str, Any]:
     meta = model._meta
     if name == SORTED_SCORE:
         return {"kind": "score"}
@@ -36,6 +40,8 @@ def _value_spec(model: type, name: str) -> dict[str, Any]:
         return {"kind": "string", "key": meta.keys.field_prefix(field.name)}
     if field.storage_type == "hfield":
         return {"kind": "hfield", "key": meta.keys.instance_hash_prefix, "name": field.name}
+    if multi and field.storage_type in MULTI_VALUE_TYPES:
+        return {"kind": field.storage_type, "key": meta.keys.field_prefix(field.name)}
     raise ImplementationError(
         f"{field.describe()} holds several values: values() and values_list() only read "
         "PKField, StringField and InstanceHashField."
@@ -45,10 +51,10 @@ def _value_spec(model: type, name: str) -> dict[str, Any]:
 class ValuesResult(PksResult):
     """Dicts of field values (``values()``)."""
 
-    def __init__(self, model: type, names: list[str]) -> None:
+    def __init__(self, model: type, names: list[str], multi: bool = False) -> None:
         super().__init__(model)
         self.names = names
-        self.specs = [_value_spec(model, name) for name in names]
+        self.specs = [_value_spec(model, name, multi) for name in names]
 
     def plan_values(self) -> list[dict[str, Any]]:
         return self.specs
@@ -59,8 +65,17 @@ class ValuesResult(PksResult):
         rows = [replies[i : i + width] for i in range(0, len(replies), width)]
         for row in rows:
             for i, spec in enumerate(self.specs):
-                if spec["kind"] == "score" and row[i] is not None:
+                kind = spec["kind"]
+                if kind == "score" and row[i] is not None:
                     row[i] = str(float(row[i]))
+                elif kind == "set":
+                    row[i] = set(row[i])
+                elif kind == "zset":  # as redis-py's zrange(withscores=True)
+                    pairs = row[i]
+                    row[i] = [(pairs[j], float(pairs[j + 1])) for j in range(0, len(pairs), 2)]
+                elif kind == "hash":
+                    pairs = row[i]
+                    row[i] = {pairs[j]: pairs[j + 1] for j in range(0, len(pairs), 2)}
         return rows
 
     def convert(self, replies: Iterable[Any]) -> list[Any]:
@@ -152,10 +167,15 @@ class ExtendedCollectionManager(CollectionManager):
     def ordered(self) -> bool:
         return super().ordered or self._score is not None or self._source is not None
 
-    def values(self, *fields: Any) -> ExtendedCollectionManager:
+    def values(self, *fields: Any, multi: bool = False) -> ExtendedCollectionManager:
         """A new collection returning dicts of these fields (default: every PKField,
-        StringField and InstanceHashField)."""
-        return self._clone(_result=ValuesResult(self.model, self._names(fields)))
+        StringField and InstanceHashField). With ``multi=True``, multi-value fields may
+        be asked too, read whole in the same call: a SetField as a ``set``, a ListField
+        as a list, a SortedSetField as ``[(member, score), ...]`` in score order, a
+        HashField as a dict (as redis-py's ``smembers``, ``lrange``, ``zrange(...,
+        withscores=True)``, ``hgetall`` give them)."""
+        names = self._names(fields, multi)
+        return self._clone(_result=ValuesResult(self.model, names, multi))
 
     def values_list(self, *fields: Any, flat: bool = False) -> ExtendedCollectionManager:
         """A new collection returning tuples of these fields (or values, with ``flat``)."""
@@ -164,7 +184,7 @@ class ExtendedCollectionManager(CollectionManager):
             raise ImplementationError("values_list(flat=True) takes exactly one field.")
         return self._clone(_result=ValuesListResult(self.model, names, flat))
 
-    def _names(self, fields: tuple[Any, ...]) -> list[str]:
+    def _names(self, fields: tuple[Any, ...], multi: bool = False) -> list[str]:
         if not fields:
             meta = self.model._meta
             return [
@@ -172,7 +192,7 @@ class ExtendedCollectionManager(CollectionManager):
             ]
         names = [field.name if isinstance(field, RedisField) else field for field in fields]
         for name in names:
-            _value_spec(self.model, name)  # unknown or multi-value field: fail now
+            _value_spec(self.model, name, multi)  # unknown or multi-value field: fail now
         if SORTED_SCORE in names and self._score is None:
             raise ImplementationError(f"{SORTED_SCORE!r} needs sort(by_score=...) first.")
         return names

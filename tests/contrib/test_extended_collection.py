@@ -185,3 +185,40 @@ def test_count_and_slice_by_score_stored_and_intersected(Person, current_user, d
     database.connection.delete(stored.stored_key)
     with pytest.raises(Person.DoesNotExist):
         stored.count_and_slice(0, 1)
+
+
+def test_values_with_multi_reads_multi_value_fields_in_the_same_call(database):
+    """``values(..., multi=True)``: sets, lists, sorted sets and hashes read whole by
+    the collection function, shaped as redis-py gives them; without ``multi`` they
+    are refused, as in limpyd."""
+    from django_limpyd import fields
+    from django_limpyd.contrib.collection import ExtendedCollectionManager
+    from django_limpyd.exceptions import ImplementationError
+    from django_limpyd.model import RedisModel
+    from django_limpyd.test.commands import assert_num_commands
+
+    class Shelf(RedisModel):
+        namespace = "multi_values"
+        collection_manager = ExtendedCollectionManager
+        name = fields.InstanceHashField(indexable=True)
+        tags = fields.SetField()
+        items = fields.ListField()
+        ranks = fields.SortedSetField()
+        data = fields.HashField()
+
+    Shelf.use_database(database)
+    Shelf(name="a", tags=["x", "y"], items=["b", "a", "b"], ranks={"m": 2, "n": 1}, data={"k": "v"})
+    Shelf(name="b")
+    with assert_num_commands(1, database):
+        rows = list(
+            Shelf.collection()
+            .sort(by="name", alpha=True)
+            .values("name", "tags", "items", "ranks", "data", multi=True)
+        )
+    assert rows == [
+        {"name": "a", "tags": {"x", "y"}, "items": ["b", "a", "b"],
+         "ranks": [("n", 1.0), ("m", 2.0)], "data": {"k": "v"}},
+        {"name": "b", "tags": set(), "items": [], "ranks": [], "data": {}},
+    ]  # fmt: skip
+    with pytest.raises(ImplementationError, match="holds several values"):
+        Shelf.collection().values("tags")

@@ -4,15 +4,14 @@ Serializer fields read :class:`Row` objects: a dict of model field name to
 value (``pk`` included) with ``row.pk`` and ``row.instance``. A
 :class:`RowReader` makes them:
 
-* from an ``ExtendedCollectionManager`` (what the viewsets use): the pks and the
-  single-value fields (``StringField``, ``InstanceHashField``) are read by the
-  collection script itself with ``values()``: filters, sort, slice and values
-  in **one round trip** (with the count of the collection too, in
-  :meth:`RowReader.read_counted`, what a page-number paginator uses);
+* from an ``ExtendedCollectionManager`` (what the viewsets use): the pks and every
+  field (multi-value fields whole) are read by the collection function itself with
+  ``values(..., multi=True)``: filters, sort, slice and values in **one round
+  trip** (with the count of the collection too, in :meth:`RowReader.read_counted`,
+  what a page-number paginator uses);
 * from a plain ``CollectionManager``: its pks (one round trip), then the rest;
-* multi-value fields (hash, set, list, sorted set), and every field of rows made
-  from instances or pks, are read with **one pipeline** (no transaction) of read
-  commands on the fields' keys, for all the rows at once;
+* every field of rows made from instances or pks is read with **one pipeline** (no
+  transaction) of read commands on the fields' keys, for all the rows at once;
 * a nested serializer of a related field: the pks the rows point to are read by
   the nested reader, in one more round trip per target model (never one per row).
 
@@ -109,7 +108,7 @@ class RowReader:
         """Rows for ``items``: a collection (read as filtered, sorted and sliced), or an
         iterable of instances, rows or pks (in that order)."""
         if isinstance(items, ExtendedCollectionManager):
-            rows = self._rows_of_values(items.values("pk", *self._single_names()))
+            rows = self._rows_of_values(items.values("pk", *self._value_names(), multi=True))
         elif isinstance(items, CollectionManager):
             rows = [Row(self.model, pk) for pk in items.primary_keys()]
         else:
@@ -124,7 +123,7 @@ class RowReader:
         ``ExtendedCollectionManager``), with
         :meth:`~django_limpyd.collection.CollectionManager.count_and_slice`."""
         if isinstance(collection, ExtendedCollectionManager):
-            values = collection.values("pk", *self._single_names())
+            values = collection.values("pk", *self._value_names(), multi=True)
             total, found = values.count_and_slice(start, stop)
             rows = self._rows_of_values(found)
         else:
@@ -132,12 +131,23 @@ class RowReader:
             rows = [Row(self.model, pk) for pk in pks]
         return total, self._complete(rows)
 
-    def _single_names(self) -> list[str]:
-        """The fields read by the collection script with ``values()``."""
-        return [f.name for f in self.fields if f.storage_type in SINGLE_VALUE_TYPES]
+    def _value_names(self) -> list[str]:
+        """The fields read by the collection script with ``values(..., multi=True)``:
+        all of them, multi-value fields included."""
+        return [f.name for f in self.fields]
 
     def _rows_of_values(self, found: Iterable[dict[str, Any]]) -> list[Row]:
-        return [Row(self.model, values.pop("pk"), values) for values in found]
+        multi = [
+            (f.name, f.storage_type)
+            for f in self.fields
+            if f.storage_type not in SINGLE_VALUE_TYPES
+        ]
+        rows = []
+        for values in found:
+            for name, storage_type in multi:
+                values[name] = _shape(storage_type, values[name])
+            rows.append(Row(self.model, values.pop("pk"), values))
+        return rows
 
     def _complete(self, rows: list[Row]) -> list[Row]:
         """``rows`` with their other fields read (one pipeline), and their related

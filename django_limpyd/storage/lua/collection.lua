@@ -14,8 +14,10 @@
 --   total   bool: return {count, result}: the count of the whole collection (filters,
 --           source, check and score applied, limit not) with the (sliced) result
 --   check   bool: drop pks no longer in keys[1]
---   values  nil | [{kind = "pk" | "string" | "hfield" | "score", key = prefix, name = n}]:
---           return those values for each pk instead of the pk (a flat array)
+--   values  nil | [{kind = "pk" | "string" | "hfield" | "score" | "set" | "list" | "zset" |
+--           "hash", key = prefix, name = n}]: return those values for each pk instead of the
+--           pk (a flat array; a multi-value field's value as an array: its members, its
+--           items, member and score pairs, key and value pairs)
 --   store   nil | {key = k, ttl = seconds or nil}: also store the resulting pks in list k
 --
 -- Errors: LIMPYD_SORT {error}, LIMPYD_NOSTORED {key} (a stored collection expired).
@@ -228,6 +230,14 @@ local function collection(keys, args)
                     value = redis.call('HGET', wanted.key .. pk, wanted.name)
                 elseif wanted.kind == 'score' then
                     value = plan.score and redis.call('ZSCORE', plan.score.key, pk) or false
+                elseif wanted.kind == 'set' then
+                    value = redis.call('SMEMBERS', wanted.key .. pk)
+                elseif wanted.kind == 'list' then
+                    value = redis.call('LRANGE', wanted.key .. pk, 0, -1)
+                elseif wanted.kind == 'zset' then
+                    value = redis.call('ZRANGE', wanted.key .. pk, 0, -1, 'WITHSCORES')
+                elseif wanted.kind == 'hash' then
+                    value = redis.call('HGETALL', wanted.key .. pk)
                 end
                 table.insert(rows, value)
             end

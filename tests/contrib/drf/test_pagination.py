@@ -55,13 +55,13 @@ class TestPageNumber:
             data = client.get("/api/notes/?page=last").json()
         assert data["count"] == 5 and [n["pk"] for n in data["results"]] == ["5"]
 
-    def test_multi_value_fields_of_the_page_in_one_more_round_trip(
+    def test_multi_value_fields_of_the_page_in_the_same_round_trip(
         self, client, limpyd_db, assert_num_commands
     ):
         for year in (1990, 1980, 1970):
             Book(title=str(year), year=year, tags=[str(year)])
         # the count with the page and its single values; 5 multi-value fields x 2 rows
-        with assert_num_commands(1 + 5 * 2, round_trips=2):
+        with assert_num_commands(1, round_trips=1):
             data = client.get("/api/books/?ordering=year").json()
         assert data["count"] == 3
         assert [(b["year"], b["tags"]) for b in data["results"]] == [
