@@ -144,6 +144,8 @@ class Options:
     def database(self) -> RedisDatabase:
         """The model's database (an alias is resolved, and the model registered, on use)."""
         database = self.model.database
+        if database is self._registered_on and database is not None:
+            return database  # a RedisDatabase, already registered: the usual case
         if database is None and self.app_label is not None:
             database = "default"
         if isinstance(database, str):

@@ -286,7 +286,7 @@ def write(
         raise ImplementationError(
             f"This {meta.name} has no pk yet: give {meta.pk_field.describe()} a value first."
         )
-    names = tuple(field.name for field in fields)
+    names = (fields[0].name,) if len(fields) == 1 else tuple(field.name for field in fields)
     listened = _listened(model, signals.pre_save, signals.post_save)
     if listened:
         _send(signals.pre_save, instance, created=pk is None, update_fields=names)
@@ -298,9 +298,9 @@ def write(
     options.pop("keys", None)
 
     def finish(reply: Any) -> Any:
-        created_pk, result = reply
+        result = reply
         if pk is None:
-            instance._pk = created_pk
+            instance._pk, result = reply
         if listened:
             _send(signals.post_save, instance, created=pk is None, update_fields=names)
         if callback is not None:
@@ -316,7 +316,7 @@ def write(
         tmap,
         finish,
     )
-    if pk is not None:
+    if pk is not None and meta.has_transforms:
         call.stored = (pk, list(fields))
     return _execute(call, creating=instance if pk is None else None)
 
@@ -414,5 +414,6 @@ def delete(instance: RedisModel) -> bool:
     call = FunctionCall(
         model, "delete", [meta.keys.pks], lambda tmap: protocol.delete_args(pk, tmap), {}, finish
     )
-    call.stored = (pk, meta.data_fields)
+    if meta.has_transforms:
+        call.stored = (pk, meta.data_fields)
     return _execute(call)

@@ -10,7 +10,8 @@
 --          in M.fields of the fields written, "3" or "3,4"; see read_header), the Redis
 --          command and its arguments after the key
 --
--- Returns {pk, result of the command}. Errors, with nothing written (nothing replicated):
+-- Returns the result of the command ({pk, result} when the write created the instance,
+-- whose pk the caller learns so). Errors, with nothing written (nothing replicated):
 --   LIMPYD_MISSING {pk}, LIMPYD_UNIQUE {field, value, pk, index, together},
 --   LIMPYD_NEED {index id: [raw values]}, LIMPYD_INVALID {field, value, reason},
 --   LIMPYD_NOTARGET {field, pk}
@@ -47,7 +48,7 @@ local function write(M, keys, args)
         if refused then return refused end
         result = redis.call(command, key, unpack(args, first))
         replace_indexed(spec, pk, old, value)
-        return {pk, result}
+        return result
     end
     local delta = plan[5] and not creating and (DELTAS[command] or DELTA_AFTER[command])
     if delta then
@@ -64,7 +65,7 @@ local function write(M, keys, args)
                 if refused then return refused end
                 result = call_command(command, key, args, first, M.scratch)
                 apply_changes(pk, changes)
-                return {pk, result}
+                return result
             end
         else
             result = call_command(command, key, args, first, M.scratch)
@@ -75,7 +76,7 @@ local function write(M, keys, args)
                 removed[1] = result  -- SPOP without a count
             end
             apply_changes(pk, delta_changes(affected, removed, EMPTY, states))
-            return {pk, result}
+            return result
         end
     end
     if #affected == 0 then
@@ -135,6 +136,7 @@ local function write(M, keys, args)
     if creating then
         redis.call('SET', keys[2], pk)
         redis.call('SADD', keys[1], pk)
+        return {pk, result}
     end
-    return {pk, result}
+    return result
 end
