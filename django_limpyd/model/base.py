@@ -65,10 +65,10 @@ class RedisModel(metaclass=ModelBase):
                 raise self.DoesNotExist(f"{type(self).__name__} {pk!r} does not exist.")
             self._pk = pk
             return
-        values = dict(kwargs)
-        for field in self._meta.data_fields:
-            if field.name not in values and field.default is not NOT_SET:
-                values[field.name] = field.default
+        values = kwargs
+        defaults = self._meta.defaults
+        if defaults:
+            values = {**defaults, **kwargs}
         if values:
             self._create(values)
 
@@ -90,8 +90,9 @@ class RedisModel(metaclass=ModelBase):
         pk_field = meta.pk_field
         pk = ""
         prepared: dict[str, Any] = {}
+        fields = meta.fields
         for name, value in values.items():
-            field = meta.get_field(name)
+            field = fields.get(name) or meta.get_field(name)  # "pk", or a clear error
             if field is pk_field:
                 if pk_field.auto:
                     raise ImplementationError(

@@ -35,6 +35,7 @@ class Options:
         self.app_label: str | None = None
         self.fields: dict[str, RedisField] = {}
         self._data_fields: list[RedisField] | None = None
+        self._defaults: dict[str, Any] | None = None
         self.pk_field: PKField | None = None
         self.keys = ModelKeys(namespace, self.name)
         self._registered_on: RedisDatabase | None = None
@@ -96,7 +97,7 @@ class Options:
         from django_limpyd.fields.pk import PKField
 
         self.fields[field.name] = field
-        self._data_fields = None
+        self._data_fields = self._defaults = None
         if isinstance(field, PKField):
             self.pk_field = field
 
@@ -124,6 +125,19 @@ class Options:
                 field for field in self.fields.values() if field is not self.pk_field
             ]
         return fields
+
+    @property
+    def defaults(self) -> dict[str, Any]:
+        """``{name: default}`` of the data fields declaring a default."""
+        if self._defaults is None:
+            from django_limpyd.fields.base import NOT_SET
+
+            self._defaults = {
+                field.name: field.default
+                for field in self.data_fields
+                if field.default is not NOT_SET
+            }
+        return self._defaults
 
     @property
     def hash_fields(self) -> list[str]:
