@@ -463,13 +463,25 @@ local function create_plan(M, fields)
     local plan = CREATE_PLANS[fields]
     if plan then return plan end
     local given, multi, affected = {}, {}, {}
+    -- plan[4] ("lean"): every index entry is the value of a single-value field (no
+    -- transform, no token of several fields, no related target); plan[5]: its entries,
+    -- as flat (index, field, position in `given`) triples
+    local lean, entries = true, {}
     for position, star in string.gmatch(fields, '(%d+)(%*?)') do
         local spec = M.fields[tonumber(position)]
         given[#given + 1] = spec
         multi[#multi + 1] = star == '*'
-        for _, index in ipairs(spec.indexes) do affected[#affected + 1] = {spec, index} end
+        for _, index in ipairs(spec.indexes) do
+            affected[#affected + 1] = {spec, index}
+            if spec.multi or index.transform or index.target or KINDS[index.kind].token then
+                lean = false
+            end
+            entries[#entries + 1] = index
+            entries[#entries + 1] = spec
+            entries[#entries + 1] = #given
+        end
     end
-    plan = {given, multi, affected}
+    plan = {given, multi, affected, lean, entries}
     CREATE_PLANS[fields] = plan
     return plan
 end

@@ -11,6 +11,51 @@
 --   LIMPYD_EXISTS {pk}, LIMPYD_UNIQUE {...}, LIMPYD_NEED {...}, LIMPYD_INVALID {...},
 --   LIMPYD_NOTARGET {field, pk}
 
+-- the create of a plan whose index entries are plain values of single-value fields
+-- (create_plan's plan[4]): checks, then writes, without change lists
+local function create_lean(M, keys, args, pk, at, plan)
+    local given, multi, entries = plan[1], plan[2], plan[5]
+    local values = {}
+    for i = 1, #given do
+        if multi[i] then
+            local state, count = {}, tonumber(args[at])
+            for j = 1, count do state[j] = args[at + j] end
+            values[i] = state
+            at = at + 1 + count
+        else
+            values[i] = args[at]
+            at = at + 1
+        end
+    end
+    local holder_pk = pk
+    if holder_pk == '' then holder_pk = '\0' end  -- no existing instance can have this pk
+    for j = 1, #entries, 3 do
+        local refused = check_token(entries[j], entries[j + 1], holder_pk, values[entries[j + 2]], keys[1])
+        if refused then return refused end
+    end
+
+    if pk == '' then pk = tostring(redis.call('INCR', keys[2])) end
+    local hashed = {}
+    for i = 1, #given do
+        local spec, value = given[i], values[i]
+        if spec.type == 'hfield' then
+            hashed[#hashed + 1] = spec.name
+            hashed[#hashed + 1] = value
+        elseif spec.type == 'string' then
+            redis.call('SET', spec.key .. pk, value)
+        elseif #value > 0 then
+            restore(spec, pk, value)
+        end
+    end
+    if #hashed > 0 then call_chunked('HSET', M.hash .. pk, hashed, 2) end
+    for j = 1, #entries, 3 do
+        local index = entries[j]
+        KINDS[index.kind].add(index, entries[j + 1], pk, values[entries[j + 2]])
+    end
+    redis.call('SADD', keys[1], pk)
+    return pk
+end
+
 local function create(M, keys, args)
     local pk = args[1]
     local fields, tmap, at = read_header(args, 2)
@@ -22,6 +67,7 @@ local function create(M, keys, args)
     -- the given fields and the state each will have, in snapshot() form
     local plan = create_plan(M, fields)
     local given, multi, affected = plan[1], plan[2], plan[3]
+    if plan[4] and tmap == NO_TRANSFORMS then return create_lean(M, keys, args, pk, at, plan) end
     local after = {}
     for i = 1, #given do
         if multi[i] then
