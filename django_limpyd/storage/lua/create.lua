@@ -11,12 +11,11 @@
 --   LIMPYD_EXISTS {pk}, LIMPYD_UNIQUE {...}, LIMPYD_NEED {...}, LIMPYD_INVALID {...},
 --   LIMPYD_NOTARGET {field, pk}
 
--- the create of a plan whose index entries are plain values of single-value fields
--- (create_plan's plan[4]): checks, then writes, without change lists
-local function create_lean(M, keys, args, pk, at, plan)
-    local given, multi, entries = plan[1], plan[2], plan[5]
+-- the values of the given fields, from args[at..], in their order (`multi`: which are
+-- multi-value fields, whose items come after their count)
+local function create_values(args, at, multi)
     local values = {}
-    for i = 1, #given do
+    for i = 1, #multi do
         if multi[i] then
             local state, count = {}, tonumber(args[at])
             for j = 1, count do state[j] = args[at + j] end
@@ -27,6 +26,14 @@ local function create_lean(M, keys, args, pk, at, plan)
             at = at + 1
         end
     end
+    return values
+end
+
+-- the create of a plan whose index entries are plain values of single-value fields
+-- (create_plan's plan[4]): checks, then writes, without change lists
+local function create_lean(M, keys, args, pk, at, plan)
+    local given, entries = plan[1], plan[5]
+    local values = create_values(args, at, plan[2])
     local holder_pk = pk
     if holder_pk == '' then holder_pk = '\0' end  -- no existing instance can have this pk
     for j = 1, #entries, 3 do
@@ -66,20 +73,10 @@ local function create(M, keys, args)
 
     -- the given fields and the state each will have, in snapshot() form
     local plan = create_plan(M, fields)
-    local given, multi, affected = plan[1], plan[2], plan[3]
+    local given, affected = plan[1], plan[3]
     if plan[4] and tmap == NO_TRANSFORMS then return create_lean(M, keys, args, pk, at, plan) end
     local after = {}
-    for i = 1, #given do
-        if multi[i] then
-            local state, count = {}, tonumber(args[at])
-            for j = 1, count do state[j] = args[at + j] end
-            after[given[i].name] = state
-            at = at + 1 + count
-        else
-            after[given[i].name] = args[at]
-            at = at + 1
-        end
-    end
+    for i, value in ipairs(create_values(args, at, plan[2])) do after[given[i].name] = value end
 
     local changes, missing = plan_changes(affected, EMPTY, after, tmap)
     if missing then return fail('NEED', missing) end
