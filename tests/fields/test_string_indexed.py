@@ -324,7 +324,7 @@ def test_the_consistency_check_notices_wrong_index_entries(database, Model):
      pytest.param("\x1c7", id="file-separator")],
 )  # fmt: skip
 def test_a_number_range_index_scores_the_value_as_the_checker_expects(Model, value):
-    """Lua (lib.lua number_of) and Python (range.index_number) agree: ASCII decimals only."""
+    """Lua (core.lua number_of) and Python (range.index_number) agree: ASCII decimals only."""
     Model(num=value, many=value)
     assert consistency_check(Model) == []
 

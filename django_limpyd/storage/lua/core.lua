@@ -11,7 +11,7 @@
 -- An index: {id, kind, base, unique, transform = bool, deps = [light fields],
 --   target = pks key of the model pointed to (related fields), together = bool}
 -- A transform map {index id: {raw: indexed value, or false: "not indexed"}} arrives flat in
--- ARGV (see read_tmap).
+-- ARGV (see read_header).
 --
 -- An index entry is identified by a token, made by the index kind (see kinds/*.lua and the
 -- contrib kinds): the indexed value for the core kinds. A write computes the tokens of the
