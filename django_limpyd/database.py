@@ -15,9 +15,11 @@ from django.core.exceptions import ImproperlyConfigured
 
 from django_limpyd.client import LimpydRedis, Observer, no_retry
 from django_limpyd.exceptions import ImplementationError
+from django_limpyd.indexes import EqualIndex
 from django_limpyd.settings_parser import DEFAULT_OPTIONS, RESERVED_POOL_KWARGS
 
 if TYPE_CHECKING:
+    from django_limpyd.indexes import BaseIndex
     from django_limpyd.settings_parser import DatabaseConfig
 
 __all__ = ["DEFAULT_CONNECTION_SETTINGS", "RedisDatabase"]
@@ -36,6 +38,11 @@ DEFAULT_CONNECTION_SETTINGS: dict[str, Any] = {
 class RedisDatabase:
     """A Redis database: its connection, and the registry of its models."""
 
+    #: the index classes of the indexable fields declared without ``indexes=`` in
+    #: the models of this database (unless their model or field class sets its own);
+    #: set it on a subclass or on one database object
+    default_indexes: list[type[BaseIndex]] | None = [EqualIndex]
+
     def __init__(self, **connection_settings: Any) -> None:
         #: the ``LIMPYD_DATABASES`` alias, or ``None`` for a hand-built database
         self.alias: str | None = None
@@ -48,6 +55,10 @@ class RedisDatabase:
         from django_limpyd.pipelines import PipelineSlot
 
         self._pipelines = PipelineSlot()
+
+    def get_default_indexes(self) -> list[type[BaseIndex]]:
+        """``default_indexes`` as a list (empty if ``None``)."""
+        return list(self.default_indexes or ())
 
     @classmethod
     def for_alias(cls, alias: str) -> RedisDatabase:

@@ -5,6 +5,8 @@ The tree::
     Exception
     ├── LimpydException
     │   ├── ImplementationError        a model, field or index used in a way it cannot be
+    │   │   └── ImplementationValueError  (also ValueError) a call with bad arguments, where
+    │   │                                 limpyd raises ValueError
     │   ├── UniquenessError            a unique value is already held by another instance
     │   ├── DoesNotExist               (also django's ObjectDoesNotExist) no such instance;
     │   │   └── <Model>.DoesNotExist   one subclass per model
@@ -22,6 +24,7 @@ __all__ = [
     "DatabaseNotConfigured",
     "DoesNotExist",
     "ImplementationError",
+    "ImplementationValueError",
     "InvalidValue",
     "LimpydException",
     "UniquenessError",
@@ -34,6 +37,12 @@ class LimpydException(Exception):
 
 class ImplementationError(LimpydException):
     """A model, field, index or database is used in a way it does not support."""
+
+
+class ImplementationValueError(ImplementationError, ValueError):
+    """A call with arguments it cannot take (``get()`` without a pk or filters,
+    ``values_list(flat=True)`` of several fields, ...): limpyd raises ``ValueError``
+    there, so ``except ValueError`` written for limpyd still catches it."""
 
 
 class UniquenessError(LimpydException):

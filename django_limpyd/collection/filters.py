@@ -8,28 +8,57 @@ from django_limpyd.exceptions import ImplementationError, InvalidValue
 from django_limpyd.storage.state import hash_entry_token
 from django_limpyd.storage.values import to_redis_string
 
-__all__ = ["PkLookup", "lookup_for", "lookups_for"]
+__all__ = ["PkLookup", "lookup_for", "lookups_for", "pk_value"]
+
+
+def pk_value(value: Any) -> Any:
+    """A pk given as limpyd takes it: an instance stands for its pk, a field of an
+    instance (its ``PKField``, a related field) for its value, read now."""
+    if hasattr(value, "_meta") and hasattr(value, "pk") and not isinstance(value, type):
+        return value.pk.get()
+    if hasattr(value, "current_value") and getattr(value, "instance", None) is not None:
+        return value.current_value()
+    return value
+
+
+def _read_later(value: Any) -> bool:
+    """True for a field of an instance other than its pk: its value is read when the
+    collection runs, as for the other filters."""
+    return (
+        hasattr(value, "current_value")
+        and getattr(value, "instance", None) is not None
+        and getattr(value, "storage_type", None) != "pk"
+    )
 
 
 class PkLookup:
-    """``pk=value`` / ``pk__in=[...]``: the instances with these pks."""
+    """``pk=value`` / ``pk__in=[...]``: the instances with these pks. A value may be
+    an instance, or a field of an instance (its PKField, a related field)."""
 
     def __init__(self, model: type, suffix: str, value: Any) -> None:
-        normalize = model._meta.pk_field.normalize
+        self.model = model
         if suffix == "eq":
-            self.pks = [normalize(value)]
+            self.values = [value]
         elif suffix == "in":
             if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
                 raise InvalidValue(f"{model.__name__}.pk__in needs a list, got {value!r}.")
-            self.pks = sorted({normalize(item) for item in value})
+            self.values = list(value)
         else:
             raise ImplementationError(
                 f"{model.__name__}.pk cannot handle the filter suffix {suffix!r} (eq, in)."
             )
+        self.deferred = any(_read_later(item) for item in self.values)
+        if not self.deferred:
+            self.pks = self._pks()
+
+    def _pks(self) -> list[str]:
+        normalize = self.model._meta.pk_field.normalize
+        return sorted({normalize(pk_value(item)) for item in self.values})
 
     def operation(self) -> dict[str, Any] | None:
         """The pks, kept only if they exist."""
-        return {"op": "pks", "values": self.pks} if self.pks else None
+        pks = self._pks() if self.deferred else self.pks
+        return {"op": "pks", "values": pks} if pks else None
 
     planned = operation
 

@@ -3,9 +3,10 @@
 Every method returns a new collection; nothing is sent to Redis until results
 are needed (iteration, ``len()``, indexing, ``repr()``). A filtered, sorted and
 sliced page is one round trip; ``len()`` of an unsliced collection is counted
-by Redis without fetching pks; ``count_and_slice()`` gets a count and a page in
-one round trip. Like a Django ``QuerySet``, a collection object keeps its
-results once evaluated; a new collection asks Redis again.
+by Redis without sorting (nor fetching pks, unless results skip some);
+``count_and_slice()`` gets a count and a page in one round trip. Like a Django
+``QuerySet``, a collection object keeps its results once evaluated; a new
+collection asks Redis again.
 """
 
 from __future__ import annotations
@@ -16,7 +17,12 @@ from typing import Any
 from django_limpyd.collection.filters import lookups_for
 from django_limpyd.collection.plan import build_plan, run_plan
 from django_limpyd.collection.query import Query, Sort
-from django_limpyd.collection.results import InstancesResult, PksResult
+from django_limpyd.collection.results import (
+    CollectionResults,
+    InstancesResult,
+    PksResult,
+    results_repr,
+)
 
 __all__ = ["CollectionManager"]
 
@@ -39,6 +45,10 @@ class CollectionManager:
         clone.__dict__.update(changes)
         return clone
 
+    def clone(self) -> CollectionManager:
+        """A copy of this collection, not evaluated (as limpyd's ``clone()``)."""
+        return self._clone()
+
     def __call__(self, **filters: Any) -> CollectionManager:
         """A new collection with these filters added (and-ed)."""
         return self._filter(filters)
@@ -53,9 +63,15 @@ class CollectionManager:
     def sort(
         self, by: str | None = None, alpha: bool = False, desc: bool = False
     ) -> CollectionManager:
-        """A new collection sorted by field ``by`` (``None`` or ``'pk'``: by pk)."""
+        """A new collection sorted by field ``by`` (``None`` or ``'pk'``: by pk).
+
+        ``by='-field'`` (or ``'-pk'``) sorts in descending order, as in limpyd and
+        Django: the ``-`` means descending whatever ``desc`` says.
+        """
         from django_limpyd.collection.plan import sort_pattern
 
+        if isinstance(by, str) and by.startswith("-"):
+            by, desc = by[1:], True
         sort_pattern(self.model, by)  # unknown or multi-value field: fail now
         return self._clone(_query=self._query.sorted(Sort(by, alpha, desc)))
 
@@ -117,19 +133,38 @@ class CollectionManager:
         return self._cache
 
     def __iter__(self) -> Iterator[Any]:
-        return iter(self._fetch())
+        return CollectionResults(self._fetch())
 
     def __len__(self) -> int:
         return self.count()
 
     def count(self) -> int:
-        """How many results (counted by Redis when the collection is not sliced)."""
+        """How many results: counted by Redis without sorting (a sort that would fail,
+        a text sort without ``alpha=True``, does not make ``len()`` fail).
+
+        A sliced collection (a page) is evaluated instead, and keeps its results:
+        counting a page and then reading it is one round trip, as Django's
+        ``Page`` does it.
+        """
         if self._cache is not None:
             return len(self._cache)
-        if self._query.sliced or self._result.check_existence:
+        if self._query.sliced:
             return len(self._fetch())
-        plan = self._plan(count=True)
-        return 0 if plan is None else run_plan(self.model, plan)
+        counter = self._clone(_query=self._query.unordered())
+        if counter._counted_by_fetching():
+            plan = counter._plan(count=False)
+            if plan is not None:
+                plan.pop("values", None)
+            total = 0 if plan is None else len(run_plan(self.model, plan))
+        else:
+            plan = counter._plan(count=True)
+            total = 0 if plan is None else run_plan(self.model, plan)
+        return total
+
+    def _counted_by_fetching(self) -> bool:
+        """True when counting needs the (unsorted) pks, not just their number: when
+        the results skip some (vanished instances with ``instances()``)."""
+        return self._result.check_existence
 
     def count_and_slice(self, start: int = 0, stop: int | None = None) -> tuple[int, list[Any]]:
         """``(len(self), list(self[start:stop]))`` in **one** round trip: how many
@@ -149,9 +184,7 @@ class CollectionManager:
             return 0, []
         plan["total"] = True  # the script returns [count without the limit, results]
         total, replies = run_plan(self.model, plan)
-        total = max(total - self._query.offset, 0)  # this collection's own slice, if any
-        if self._query.limit is not None:
-            total = min(total, self._query.limit)
+        total = self._query.clip(total)  # this collection's own slice, if any
         return total, self._result.convert(replies)
 
     def exists(self) -> bool:
@@ -177,12 +210,17 @@ class CollectionManager:
             raise IndexError("collection index out of range")
         return results[0]
 
+    #: how many results ``repr()`` shows
+    MAX_REPR_ITEMS = CollectionResults.MAX_REPR_ITEMS
+
     def __repr__(self) -> str:
-        return repr(self._fetch())
+        """``<CollectionManager ['1', '2']>`` (the class name, then the results), as
+        limpyd shows it; it runs the collection."""
+        return f"<{type(self).__name__} {results_repr(self._fetch(), self.MAX_REPR_ITEMS)}>"
 
     def __eq__(self, other: object) -> bool:
-        if isinstance(other, list):
-            return self._fetch() == other
+        if isinstance(other, (list, set)):
+            return CollectionResults(self._fetch()) == other  # as limpyd: a list or a set
         return NotImplemented
 
     __hash__ = None  # type: ignore[assignment]

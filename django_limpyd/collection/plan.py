@@ -12,7 +12,7 @@ from typing import Any
 from redis.exceptions import ResponseError
 
 from django_limpyd.collection.query import Query
-from django_limpyd.exceptions import ImplementationError
+from django_limpyd.exceptions import ImplementationError, ImplementationValueError
 from django_limpyd.storage import functions
 from django_limpyd.storage.functions import ScriptError
 
@@ -181,6 +181,11 @@ def run_plan(model: type, plan: dict[str, Any], client: Any = None) -> Any:
         return functions.call(client, meta.library, "collection", [meta.keys.pks], [dumps(plan)])
     except ScriptError as error:
         payload = error.payload if isinstance(error.payload, dict) else {}
+        if error.code == "KEYTYPE":  # intersect() with the key of a string, a hash...
+            raise ImplementationValueError(
+                f"intersect() cannot use the key {payload.get('key')!r} of {meta.name}: "
+                f"a {payload.get('type')}, not a set, sorted set or list."
+            ) from None
         if error.code == "NOSTORED":
             raise model.DoesNotExist(
                 f"The stored collection {payload.get('key')!r} of {meta.name} does not exist "

@@ -13,7 +13,8 @@ __all__ = ["Query", "Sort"]
 
 @dataclass(frozen=True)
 class Sort:
-    """A ``sort()`` request: ``by`` a field name (``None``: the pk)."""
+    """A ``sort()`` request: ``by`` a field name (``None``: the pk), without the ``-``
+    of ``by='-field'`` (which sets ``desc``)."""
 
     by: str | None = None
     alpha: bool = False
@@ -41,6 +42,15 @@ class Query:
     def sorted(self, sort: Sort) -> Query:
         """This query sorted by ``sort``."""
         return replace(self, sort=sort)
+
+    def unordered(self) -> Query:
+        """This query without its sort and slice (what counting needs)."""
+        return replace(self, sort=None, offset=0, limit=None)
+
+    def clip(self, total: int) -> int:
+        """How many of ``total`` results (of the unsliced query) its slice keeps."""
+        total = max(total - self.offset, 0)
+        return total if self.limit is None else min(total, self.limit)
 
     def sliced_by(self, item: slice) -> Query:
         """This query restricted to ``item`` (relative to its current slice)."""

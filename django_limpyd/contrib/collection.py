@@ -13,7 +13,7 @@ from typing import Any
 from django_limpyd.collection.manager import CollectionManager
 from django_limpyd.collection.query import Query
 from django_limpyd.collection.results import PksResult
-from django_limpyd.exceptions import ImplementationError
+from django_limpyd.exceptions import ImplementationError, ImplementationValueError
 from django_limpyd.fields.base import RedisField
 
 __all__ = ["DEFAULT_STORE_TTL", "SORTED_SCORE", "ExtendedCollectionManager"]
@@ -33,6 +33,10 @@ def _value_spec(model: type, name: str, multi: bool = False) -> dict[str, Any]:
     meta = model._meta
     if name == SORTED_SCORE:
         return {"kind": "score"}
+    if not meta.has_field(name):
+        raise ImplementationValueError(
+            f"values() and values_list() cannot read {name!r}: {meta.name} has no field {name!r}."
+        )
     field = meta.get_field(name)
     if field is meta.pk_field:
         return {"kind": "pk"}
@@ -42,7 +46,7 @@ def _value_spec(model: type, name: str, multi: bool = False) -> dict[str, Any]:
         return {"kind": "hfield", "key": meta.keys.instance_hash_prefix, "name": field.name}
     if multi and field.storage_type in MULTI_VALUE_TYPES:
         return {"kind": field.storage_type, "key": meta.keys.field_prefix(field.name)}
-    raise ImplementationError(
+    raise ImplementationValueError(
         f"{field.describe()} holds several values: values() and values_list() only read "
         "PKField, StringField and InstanceHashField."
     )
@@ -123,7 +127,7 @@ class ExtendedCollectionManager(CollectionManager):
             return {"op": "key", "key": item}
         if isinstance(item, RedisField):
             if not item.multi or item.instance is None:
-                raise ImplementationError(
+                raise ImplementationValueError(
                     f"intersect() takes multi-value fields of instances, not {item!r}."
                 )
             return {"op": "key", "key": item.key}
@@ -132,7 +136,10 @@ class ExtendedCollectionManager(CollectionManager):
         if isinstance(item, (list, set, tuple, frozenset)):
             normalize = self.model._meta.pk_field.normalize
             return {"op": "pks", "values": sorted({normalize(pk) for pk in item})}
-        raise ImplementationError(f"intersect() cannot use {item!r}.")
+        raise ImplementationValueError(
+            f"intersect() cannot use {item!r}: it takes a key of a set, sorted set or list, a "
+            "list, set or tuple of pks, a multi-value field of an instance or a collection."
+        )
 
     def sort(
         self,
@@ -142,7 +149,11 @@ class ExtendedCollectionManager(CollectionManager):
         by_score: Any = None,
     ) -> ExtendedCollectionManager:
         """Sort by a field (name or field), by pk, or ``by_score``: the pks' scores in a
-        sorted set (its key, or a SortedSetField of an instance)."""
+        sorted set (its key, or a SortedSetField of an instance).
+
+        As ``by='-field'``, ``by_score='-key'`` sorts in descending order (as limpyd,
+        which reads a leading ``-`` of the key so).
+        """
         if by_score is None:
             if isinstance(by, RedisField):
                 by = by.name
@@ -150,18 +161,26 @@ class ExtendedCollectionManager(CollectionManager):
             clone._score = None
             return clone
         if by is not None:
-            raise ImplementationError("sort() takes `by` or `by_score`, not both.")
+            raise ImplementationValueError("sort() takes `by` or `by_score`, not both.")
         if isinstance(by_score, RedisField):
             if by_score.storage_type != "zset" or by_score.instance is None:
-                raise ImplementationError(
+                raise ImplementationValueError(
                     f"by_score takes a SortedSetField of an instance, not {by_score!r}."
                 )
             by_score = by_score.key
         if not isinstance(by_score, str):
-            raise ImplementationError(f"by_score must be a key or a SortedSetField: {by_score!r}")
+            raise ImplementationValueError(
+                f"by_score must be a key or a SortedSetField: {by_score!r}"
+            )
+        if by_score.startswith("-"):
+            by_score, desc = by_score[1:], True
         clone = self._clone(_query=self._query.sorted(None))
         clone._score = {"key": by_score, "desc": desc}
         return clone
+
+    def _counted_by_fetching(self) -> bool:
+        # sort(by_score=): pks without a score are not in the results
+        return super()._counted_by_fetching() or self._score is not None
 
     @property
     def ordered(self) -> bool:
@@ -181,7 +200,7 @@ class ExtendedCollectionManager(CollectionManager):
         """A new collection returning tuples of these fields (or values, with ``flat``)."""
         names = self._names(fields)
         if flat and len(names) != 1:
-            raise ImplementationError("values_list(flat=True) takes exactly one field.")
+            raise ImplementationValueError("values_list(flat=True) takes exactly one field.")
         return self._clone(_result=ValuesListResult(self.model, names, flat))
 
     def _names(self, fields: tuple[Any, ...], multi: bool = False) -> list[str]:

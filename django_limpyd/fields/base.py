@@ -23,13 +23,16 @@ if TYPE_CHECKING:
     from django_limpyd.client import LimpydRedis
     from django_limpyd.model.base import RedisModel
 
-__all__ = ["NOT_SET", "MultiValuesField", "RedisField", "SingleValueField"]
+__all__ = ["NOT_PROVIDED", "NOT_SET", "MultiValuesField", "RedisField", "SingleValueField"]
 
 #: checks command arguments as redis-py will encode them
 _ENCODER = Encoder("utf-8", "strict", False)
 
 #: marks "no default"
 NOT_SET: Any = type("NotSet", (), {"__repr__": lambda self: "NOT_SET"})()
+
+#: marks an argument of get_index() that was not given (``None`` is a value to match)
+NOT_PROVIDED: Any = type("NotProvided", (), {"__repr__": lambda self: "NOT_PROVIDED"})()
 
 EXPIRY_READ = ("ttl", "pttl")
 EXPIRY_WRITE = ("expire", "pexpire", "expireat", "pexpireat", "persist")
@@ -47,6 +50,17 @@ def _expiry_command(name: str, write: bool) -> Any:
     return command
 
 
+class _CommandNames:
+    """``available_getters`` / ``available_modifiers`` / ``available_commands`` of a
+    field class: the names of its commands, computed from what the class installs."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+    def __get__(self, instance: Any, owner: type[RedisField]) -> frozenset[str]:
+        return owner._command_names(self.kind)
+
+
 @install_commands(read=EXPIRY_READ, write=EXPIRY_WRITE)
 class RedisField:
     """Base of every field: options, binding to an instance, command plumbing."""
@@ -61,6 +75,23 @@ class RedisField:
     allows_expiry: ClassVar[bool] = True
     read_commands: ClassVar[tuple[str, ...]]
     write_commands: ClassVar[tuple[str, ...]]
+    #: commands written as methods (not installed by ``install_commands``), listed in
+    #: ``available_getters`` / ``available_modifiers`` (each class adds its own)
+    extra_getters: ClassVar[tuple[str, ...]] = ()
+    extra_modifiers: ClassVar[tuple[str, ...]] = ("delete",)
+    #: as in limpyd: the names of the commands reading the field
+    available_getters: ClassVar[frozenset[str]] = _CommandNames("getters")  # type: ignore[assignment]
+    #: the names of the commands writing the field
+    available_modifiers: ClassVar[frozenset[str]] = _CommandNames("modifiers")  # type: ignore[assignment]
+    #: every command name (getters and modifiers)
+    available_commands: ClassVar[frozenset[str]] = _CommandNames("commands")  # type: ignore[assignment]
+    #: the command reading the whole value (see :meth:`proxy_get`)
+    proxy_getter: ClassVar[str | None] = None
+    #: the command writing a whole value (see :meth:`proxy_set`)
+    proxy_setter: ClassVar[str | None] = None
+    #: the index classes of indexable fields of this class declared without
+    #: ``indexes=`` (``None``: the model's, else the database's)
+    default_indexes: ClassVar[list[type[BaseIndex]] | None] = None
 
     def __init__(
         self,
@@ -80,13 +111,37 @@ class RedisField:
                 )
         self.default = default
         self.unique = bool(unique)
-        self.indexable = bool(indexable or unique or indexes)
-        self.index_classes: list[type[BaseIndex]] = list(indexes or ())
+        self.indexable = bool(indexable or unique)
+        if indexes and not self.indexable:
+            raise ImplementationError(
+                f"{type(self).__name__}: indexes= given to a field that is not indexable "
+                "(add indexable=True)."
+            )
+        #: the index classes given with ``indexes=`` (see :meth:`get_default_indexes`)
+        self.declared_index_classes: list[type[BaseIndex]] = list(indexes or ())
+        #: the index classes used (the declared ones, else the default ones once attached)
+        self.index_classes: list[type[BaseIndex]] = list(self.declared_index_classes)
         self.lockable = lockable
         self.name: str = ""
         self.model: type[RedisModel] | None = None
         self._instance: RedisModel | None = None
         self.indexes: list[BaseIndex] = []
+
+    @classmethod
+    def _command_names(cls, kind: str) -> frozenset[str]:
+        if kind == "commands":
+            return cls.available_getters | cls.available_modifiers
+        listed, extra = (
+            ("read_commands", "extra_getters")
+            if kind == "getters"
+            else ("write_commands", "extra_modifiers")
+        )
+        names = set(getattr(cls, listed, ()))
+        for klass in cls.__mro__:
+            names.update(klass.__dict__.get(extra, ()))
+        if not cls.allows_expiry:
+            names.difference_update(EXPIRY_READ + EXPIRY_WRITE)
+        return frozenset(names)
 
     # -- declaration ----------------------------------------------------------------
 
@@ -102,7 +157,20 @@ class RedisField:
         self.name = name
         self.model = model
         if self.indexable:
-            classes = self.index_classes or [EqualIndex]
+            classes = self.declared_index_classes or self.get_default_indexes()
+            if not classes:
+                raise ImplementationError(
+                    f"{self.describe()} is indexable but has no index classes: pass "
+                    "indexes=[...], or set default_indexes on the field class, the model "
+                    "or the database."
+                )
+            for index_class in classes:
+                if not (isinstance(index_class, type) and issubclass(index_class, BaseIndex)):
+                    raise ImplementationError(
+                        f"{self.describe()}: default_indexes must be a list of index "
+                        f"classes, got {index_class!r}."
+                    )
+            self.index_classes = classes = list(classes)
             self.indexes = [
                 index
                 for position, index_class in enumerate(classes)
@@ -118,6 +186,16 @@ class RedisField:
                     )
         model._meta.add_field(self)
         setattr(model, name, self)
+
+    def get_default_indexes(self) -> list[type[BaseIndex]]:
+        """The index classes of an indexable field declared without ``indexes=``: the
+        ``default_indexes`` of the field class, else of the model (its class or a
+        parent's), else of the model's database, else ``[EqualIndex]``."""
+        if type(self).default_indexes is not None:
+            return list(type(self).default_indexes)
+        if self.model is not None:
+            return self.model._meta.get_default_indexes()
+        return [EqualIndex]
 
     def describe(self) -> str:
         """``Model.field``, for messages."""
@@ -254,6 +332,35 @@ class RedisField:
             return 0
         return self._write("delete")
 
+    def exists(self) -> bool:
+        """True if the field has a value in Redis (its key exists); ``False`` for an
+        instance not saved yet or deleted. Sent at once, even inside a pipeline."""
+        if self._instance is None:
+            raise ImplementationError(f"{self.describe()} is not bound to an instance.")
+        if self._instance._pk is None:
+            return False
+        return bool(self.model._meta.database.connection.exists(self.key))
+
+    # -- limpyd's proxy getter and setter ----------------------------------------------
+
+    def proxy_get(self) -> Any:
+        """The whole value, read with the field's ``proxy_getter`` command (``get`` for a
+        StringField, ``hget`` for an InstanceHashField, ``smembers`` for a SetField...)."""
+        if self.proxy_getter is None:
+            raise ImplementationError(f"{type(self).__name__} has no proxy_getter.")
+        return getattr(self, self.proxy_getter)()
+
+    def proxy_set(self, value: Any) -> Any:
+        """Write ``value`` with the field's ``proxy_setter`` command (``set``, ``hset``,
+        ``sadd``, ``rpush``, ``zadd``, ``hmset``...): a list, tuple or set is passed as
+        several arguments, a dict as one mapping, anything else as one argument."""
+        if self.proxy_setter is None:
+            raise ImplementationError(f"{type(self).__name__} has no proxy_setter.")
+        setter = getattr(self, self.proxy_setter)
+        if isinstance(value, (list, tuple, set, frozenset)):
+            return setter(*value)
+        return setter(value)
+
     # -- indexes --------------------------------------------------------------------
 
     def pointer_target(self, index: BaseIndex) -> str | None:
@@ -277,24 +384,54 @@ class RedisField:
     def _declared(self) -> RedisField:
         return self.model._meta.get_field(self.name)
 
+    def implicit_indexes(self) -> list[BaseIndex]:
+        """Indexes the field adds for its own use, that limpyd did not have: a related
+        field's pointer index (see ``pointer_target``). :meth:`get_index` leaves them
+        out when another index matches too."""
+        pointer_index = getattr(self, "pointer_index", None)
+        return [pointer_index()] if pointer_index is not None and self.indexes else []
+
     def get_index(
         self,
-        index_class: type[BaseIndex] | None = None,
-        key: str | None = None,
-        prefix: str | None = None,
+        index_class: type[BaseIndex] | None = NOT_PROVIDED,
+        key: str | None = NOT_PROVIDED,
+        prefix: str | None = NOT_PROVIDED,
     ) -> BaseIndex:
-        """The index of this field matching the criteria (the first one by default)."""
-        for index in self._declared().indexes:
-            if index_class is not None and not isinstance(index, index_class):
-                continue
-            if key is not None and index.key != key:
-                continue
-            if prefix is not None and index.prefix != prefix:
-                continue
-            return index
-        raise ImplementationError(
-            f"{self.describe()} has no index matching class={index_class!r}, key={key!r}, "
-            f"prefix={prefix!r}."
+        """The only index of this field matching the given criteria, as in limpyd.
+
+        ``index_class`` keeps the indexes that are instances of it, ``key`` and
+        ``prefix`` the ones with this key / prefix (``None`` matches the indexes
+        without one); an argument not given does not filter. Raises ``ValueError``
+        when no index, or more than one, matches.
+        """
+        indexes = self._declared().indexes
+        if index_class is not NOT_PROVIDED and index_class is not None:
+            indexes = [index for index in indexes if isinstance(index, index_class)]
+        if key is not NOT_PROVIDED:
+            indexes = [index for index in indexes if index.key == key]
+        if prefix is not NOT_PROVIDED:
+            indexes = [index for index in indexes if index.prefix == prefix]
+        if len(indexes) > 1:
+            # an index the field adds for its own use does not make a choice ambiguous
+            implicit = self._declared().implicit_indexes()
+            declared = [index for index in indexes if index not in implicit]
+            if len(declared) == 1:
+                return declared[0]
+        if len(indexes) == 1:
+            return indexes[0]
+        criteria = ", ".join(
+            f"{name}={value!r}"
+            for name, value in (("index_class", index_class), ("key", key), ("prefix", prefix))
+            if value is not NOT_PROVIDED
+        )
+        if not indexes:
+            raise ValueError(
+                f"{self.describe()} has no index matching ({criteria or 'no criteria'})."
+            )
+        raise ValueError(
+            f"{self.describe()} has {len(indexes)} indexes matching "
+            f"({criteria or 'no criteria'}): {indexes!r}; give index_class=, key= or "
+            "prefix= to choose one."
         )
 
 

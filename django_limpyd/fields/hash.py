@@ -21,6 +21,9 @@ class HashField(MultiValuesField):
     """A dict of strings (each ``key: value`` entry is indexed when indexable)."""
 
     storage_type = "hash"
+    proxy_getter = "hgetall"
+    proxy_setter = "hmset"
+    extra_getters = ("hscan",)
 
     def prepare_value(self, value: Any) -> list[list[str]]:
         """A mapping given to the constructor, as ``[[key, value], ...]``."""

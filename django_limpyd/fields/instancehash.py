@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django_limpyd.exceptions import ImplementationError
 from django_limpyd.fields.base import SingleValueField
 from django_limpyd.fields.commands import install_commands
 
@@ -23,6 +24,9 @@ class InstanceHashField(SingleValueField):
     storage_type = "hfield"
     allows_expiry = False
     read_command = "hget"
+    proxy_getter = "hget"
+    proxy_setter = "hset"
+    extra_modifiers = ("hdel",)
 
     @property
     def key(self) -> str:
@@ -45,3 +49,14 @@ class InstanceHashField(SingleValueField):
         if self._instance is not None and self._instance._pk is None:
             return 0
         return self._write("hdel")
+
+    def hexists(self) -> bool:
+        """True if the instance's hash has this entry (``HEXISTS``); ``False`` for an
+        instance not saved yet or deleted. Sent at once, even inside a pipeline."""
+        if self._instance is None:
+            raise ImplementationError(f"{self.describe()} is not bound to an instance.")
+        if self._instance._pk is None:
+            return False
+        return bool(self.model._meta.database.connection.hexists(*self._target()))
+
+    exists = hexists

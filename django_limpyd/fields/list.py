@@ -21,6 +21,13 @@ class ListField(SortableMixin, MultiValuesField):
     """An ordered list of strings (each distinct member is indexed when indexable)."""
 
     storage_type = "list"
+    proxy_getter = "lmembers"
+    proxy_setter = "rpush"
+    extra_getters = ("lmembers", "lcontains", "lrank", "lcount")
+
+    def lmembers(self) -> list[str]:
+        """Every value of the list, in order (``LRANGE 0 -1``)."""
+        return self.lrange(0, -1)
 
     def lcontains(self, value: Any) -> bool:
         """True if ``value`` is in the list (LPOS, computed by the server; sent at once

@@ -21,6 +21,11 @@ class PKField(SingleValueField):
     allows_expiry = False
     #: True when pks are given by the database (1, 2, 3, ...)
     auto = False
+    proxy_getter = "get"
+    proxy_setter = "set"
+    available_getters = frozenset({"get"})
+    available_modifiers = frozenset({"set"})
+    available_commands = available_getters | available_modifiers
 
     def __init__(self, **kwargs: Any) -> None:
         for option in ("indexable", "unique", "indexes", "default"):
@@ -54,6 +59,16 @@ class PKField(SingleValueField):
             )
         instance._create({self.name: value})
         return True
+
+    def exists(self, value: Any = None) -> bool:
+        """True if an instance with pk ``value`` (default: the bound instance's pk)
+        exists. Sent at once, even inside a pipeline."""
+        if value is None or value == "":
+            value = self.get()
+            if value is None:
+                return False
+        meta = self.model._meta
+        return bool(meta.database.connection.sismember(meta.keys.pks, self.prepare_value(value)))
 
     def delete(self) -> Any:
         """Refused: delete the instance instead."""

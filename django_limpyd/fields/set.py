@@ -19,6 +19,9 @@ class SetField(SortableMixin, MultiValuesField):
     """An unordered set of unique strings (each member is indexed when indexable)."""
 
     storage_type = "set"
+    proxy_getter = "smembers"
+    proxy_setter = "sadd"
+    extra_getters = ("sscan",)
 
     def sscan(self, match: str | None = None, count: int | None = None) -> Iterator[str]:
         """Iterate over the members with SSCAN (cursor handled)."""

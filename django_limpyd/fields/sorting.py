@@ -12,6 +12,8 @@ __all__ = ["SortableMixin"]
 class SortableMixin:
     """Adds Redis ``SORT`` of the field's members (arguments as redis-py, no ``store``)."""
 
+    extra_getters = ("sort",)
+
     def sort(self, *args: Any, **kwargs: Any) -> Any:
         """Redis ``SORT`` of this field's values (``store`` is not allowed)."""
         if kwargs.get("store") is not None or len(args) >= 7:

@@ -22,6 +22,8 @@ class StringField(SingleValueField):
     """A string (also usable as an integer, a float or bits) stored in its own key."""
 
     storage_type = "string"
+    proxy_getter = "get"
+    proxy_setter = "set"
 
     def set(
         self, value: Any, ex: Any = None, px: Any = None, nx: bool = False, xx: bool = False

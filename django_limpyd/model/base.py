@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar
 
-from django_limpyd.exceptions import ImplementationError, InvalidValue
-from django_limpyd.fields.base import NOT_SET
+from django_limpyd.collection.filters import pk_value
+from django_limpyd.exceptions import ImplementationError, ImplementationValueError, InvalidValue
 from django_limpyd.model import writes
 from django_limpyd.model.metaclass import ModelBase
 
@@ -89,16 +89,22 @@ class RedisModel(metaclass=ModelBase):
         meta = self._meta
         pk_field = meta.pk_field
         pk = ""
+        pk_name = None
         prepared: dict[str, Any] = {}
         fields = meta.fields
         for name, value in values.items():
             field = fields.get(name) or meta.get_field(name)  # "pk", or a clear error
             if field is pk_field:
                 if pk_field.auto:
-                    raise ImplementationError(
+                    raise ImplementationValueError(
                         f"{pk_field.describe()} is an AutoPKField: its value is given by the "
                         "database, not assigned."
                     )
+                if pk_name is not None:
+                    raise ImplementationValueError(
+                        f"{meta.name}: two values for the pk ({pk_name} and {name})."
+                    )
+                pk_name = name
                 pk = pk_field.normalize(value)
             else:
                 prepared[field.name] = field.prepare_value(value)
@@ -212,14 +218,16 @@ class RedisModel(metaclass=ModelBase):
     def _single_pk(cls, args: tuple, filters: dict[str, Any]) -> str | None:
         if args:
             if len(args) > 1 or filters:
-                raise ImplementationError(f"{cls.__name__}: give one pk, or filters, not both.")
-            return cls._meta.pk_field.normalize(args[0])
+                raise ImplementationValueError(
+                    f"{cls.__name__}: give one pk, or filters, not both."
+                )
+            return cls._meta.pk_field.normalize(pk_value(args[0]))
         pk_name = cls._meta.pk_field.name
         for name in ("pk", pk_name):
             if name in filters and len(filters) == 1:
-                return cls._meta.pk_field.normalize(filters[name])
+                return cls._meta.pk_field.normalize(pk_value(filters[name]))
         if not filters:
-            raise ImplementationError(f"{cls.__name__}: give a pk or filters.")
+            raise ImplementationValueError(f"{cls.__name__}: give a pk or filters.")
         return None
 
     @classmethod

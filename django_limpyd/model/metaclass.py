@@ -8,6 +8,7 @@ from django_limpyd import registry
 from django_limpyd.exceptions import DoesNotExist, ImplementationError
 from django_limpyd.fields.base import RedisField
 from django_limpyd.fields.pk import AutoPKField, PKField
+from django_limpyd.indexes import BaseIndex
 from django_limpyd.model.options import Options
 from django_limpyd.registry import _app_config_for
 
@@ -56,7 +57,22 @@ def _collect_fields(cls: type, own: dict[str, RedisField]) -> dict[str, RedisFie
         raise ImplementationError(
             f"{cls.__name__} has a field named 'pk' that is not its pk field ({pk_fields[0]!r})."
         )
+    else:  # the pk first (a subclass's own pk replaces its parent's in first place)
+        fields = {pk_fields[0]: fields[pk_fields[0]], **fields}
     return fields
+
+
+def _check_default_indexes(name: str, default_indexes: Any) -> None:
+    """A model's ``default_indexes``: ``None`` or a list of index classes."""
+    if default_indexes is None:
+        return
+    if not isinstance(default_indexes, (list, tuple)) or not all(
+        isinstance(index_class, type) and issubclass(index_class, BaseIndex)
+        for index_class in default_indexes
+    ):
+        raise ImplementationError(
+            f"{name}.default_indexes must be a list of index classes, got {default_indexes!r}."
+        )
 
 
 def _does_not_exist(cls: type, bases: tuple[type, ...]) -> type:
@@ -79,6 +95,7 @@ class ModelBase(type):
         if not any(isinstance(base, ModelBase) for base in bases):
             return super().__new__(mcs, name, bases, attrs, **kwargs)  # RedisModel itself
         abstract = bool(attrs.pop("abstract", False))
+        _check_default_indexes(name, attrs.get("default_indexes"))
         own = {k: v for k, v in attrs.items() if isinstance(v, RedisField)}
         for field_name in own:
             del attrs[field_name]

@@ -152,6 +152,25 @@ class Options:
                 return index
         raise ImplementationError(f"{self.name} has no index {index_id!r}.")
 
+    def get_default_indexes(self) -> list[type[BaseIndex]]:
+        """The index classes of the model's indexable fields declared without
+        ``indexes=`` (and without ``default_indexes`` on their class): the model's
+        ``default_indexes`` (its own or a parent's), else its database's.
+
+        Read when the model class is created: a database given by alias is not
+        resolved then, so ``RedisDatabase.default_indexes`` (the class attribute)
+        applies to it.
+        """
+        model_defaults = getattr(self.model, "default_indexes", None)
+        if model_defaults is not None:
+            return list(model_defaults)
+        from django_limpyd.database import RedisDatabase
+
+        database = getattr(self.model, "database", None)
+        if isinstance(database, RedisDatabase):
+            return database.get_default_indexes()
+        return list(RedisDatabase.default_indexes or ())
+
     # -- database -------------------------------------------------------------------
 
     @property
@@ -254,9 +273,7 @@ class Options:
         """``{name: position}`` of the data fields in the library's ``M.fields`` (from 1),
         as the text the functions receive."""
         if self._positions is None:
-            self._positions = {
-                field.name: str(n) for n, field in enumerate(self.data_fields, 1)
-            }
+            self._positions = {field.name: str(n) for n, field in enumerate(self.data_fields, 1)}
         return self._positions
 
     def written_header(self, names: tuple[str, ...]) -> str:

@@ -14,7 +14,7 @@ class Page(RedisModel):
     """A page of the demo site and its visit counter."""
 
     path = fields.InstanceHashField(unique=True)
-    visits = fields.InstanceHashField(indexes=[NumberRangeIndex])
+    visits = fields.InstanceHashField(indexable=True, indexes=[NumberRangeIndex])
 
 
 class Person(RedisModel):
@@ -22,5 +22,5 @@ class Person(RedisModel):
 
     name = fields.InstanceHashField(unique=True, indexes=[EqualIndex, TextRangeIndex])
     city = fields.InstanceHashField(indexable=True)
-    birth_year = fields.InstanceHashField(indexes=[NumberRangeIndex])
+    birth_year = fields.InstanceHashField(indexable=True, indexes=[NumberRangeIndex])
     tags = fields.SetField(indexable=True)

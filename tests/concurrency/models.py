@@ -80,9 +80,9 @@ class Numbered(ConcurrencyModel):
 
 class Busy(ConcurrencyModel):
     color = InstanceHashField(indexable=True)
-    score = InstanceHashField(indexes=[NumberRangeIndex])
+    score = InstanceHashField(indexable=True, indexes=[NumberRangeIndex])
     code = StringField(unique=True)
-    hits = StringField(indexes=[NumberRangeIndex])
+    hits = StringField(indexable=True, indexes=[NumberRangeIndex])
     tags = SetField(indexable=True)
     items = ListField(indexable=True)
     attrs = HashField(indexable=True)
@@ -93,7 +93,7 @@ class Busy(ConcurrencyModel):
 
 class Doomed(ConcurrencyModel):
     color = InstanceHashField(indexable=True)
-    score = InstanceHashField(indexes=[NumberRangeIndex])
+    score = InstanceHashField(indexable=True, indexes=[NumberRangeIndex])
     name = StringField(indexable=True)
     tags = SetField(indexable=True)
     items = ListField(indexable=True)
@@ -103,9 +103,9 @@ class Doomed(ConcurrencyModel):
 
 
 class Transformed(ConcurrencyModel):
-    name = StringField(indexes=[FirstLetterIndex])
+    name = StringField(indexable=True, indexes=[FirstLetterIndex])
     initial = InstanceHashField(unique=True, indexes=[FirstLetterIndex])
-    tags = SetField(indexes=[FirstLetterIndex])
+    tags = SetField(indexable=True, indexes=[FirstLetterIndex])
 
 
 MODELS = {

@@ -43,7 +43,8 @@ class Queue(ContribModel):
     """The seeds' Queue: name and priority unique together."""
 
     name = InstanceHashField(
-        indexes=[EqualIndex, EqualIndexWith.configure(other_fields=["priority"], unique=True)]
+        indexable=True,
+        indexes=[EqualIndex, EqualIndexWith.configure(other_fields=["priority"], unique=True)],
     )
     priority = InstanceHashField()
 
@@ -52,14 +53,16 @@ class Agenda(ContribModel):
     """Date/time indexes, a scored index, and an index of two fields, written at once."""
 
     collection_manager = ExtendedCollectionManager
-    when = InstanceHashField(indexes=[DateTimeIndex])
-    day = StringField(indexes=[DateIndex])
+    when = InstanceHashField(indexable=True, indexes=[DateTimeIndex])
+    day = StringField(indexable=True, indexes=[DateIndex])
     priority = InstanceHashField()
-    queue_name = InstanceHashField(indexes=[ScoredEqualIndex.configure(score_field="priority")])
+    queue_name = InstanceHashField(
+        indexable=True, indexes=[ScoredEqualIndex.configure(score_field="priority")]
+    )
     weight = StringField()
-    tag = StringField(indexes=[ScoredEqualIndex.configure(score_field="weight")])
+    tag = StringField(indexable=True, indexes=[ScoredEqualIndex.configure(score_field="weight")])
     slot = InstanceHashField(
-        indexes=[EqualIndexWith.configure(other_fields=["queue_name"], unique=True)]
+        indexable=True, indexes=[EqualIndexWith.configure(other_fields=["queue_name"], unique=True)]
     )
 
 

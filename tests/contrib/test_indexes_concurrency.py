@@ -25,6 +25,7 @@ import pytest
 
 from django_limpyd.consistency import consistency_check
 from django_limpyd.contrib.indexes.together import together_token
+from django_limpyd.indexes import EqualIndex
 from django_limpyd.indexes.range import index_number
 from tests.contrib import indexes_models
 from tests.contrib.indexes_models import DATABASE, QUEUES, TAGS, Agenda, Queue
@@ -178,7 +179,7 @@ def test_unique_together_race_has_one_winner(workers):
     assert {label: len(pks) for label, pks in winners.items()} == dict.fromkeys(labels, 1)
     assert losers == dict.fromkeys(labels, UNIQUE_WORKERS - 1)
     assert consistency_check(Queue) == []
-    index = Queue.get_field("name").get_index(key=None, prefix=None)
+    index = Queue.get_field("name").get_index(EqualIndex)
     together = Queue.get_field("name").indexes[1]
     connection = DATABASE.connection
     for (name, priority), label in zip(COMBOS, labels, strict=True):

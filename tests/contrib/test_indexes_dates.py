@@ -106,8 +106,8 @@ def make_model(database, index, name="Event"):
         "database": db,
         "namespace": NAMESPACE,
         "__module__": __name__,
-        "when": fields.InstanceHashField(indexes=[index]),
-        "other": fields.StringField(indexes=[index]),
+        "when": fields.InstanceHashField(indexable=True, indexes=[index]),
+        "other": fields.StringField(indexable=True, indexes=[index]),
     }
     return type(name, (RedisModel,), attrs)
 

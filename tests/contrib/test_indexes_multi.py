@@ -53,7 +53,7 @@ def test_seed_equal_and_range_index(database):
     class Person(RedisModel):
         database = db
         namespace = NAMESPACE
-        name = fields.InstanceHashField(indexes=[EqualAndRangeIndex])
+        name = fields.InstanceHashField(indexable=True, indexes=[EqualAndRangeIndex])
 
     field = Person.get_field("name")
     assert [type(index) for index in field.indexes] == [EqualIndex, TextRangeIndex]
@@ -77,7 +77,9 @@ def test_key_keeps_compositions_apart(database):
         class Clash(RedisModel):
             database = db
             namespace = NAMESPACE
-            name = fields.StringField(indexes=[EqualAndRangeIndex, EqualAndRangeIndex])
+            name = fields.StringField(
+                indexable=True, indexes=[EqualAndRangeIndex, EqualAndRangeIndex]
+            )
 
     Lower = MultiIndexes.compose(
         [EqualIndex, TextRangeIndex], key="lower", transform=lambda v: v.lower()
@@ -88,7 +90,9 @@ def test_key_keeps_compositions_apart(database):
     class Word(RedisModel):
         database = db
         namespace = NAMESPACE
-        text = fields.StringField(indexes=[Plain, Lower.configure(prefix="lower"), Keyed])
+        text = fields.StringField(
+            indexable=True, indexes=[Plain, Lower.configure(prefix="lower"), Keyed]
+        )
 
     field = Word.get_field("text")
     assert [(index.key, index.prefix) for index in field.indexes] == [
@@ -130,7 +134,7 @@ def test_transform_order_and_ids_of_nested_compositions(database):
     class Thing(RedisModel):
         database = db
         namespace = NAMESPACE
-        name = fields.StringField(indexes=[EqualIndex, Outer])
+        name = fields.StringField(indexable=True, indexes=[EqualIndex, Outer])
 
     field = Thing.get_field("name")
     assert [index.id for index in field.indexes] == [
@@ -176,7 +180,7 @@ def test_transform_returning_none_skips_the_parts(database):
     class Code(RedisModel):
         database = db
         namespace = NAMESPACE
-        code = fields.StringField(indexes=[Digits])
+        code = fields.StringField(indexable=True, indexes=[Digits])
 
     Code(code="12")
     Code(code="ab")

@@ -229,12 +229,13 @@ def test_string_fields_and_transform(database):
         collection_manager = ExtendedCollectionManager
         weight = fields.StringField()
         tag = fields.StringField(
+            indexable=True,
             indexes=[
                 EqualIndex,
                 ScoredEqualIndex.configure(
                     score_field="weight", transform=lambda value: value.lower(), prefix="by_weight"
                 ),
-            ]
+            ],
         )
 
     Task(tag="Red", weight=3)
@@ -269,7 +270,7 @@ def test_configuration_errors(database):
         class NoScore(RedisModel):
             database = db
             namespace = NAMESPACE
-            name = fields.StringField(indexes=[ScoredEqualIndex])
+            name = fields.StringField(indexable=True, indexes=[ScoredEqualIndex])
 
     with pytest.raises(ImplementationError, match="score_field"):
         ScoredEqualIndex.configure(score_field=3)
@@ -278,7 +279,9 @@ def test_configuration_errors(database):
         database = db
         namespace = NAMESPACE
         tags = fields.SetField()
-        name = fields.StringField(indexes=[ScoredEqualIndex.configure(score_field="tags")])
+        name = fields.StringField(
+            indexable=True, indexes=[ScoredEqualIndex.configure(score_field="tags")]
+        )
 
     with pytest.raises(ImplementationError, match="holds several values"):
         BadScore(name="x")
@@ -286,7 +289,9 @@ def test_configuration_errors(database):
     class MissingScore(RedisModel):
         database = db
         namespace = NAMESPACE
-        name = fields.StringField(indexes=[ScoredEqualIndex.configure(score_field="missing")])
+        name = fields.StringField(
+            indexable=True, indexes=[ScoredEqualIndex.configure(score_field="missing")]
+        )
 
     with pytest.raises(ImplementationError, match="'missing' is not a field of MissingScore"):
         MissingScore(name="x")

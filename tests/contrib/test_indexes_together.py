@@ -136,7 +136,9 @@ def test_only_together_field_alone(database):
     class Pair(RedisModel):
         database = db
         namespace = NAMESPACE
-        left = fields.StringField(indexes=[EqualIndexWith.configure(other_fields=["right"])])
+        left = fields.StringField(
+            indexable=True, indexes=[EqualIndexWith.configure(other_fields=["right"])]
+        )
         right = fields.StringField()
 
     Pair(left="a", right="b")
@@ -215,7 +217,8 @@ def test_several_other_fields_and_string_fields(database):
         namespace = NAMESPACE
         collection_manager = ExtendedCollectionManager
         room = fields.StringField(
-            indexes=[EqualIndexWith.configure(other_fields=["day", "hour"], unique=True)]
+            indexable=True,
+            indexes=[EqualIndexWith.configure(other_fields=["day", "hour"], unique=True)],
         )
         day = fields.InstanceHashField()
         hour = fields.StringField()
@@ -260,11 +263,12 @@ def test_transform_applies_to_the_indexed_field(database):
         database = db
         namespace = NAMESPACE
         email = fields.StringField(
+            indexable=True,
             indexes=[
                 EqualIndexWith.configure(
                     other_fields=["site"], unique=True, transform=lambda value: value.lower()
                 )
-            ]
+            ],
         )
         site = fields.StringField()
 
@@ -298,14 +302,16 @@ def test_configuration_errors(database):
         class NoOthers(RedisModel):
             database = db
             namespace = NAMESPACE
-            name = fields.StringField(indexes=[EqualIndexWith])
+            name = fields.StringField(indexable=True, indexes=[EqualIndexWith])
 
     with pytest.raises(ImplementationError, match="cannot name the field itself"):
 
         class Itself(RedisModel):
             database = db
             namespace = NAMESPACE
-            name = fields.StringField(indexes=[EqualIndexWith.configure(other_fields=["name"])])
+            name = fields.StringField(
+                indexable=True, indexes=[EqualIndexWith.configure(other_fields=["name"])]
+            )
 
     for bad in ("priority", [], ["a", "a"], [3]):
         with pytest.raises(ImplementationError, match="other_fields"):
@@ -315,7 +321,9 @@ def test_configuration_errors(database):
         database = db
         namespace = NAMESPACE
         tags = fields.SetField()
-        name = fields.StringField(indexes=[EqualIndexWith.configure(other_fields=["tags"])])
+        name = fields.StringField(
+            indexable=True, indexes=[EqualIndexWith.configure(other_fields=["tags"])]
+        )
 
     with pytest.raises(ImplementationError, match="holds several values"):
         MultiOther(name="x", tags=["a"])

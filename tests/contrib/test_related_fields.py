@@ -530,5 +530,6 @@ def test_transformed_indexes_made_with_a_related_field_are_refused(database):
         class Tag(RelatedModel):
             person = FKStringField(Person)
             label = fields.StringField(
-                indexes=[EqualIndexWith.configure(other_fields=["person"], transform=lowercase)]
+                indexable=True,
+                indexes=[EqualIndexWith.configure(other_fields=["person"], transform=lowercase)],
             )

@@ -11,9 +11,9 @@ def upper(value):
 CONFIGS = {
     "indexable": {"indexable": True},
     "unique": {"unique": True},
-    "text": {"indexes": [TextRangeIndex]},
-    "number": {"indexes": [NumberRangeIndex]},
-    "transform": {"indexes": [EqualIndex.configure(transform=upper)]},
+    "text": {"indexable": True, "indexes": [TextRangeIndex]},
+    "number": {"indexable": True, "indexes": [NumberRangeIndex]},
+    "transform": {"indexable": True, "indexes": [EqualIndex.configure(transform=upper)]},
     "unique-transform": {"unique": True, "indexes": [EqualIndex.configure(transform=upper)]},
 }
 

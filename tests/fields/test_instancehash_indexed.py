@@ -49,12 +49,14 @@ def Model(database):
         namespace = "t_instancehash_indexed"
         idx = InstanceHashField(indexable=True)
         uniq = InstanceHashField(unique=True)
-        lower = InstanceHashField(indexes=[LOWER])
+        lower = InstanceHashField(indexable=True, indexes=[LOWER])
         ulower = InstanceHashField(unique=True, indexes=[LOWER])
-        text = InstanceHashField(indexes=[TextRangeIndex])
+        text = InstanceHashField(indexable=True, indexes=[TextRangeIndex])
         utext = InstanceHashField(unique=True, indexes=[TextRangeIndex])
-        num = InstanceHashField(indexes=[NumberRangeIndex])
-        many = InstanceHashField(indexes=[EqualIndex, TextRangeIndex, NumberRangeIndex])
+        num = InstanceHashField(indexable=True, indexes=[NumberRangeIndex])
+        many = InstanceHashField(
+            indexable=True, indexes=[EqualIndex, TextRangeIndex, NumberRangeIndex]
+        )
         plain = InstanceHashField()
 
     return HashIndexed

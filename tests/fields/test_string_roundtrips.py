@@ -68,12 +68,12 @@ def Model(database):
         plain = StringField()
         idx = StringField(indexable=True)
         uniq = StringField(unique=True)
-        lower = StringField(indexes=[LOWER])
+        lower = StringField(indexable=True, indexes=[LOWER])
         ulower = StringField(unique=True, indexes=[LOWER])
-        text = StringField(indexes=[TextRangeIndex])
+        text = StringField(indexable=True, indexes=[TextRangeIndex])
         utext = StringField(unique=True, indexes=[TextRangeIndex])
-        num = StringField(indexes=[NumberRangeIndex])
-        many = StringField(indexes=[EqualIndex, TextRangeIndex, NumberRangeIndex])
+        num = StringField(indexable=True, indexes=[NumberRangeIndex])
+        many = StringField(indexable=True, indexes=[EqualIndex, TextRangeIndex, NumberRangeIndex])
 
     db.load_scripts()
     return StringCounted

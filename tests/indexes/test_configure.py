@@ -66,8 +66,10 @@ def Event(database):
     class Event(RedisModel):
         database = db
         namespace = NAMESPACE
-        date = StringField(indexes=[TextRangeIndex, YearIndex, MonthIndex])
-        when = InstanceHashField(indexes=[FullIndex, DateRangeIndex, TimeRangeIndex])
+        date = StringField(indexable=True, indexes=[TextRangeIndex, YearIndex, MonthIndex])
+        when = InstanceHashField(
+            indexable=True, indexes=[FullIndex, DateRangeIndex, TimeRangeIndex]
+        )
 
     return Event
 
@@ -163,7 +165,8 @@ def test_indexes_sharing_storage_are_refused(database):
             database = db
             namespace = NAMESPACE
             name = StringField(
-                indexes=[TextRangeIndex, TextRangeIndex.configure(transform=str.upper)]
+                indexable=True,
+                indexes=[TextRangeIndex, TextRangeIndex.configure(transform=str.upper)],
             )
 
 
@@ -175,16 +178,21 @@ def Person(database):
         database = db
         namespace = NAMESPACE
         name = StringField(
+            indexable=True,
             indexes=[
                 EqualIndex,
                 EqualIndex.configure(prefix="lower", transform=lambda value: value.lower()),
                 EqualIndex.configure(prefix="tagged", transform=tagged),
                 NumberRangeIndex.configure(prefix="len", transform=len),
                 TextRangeIndex,
-            ]
+            ],
         )
-        code = InstanceHashField(indexes=[EqualIndex.configure(transform=digits_only)])
-        tags = SetField(indexes=[EqualIndex.configure(transform=lambda value: value.lower())])
+        code = InstanceHashField(
+            indexable=True, indexes=[EqualIndex.configure(transform=digits_only)]
+        )
+        tags = SetField(
+            indexable=True, indexes=[EqualIndex.configure(transform=lambda value: value.lower())]
+        )
 
     return Person
 
@@ -255,7 +263,7 @@ def test_transform_that_fails_writes_nothing(database):
     class Guarded(RedisModel):
         database = db
         namespace = NAMESPACE
-        name = StringField(indexes=[EqualIndex.configure(transform=refuse)])
+        name = StringField(indexable=True, indexes=[EqualIndex.configure(transform=refuse)])
 
     with pytest.raises(ValueError, match="bad value"):
         Guarded(name="bad")
@@ -315,7 +323,7 @@ def test_several_indexes_per_field(database):
     class Word(RedisModel):
         database = db
         namespace = NAMESPACE
-        text = StringField(indexes=[EqualIndex, TextRangeIndex])
+        text = StringField(indexable=True, indexes=[EqualIndex, TextRangeIndex])
 
     words = {text: Word(text=text).pk.get() for text in ["apple", "apricot", "banana", "app"]}
     equal, text_range = Word.get_field("text").indexes
@@ -339,24 +347,27 @@ def test_several_indexes_per_field(database):
 
 def test_get_index(Event, Person, database):
     date = Event.get_field("date")
-    assert type(date.get_index()) is TextRangeIndex  # the first one by default
+    with pytest.raises(ValueError, match="Event.date has 3 indexes matching"):
+        date.get_index()  # as in limpyd: several match and nothing narrows it
+    assert type(date.get_index(prefix=None)) is TextRangeIndex  # None matches "no prefix"
     assert type(date.get_index(prefix="year")) is YearIndex
     assert type(date.get_index(index_class=YearIndex)) is YearIndex
     assert type(date.get_index(index_class=NumberRangeIndex, prefix="month")) is MonthIndex
-    assert date.get_index(index_class=NumberRangeIndex) is date.indexes[1]
+    with pytest.raises(ValueError, match="2 indexes matching"):
+        date.get_index(index_class=NumberRangeIndex)  # YearIndex and MonthIndex
     when = Event.get_field("when")
     assert type(when.get_index(key="date")) is DateRangeIndex
     assert type(when.get_index(index_class=TextRangeIndex, key="time")) is TimeRangeIndex
     instance = Event(date="2015-06-01", when="2015-06-01 10:00:00")
     assert instance.date.get_index(prefix="year") is date.indexes[1]
     for criteria in ({"index_class": EqualIndex}, {"key": "nope"}, {"prefix": "day"}):
-        with pytest.raises(ImplementationError, match="Event.date"):
+        with pytest.raises(ValueError, match="Event.date has no index matching"):
             date.get_index(**criteria)
     pk = instance.pk.get()
     year = date.get_index(prefix="year")
     assert year.get_storage_key() == year.get_storage_key("anything")
     assert database.connection.zscore(year.get_storage_key(), pk) == 2015
-    name_index = Person.get_field("name").get_index(index_class=EqualIndex)
+    name_index = Person.get_field("name").get_index(index_class=EqualIndex, prefix=None)
     person = Person(name="Ann")
     key = name_index.get_storage_key("Ann")
     assert database.connection.exists(key) and database.connection.smembers(key) == {

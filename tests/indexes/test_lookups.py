@@ -144,11 +144,11 @@ def Single(database):
         database = db
         namespace = NAMESPACE
         s_eq = StringField(indexable=True)
-        s_text = StringField(indexes=[TextRangeIndex])
-        s_num = StringField(indexes=[NumberRangeIndex])
+        s_text = StringField(indexable=True, indexes=[TextRangeIndex])
+        s_num = StringField(indexable=True, indexes=[NumberRangeIndex])
         h_eq = InstanceHashField(indexable=True)
-        h_text = InstanceHashField(indexes=[TextRangeIndex])
-        h_num = InstanceHashField(indexes=[NumberRangeIndex])
+        h_text = InstanceHashField(indexable=True, indexes=[TextRangeIndex])
+        h_num = InstanceHashField(indexable=True, indexes=[NumberRangeIndex])
         plain = StringField()
 
     return Single
@@ -174,14 +174,14 @@ def Multi(database):
         database = db
         namespace = NAMESPACE
         set_eq = SetField(indexable=True)
-        set_text = SetField(indexes=[TextRangeIndex])
-        set_num = SetField(indexes=[NumberRangeIndex])
+        set_text = SetField(indexable=True, indexes=[TextRangeIndex])
+        set_num = SetField(indexable=True, indexes=[NumberRangeIndex])
         list_eq = ListField(indexable=True)
-        list_text = ListField(indexes=[TextRangeIndex])
-        list_num = ListField(indexes=[NumberRangeIndex])
+        list_text = ListField(indexable=True, indexes=[TextRangeIndex])
+        list_num = ListField(indexable=True, indexes=[NumberRangeIndex])
         zset_eq = SortedSetField(indexable=True)
-        zset_text = SortedSetField(indexes=[TextRangeIndex])
-        zset_num = SortedSetField(indexes=[NumberRangeIndex])
+        zset_text = SortedSetField(indexable=True, indexes=[TextRangeIndex])
+        zset_num = SortedSetField(indexable=True, indexes=[NumberRangeIndex])
 
     return Multi
 

@@ -34,8 +34,8 @@ def Model(database):
         database = db
         namespace = NAMESPACE
         eq = StringField(indexable=True)
-        text = StringField(indexes=[TextRangeIndex])
-        num = InstanceHashField(indexes=[NumberRangeIndex])
+        text = StringField(indexable=True, indexes=[TextRangeIndex])
+        num = InstanceHashField(indexable=True, indexes=[NumberRangeIndex])
         tags = SetField(indexable=True)
         plain = StringField()
 
@@ -53,7 +53,7 @@ def Tricky(database):
         namespace = NAMESPACE
         id = PKField()
         eq = StringField(indexable=True)
-        text = InstanceHashField(indexes=[TextRangeIndex])
+        text = InstanceHashField(indexable=True, indexes=[TextRangeIndex])
         tags = SetField(indexable=True)
 
     for position, value in enumerate(TRICKY):

@@ -39,11 +39,11 @@ def define(db, name="Foo", namespace=NAMESPACE, pk=False):
         "database": db,
         "namespace": namespace,
         "name": StringField(indexable=True),
-        "names": StringField(indexes=[EqualIndex, LOWER]),
-        "text": InstanceHashField(indexes=[TextRangeIndex]),
-        "num": StringField(indexes=[NumberRangeIndex]),
-        "tags": SetField(indexes=[EqualIndex, UPPER]),
-        "items": ListField(indexes=[NumberRangeIndex]),
+        "names": StringField(indexable=True, indexes=[EqualIndex, LOWER]),
+        "text": InstanceHashField(indexable=True, indexes=[TextRangeIndex]),
+        "num": StringField(indexable=True, indexes=[NumberRangeIndex]),
+        "tags": SetField(indexable=True, indexes=[EqualIndex, UPPER]),
+        "items": ListField(indexable=True, indexes=[NumberRangeIndex]),
         "ranked": SortedSetField(indexable=True),
     }
     if pk:
@@ -234,7 +234,9 @@ def test_index_added_to_field_with_data(database):
     assert consistency_check(Indexed) == []
     assert set(Indexed.collection(label="label1")) == expected
 
-    Ranged = version(indexes=[EqualIndex, TextRangeIndex])  # one more index on the field
+    Ranged = version(
+        indexable=True, indexes=[EqualIndex, TextRangeIndex]
+    )  # one more index on the field
     text_index = Ranged.get_field("label").get_index(index_class=TextRangeIndex)
     assert text_index.rebuild(chunk_size=7) == COUNT
     assert consistency_check(Ranged) == []

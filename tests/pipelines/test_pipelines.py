@@ -33,7 +33,9 @@ def Person(db):
         name = fields.StringField()
         city = fields.StringField(indexable=True)
         email = fields.InstanceHashField(unique=True)
-        initial = fields.InstanceHashField(indexes=[EqualIndex.configure(transform=first_letter)])
+        initial = fields.InstanceHashField(
+            indexable=True, indexes=[EqualIndex.configure(transform=first_letter)]
+        )
         tags = fields.SetField(indexable=True)
         scores = fields.SortedSetField()
         history = fields.ListField()

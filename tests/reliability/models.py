@@ -61,8 +61,8 @@ class Item(ReliabilityModel):
     color = InstanceHashField(indexable=True)
     shade = InstanceHashField(indexable=True)
     code = StringField(unique=True)
-    size = StringField(indexes=[NumberRangeIndex])
-    balance = StringField(indexes=[NumberRangeIndex])
+    size = StringField(indexable=True, indexes=[NumberRangeIndex])
+    balance = StringField(indexable=True, indexes=[NumberRangeIndex])
     tags = SetField(indexable=True)
 
 
@@ -72,9 +72,9 @@ class Item(ReliabilityModel):
 class Fault(ReliabilityModel):
     name = InstanceHashField(unique=True)
     color = InstanceHashField(indexable=True)
-    score = InstanceHashField(indexes=[NumberRangeIndex])
+    score = InstanceHashField(indexable=True, indexes=[NumberRangeIndex])
     code = StringField(unique=True)
-    hits = StringField(indexes=[NumberRangeIndex])
+    hits = StringField(indexable=True, indexes=[NumberRangeIndex])
     tags = SetField(indexable=True)
 
 
@@ -82,7 +82,7 @@ class Initialed(ReliabilityModel):
     """Indexed through a Python transform: a write whose old value has no transform
     yet costs a NEED round trip."""
 
-    name = StringField(indexes=[InitialIndex])
+    name = StringField(indexable=True, indexes=[InitialIndex])
     word = InstanceHashField(unique=True, indexes=[InitialIndex])
 
 
@@ -102,7 +102,7 @@ class Person(ReliabilityModel):
 
     email = InstanceHashField(unique=True)
     city = InstanceHashField(indexable=True)
-    age = InstanceHashField(indexes=[NumberRangeIndex])
+    age = InstanceHashField(indexable=True, indexes=[NumberRangeIndex])
     first_name = InstanceHashField()
     last_name = InstanceHashField()
     bio = InstanceHashField()
@@ -115,8 +115,8 @@ class Sample(ReliabilityModel):
     """Every field type and index kind (AutoPK)."""
 
     name = InstanceHashField(unique=True)
-    city = InstanceHashField(indexes=[EqualIndex, TextRangeIndex])
-    age = InstanceHashField(indexes=[NumberRangeIndex])
+    city = InstanceHashField(indexable=True, indexes=[EqualIndex, TextRangeIndex])
+    age = InstanceHashField(indexable=True, indexes=[NumberRangeIndex])
     note = InstanceHashField()
     title = StringField(indexable=True)
     body = StringField()
@@ -130,7 +130,7 @@ class Keyed(ReliabilityModel):
     """Pks given by the caller (any string)."""
 
     id = PKField()
-    value = InstanceHashField(indexes=[EqualIndex, TextRangeIndex])
+    value = InstanceHashField(indexable=True, indexes=[EqualIndex, TextRangeIndex])
     text = StringField(indexable=True)
     tags = SetField(indexable=True)
     rank = InstanceHashField()

@@ -28,7 +28,7 @@ WHOLE_FIELD_READS = {"smembers", "zrange", "hgetall", "lrange", "sort"}
 def Big(database):
     class Big(RedisModel):
         namespace = "effects"
-        tags = fields.SetField(indexes=[EqualIndex, TextRangeIndex])
+        tags = fields.SetField(indexable=True, indexes=[EqualIndex, TextRangeIndex])
         ranks = fields.SortedSetField(indexable=True)
         data = fields.HashField(indexable=True)
 
@@ -89,7 +89,9 @@ def Scored(database):
         namespace = "effects"
         collection_manager = ExtendedCollectionManager
         weight = fields.StringField()
-        tag = fields.StringField(indexes=[ScoredEqualIndex.configure(score_field="weight")])
+        tag = fields.StringField(
+            indexable=True, indexes=[ScoredEqualIndex.configure(score_field="weight")]
+        )
 
     Scored.use_database(database)
     return Scored

@@ -2,7 +2,7 @@
 
 Declared on one field with the other fields it indexes together::
 
-    name = fields.InstanceHashField(indexes=[
+    name = fields.InstanceHashField(indexable=True, indexes=[
         EqualIndex,
         EqualIndexWith.configure(other_fields=['priority'], unique=True),
     ])

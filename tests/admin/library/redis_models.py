@@ -38,7 +38,7 @@ class Author(RedisModel):
 class Book(RedisModel):
     title = fields.InstanceHashField(unique=True, indexes=[EqualIndex, TextRangeIndex])
     genre = fields.InstanceHashField(indexable=True)
-    year = fields.StringField(indexes=[NumberRangeIndex])
+    year = fields.StringField(indexable=True, indexes=[NumberRangeIndex])
     isbn = fields.StringField(unique=True)
     summary = fields.StringField()
     author = Reference("library.Author")
@@ -53,7 +53,9 @@ class Shelf(RedisModel):
     """On the ``other`` database; a prefixed text index."""
 
     database = "other"
-    code = fields.StringField(indexes=[EqualIndex, TextRangeIndex.configure(prefix="lex")])
+    code = fields.StringField(
+        indexable=True, indexes=[EqualIndex, TextRangeIndex.configure(prefix="lex")]
+    )
 
 
 MODELS = [Author, Book, Shelf]

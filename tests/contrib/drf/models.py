@@ -22,7 +22,7 @@ class Author(Base):
 
 class Book(Base):
     title = fields.InstanceHashField(unique=True, indexes=[EqualIndex, TextRangeIndex])
-    year = fields.InstanceHashField(indexes=[NumberRangeIndex])
+    year = fields.InstanceHashField(indexable=True, indexes=[NumberRangeIndex])
     genre = fields.InstanceHashField(indexable=True)
     isbn = fields.StringField(unique=True)
     summary = fields.StringField()
@@ -38,7 +38,7 @@ class Note(Base):
     """InstanceHashFields only: a page of notes is one round trip."""
 
     text = fields.InstanceHashField(indexable=True)
-    rank = fields.InstanceHashField(indexes=[NumberRangeIndex], default="0")
+    rank = fields.InstanceHashField(indexable=True, indexes=[NumberRangeIndex], default="0")
 
 
 class Tag(Base):
