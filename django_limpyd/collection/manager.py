@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from django_limpyd.collection.filters import lookups_for
-from django_limpyd.collection.plan import build_plan, run_plan
+from django_limpyd.collection.plan import build_plan, explain_plan, run_plan
 from django_limpyd.collection.query import Query, Sort
 from django_limpyd.collection.results import (
     CollectionResults,
@@ -186,6 +186,17 @@ class CollectionManager:
         total, replies = run_plan(self.model, plan)
         total = self._query.clip(total)  # this collection's own slice, if any
         return total, self._result.convert(replies)
+
+    def explain(self) -> dict[str, Any]:
+        """How this collection runs, without running it: ``{"strategy": ..., "commands":
+        [...], "cost": n}``, the Redis commands (or steps of the collection function)
+        and the estimated number of members Redis reads or tests (see
+        :doc:`/orm/collections`). Asks Redis (one round trip: the function chooses its
+        strategy from the sizes of the indexes)."""
+        plan = self._plan(count=False)
+        if plan is None:
+            return {"strategy": "nothing can match", "commands": [], "cost": 0}
+        return explain_plan(self.model, plan)
 
     def exists(self) -> bool:
         """True if at least one result (asks for one pk only)."""

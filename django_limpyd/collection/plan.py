@@ -16,7 +16,7 @@ from django_limpyd.exceptions import ImplementationError, ImplementationValueErr
 from django_limpyd.storage import functions
 from django_limpyd.storage.functions import ScriptError
 
-__all__ = ["build_plan", "run_plan", "sort_pattern"]
+__all__ = ["build_plan", "explain_plan", "run_plan", "sort_pattern", "store_plan"]
 
 
 def dumps(value: Any) -> str:
@@ -39,6 +39,17 @@ def sort_pattern(model: type, by: str | None) -> str | None:
             f"Cannot sort {meta.name} by {by!r}: {field.describe()} holds several values."
         )
     return meta.keys.sort_pattern(field.name, field.storage_type == "hfield")
+
+
+def sort_value(model: type, by: str) -> list[str]:
+    """Where the collection function reads the value of field ``by`` of a pk: ``[key
+    prefix]`` (a string field: the prefix and the pk make its key) or ``[prefix of the
+    instance hashes, entry]``."""
+    meta = model._meta
+    field = meta.get_field(by)
+    if field.storage_type == "hfield":
+        return [meta.keys.instance_hash_prefix, field.name]
+    return [meta.keys.field_prefix(field.name)]
 
 
 def _bound(text: str) -> tuple[float, bool]:
@@ -84,7 +95,6 @@ def build_plan(model: type, query: Query, *, count: bool, check: bool) -> dict[s
     if operations is None:
         return None
     plan: dict[str, Any] = {
-        "tmp": None,  # the prefix of the function's temporary keys, made when it runs
         "filters": operations,
         "count": count,
         "check": check,
@@ -94,6 +104,7 @@ def build_plan(model: type, query: Query, *, count: bool, check: bool) -> dict[s
         pattern = sort_pattern(model, query.sort.by)
         if pattern is not None:  # JSON null would reach Lua as a true value
             plan["sort"]["by"] = pattern
+            plan["sort"]["get"] = sort_value(model, query.sort.by)
     if query.sliced and not count:
         plan["limit"] = [query.offset, -1 if query.limit is None else query.limit]
     return plan
@@ -136,8 +147,10 @@ def direct_read(plan: dict[str, Any], client: Any) -> tuple[list[tuple], Any] | 
         keys = [op["key"]] if kind == "set" else [child["key"] for child in op["ops"]]
         if count:
             return [("SCARD", key) for key in keys], sum
-        sort = "SORT_RO" if functions.uses_functions(client) else "SORT"
-        return [(sort, key, "BY", "nosort") for key in keys], _concatenated
+        if functions.uses_functions(client):
+            return [("SORT_RO", key, "BY", "nosort") for key in keys], _concatenated
+        # Redis 6.2: no read-only SORT (SORT is refused on a read-only replica)
+        return [("SMEMBERS", key) for key in keys], _members
     if op.get("multi") or kind not in ("num", "text"):
         return None
     if kind == "num":
@@ -158,6 +171,11 @@ def _concatenated(replies: list[list[str]]) -> list[str]:
     return replies[0] if len(replies) == 1 else [pk for reply in replies for pk in reply]
 
 
+def _members(replies: list[set[str]]) -> list[str]:
+    # in the order SORT BY nosort gives a set's members (by their bytes)
+    return [pk for reply in replies for pk in sorted(reply, key=str.encode)]
+
+
 def _stripped(replies: list[list[str]]) -> list[str]:
     # "value\0pk" members of a text index: their pks
     return [member.rpartition("\0")[2] for member in replies[0]]
@@ -167,6 +185,8 @@ def run_plan(model: type, plan: dict[str, Any], client: Any = None) -> Any:
     """Send ``plan`` in one round trip; return the pks (or the count)."""
     meta = model._meta
     client = client or meta.database.connection
+    # known once loaded (unobserved, once per client): SORT_RO or SORT for direct reads
+    functions.ensure_loaded(client, meta.library)
     direct = direct_read(plan, client)
     if direct is not None:
         commands, combine = direct
@@ -176,9 +196,40 @@ def run_plan(model: type, plan: dict[str, Any], client: Any = None) -> Any:
         for command in commands:
             pipe.execute_command(*command)
         return combine(pipe.execute())
-    plan = dict(plan, tmp=plan["tmp"] or meta.keys.temporary() + ":")
+    return _call(model, client, "collection", [dumps(plan)])
+
+
+def store_plan(model: type, plan: dict[str, Any], key: str, ttl: int | None) -> int:
+    """Run ``plan`` and keep its pks in the list ``key`` (expiring after ``ttl``
+    seconds unless ``None``); returns how many (the only collection call that writes)."""
+    client = model._meta.database.connection
+    args = [dumps(plan), key] + ([] if ttl is None else [int(ttl)])
+    return _call(model, client, "store", args)
+
+
+def explain_plan(model: type, plan: dict[str, Any], client: Any = None) -> dict[str, Any]:
+    """How ``plan`` runs: ``{"strategy": ..., "commands": [...], "cost": n}`` (the
+    direct reads, or what the collection function chose, asked to it without reading
+    the pks); ``cost`` estimates how many members Redis reads or tests (``None`` for
+    direct reads: what they read is the answer)."""
+    client = client or model._meta.database.connection
+    functions.ensure_loaded(client, model._meta.library)
+    direct = direct_read(plan, client)
+    if direct is not None:
+        commands, _combine = direct
+        return {
+            "strategy": "index read",
+            "commands": [" ".join(str(part) for part in command) for command in commands],
+            "cost": None,
+        }
+    strategy, steps, cost = _call(model, client, "collection", [dumps(dict(plan, explain=True))])
+    return {"strategy": strategy, "commands": list(steps), "cost": cost}
+
+
+def _call(model: type, client: Any, operation: str, args: list[Any]) -> Any:
+    meta = model._meta
     try:
-        return functions.call(client, meta.library, "collection", [meta.keys.pks], [dumps(plan)])
+        return functions.call(client, meta.library, operation, [meta.keys.pks], args)
     except ScriptError as error:
         payload = error.payload if isinstance(error.payload, dict) else {}
         if error.code == "KEYTYPE":  # intersect() with the key of a string, a hash...

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django_limpyd.collection.manager import CollectionManager
+from django_limpyd.collection.plan import store_plan
 from django_limpyd.collection.query import Query
 from django_limpyd.collection.results import PksResult
 from django_limpyd.exceptions import ImplementationError, ImplementationValueError
@@ -239,10 +240,7 @@ class ExtendedCollectionManager(CollectionManager):
             self.model._meta.database.connection.delete(key)
         else:
             plan.pop("values", None)
-            plan["store"] = {"key": key, **({"ttl": int(ttl)} if ttl is not None else {})}
-            from django_limpyd.collection.plan import run_plan
-
-            run_plan(self.model, plan)
+            store_plan(self.model, plan, key, ttl)
         return self.from_stored(key)
 
     # -- running --------------------------------------------------------------------

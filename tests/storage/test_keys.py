@@ -34,7 +34,7 @@ def test_every_key_of_a_model_shares_prefix_and_hash_tag(namespace):
         keys.index_storage("name", "eq", None, None) + "v:a*l",
         keys.index_storage("name", "text", "pre", "k"),
         keys.index_storage("name", "num"),
-        keys.temporary(),
+        keys.scratch,
         keys.stored(),
     ]
     for key in made:

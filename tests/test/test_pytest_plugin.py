@@ -113,7 +113,7 @@ def test_command_counts_and_blocked_access_fail_with_their_explanation(project, 
     assert "3 failed" in output
     expected = r"AssertionError: 2 commands sent, 1 expected:\nE +1\. (FCALL|EVALSHA) "
     assert re.search(expected, output)
-    assert re.search(r"\nE +2\. (FCALL|EVALSHA) ", output)
+    assert re.search(r"\nE +2\. (FCALL_RO|FCALL|EVALSHA) ", output)
     assert "DatabaseAccessBlocked: Redis access not allowed in this test" in output
     assert "or the `limpyd` pytest marker / `limpyd_db` fixture" in output
     assert "database 'other' is not allowed in this test, which asked only for 'default'" in output

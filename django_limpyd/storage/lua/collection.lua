@@ -1,13 +1,15 @@
 -- collection.lua: a collection's pks (filtered, sorted, sliced), their values, or their
--- count (or the count with them: total), in one call.
+-- count (or the count with them: total), in one call that writes nothing (a read-only
+-- function on Redis 7: it runs on replicas). Only `store` writes: the resulting pks in a
+-- list.
 --
 -- keys[1]  the model's set of pks
 -- args[1]  plan (JSON):
---   tmp     prefix of temporary keys (all deleted before returning)
 --   filters [operations, see django_limpyd.indexes.lookups], and-ed; also
 --           {op = "key", key = k}: the members of an existing set, sorted set or list
 --   source  nil | key of a stored collection (a list of pks, in order)
---   sort    nil | {by = SORT BY pattern or nil (by pk), alpha = bool, desc = bool}
+--   sort    nil | {by = SORT BY pattern or nil (by pk), alpha = bool, desc = bool,
+--           get = {prefix, hash field or nil}: the value sorted by, per pk}
 --   score   nil | {key = sorted set, desc = bool}: order by the pks' scores in it
 --   limit   nil | {offset, count (-1: all)}
 --   count   bool: return how many instead
@@ -18,234 +20,507 @@
 --           "hash", key = prefix, name = n}]: return those values for each pk instead of the
 --           pk (a flat array; a multi-value field's value as an array: its members, its
 --           items, member and score pairs, key and value pairs)
---   store   nil | {key = k, ttl = seconds or nil}: also store the resulting pks in list k
+--   explain bool: return how it runs instead: {strategy, {steps...}, estimated cost (the
+--           number of members read or tested)}
 --
--- Errors: LIMPYD_SORT {error}, LIMPYD_NOSTORED {key} (a stored collection expired).
+-- How the pks are found (the strategy, what explain() shows):
+--   "index count"  a count of one filter answered by its index (SCARD/ZCOUNT/ZLEXCOUNT)
+--   "sort key"     no filter, or one set filter: SORT_RO of that key, BY the sorted field
+--                  or nosort, LIMIT the page (Redis 6.2: SMEMBERS, sorted in the script)
+--   "stored list"  a stored collection read in its order, LRANGE of the page
+--   "candidates"   the smallest filter's pks (counted first, read once), the others
+--                  tested on them (SMISMEMBER/ZMSCORE, or read whole when they cannot be
+--                  tested by pk), then sorted (values read per candidate) and sliced in
+--                  the function, without temporary keys
+--
+-- Errors: LIMPYD_SORT {error}, LIMPYD_NOSTORED {key} (a stored collection expired),
+-- LIMPYD_KEYTYPE {key, type} (intersect() with a key that is not a set, sorted set or list).
+
+-- Redis 7 has the read-only SORT_RO (SORT is a write command: refused in a no-writes
+-- function, and on a read-only replica). Redis 6.2 has no read-only SORT: there the key
+-- is read whole and sorted in the script (correct on replicas, slower on big keys)
+local SORT_COMMAND = redis.REDIS_VERSION_NUM and 'SORT_RO' or nil
+local HAS_SINTERCARD = redis.REDIS_VERSION_NUM ~= nil  -- Redis 7
+local MEMBERS_PER_CALL = 4000
+
+-- one reply per member, from a command taking many members (SMISMEMBER, ZMSCORE)
+local function per_member(command, key, members)
+    local replies = {}
+    for first = 1, #members, MEMBERS_PER_CALL do
+        local last = math.min(first + MEMBERS_PER_CALL - 1, #members)
+        local chunk = redis.call(command, key, unpack(members, first, last))
+        for i = 1, #chunk do replies[first + i - 1] = chunk[i] end
+    end
+    return replies
+end
+
+local function keep(pks, flags)
+    local kept = {}
+    for i = 1, #pks do
+        if flags[i] then kept[#kept + 1] = pks[i] end
+    end
+    return kept
+end
+
+-- whether each pk is a member of set `key`: {true/false, ...}
+local function in_set(key, pks)
+    local replies = per_member('SMISMEMBER', key, pks)
+    for i = 1, #pks do replies[i] = replies[i] == 1 end
+    return replies
+end
+
+local function text_range(op)
+    local v = op.value
+    local bounds = {
+        eq = {'[' .. v .. '\0', '(' .. v .. '\1'},
+        gt = {'[' .. v .. '\1', '+'},
+        gte = {'[' .. v .. '\0', '+'},
+        lt = {'-', '(' .. v .. '\0'},
+        lte = {'-', '(' .. v .. '\1'},
+        startswith = {'[' .. v, '(' .. v .. '\255'},
+    }
+    return bounds[op.cmp]
+end
+
+-- a ZRANGEBYSCORE bound ("(1.5", "-inf", "3") as a test on a score
+local function score_bound(text, above)
+    local exclusive = string.sub(text, 1, 1) == '('
+    if exclusive then text = string.sub(text, 2) end
+    local number
+    if text == '-inf' then number = -math.huge
+    elseif text == '+inf' or text == 'inf' then number = math.huge
+    else number = tonumber(text) end
+    if above then
+        if exclusive then return function(s) return s > number end end
+        return function(s) return s >= number end
+    end
+    if exclusive then return function(s) return s < number end end
+    return function(s) return s <= number end
+end
+
+local function key_type(key)
+    local kind = redis.call('TYPE', key).ok
+    if kind ~= 'set' and kind ~= 'zset' and kind ~= 'list' and kind ~= 'none' then
+        return nil, fail('KEYTYPE', {key = key, type = kind})
+    end
+    return kind
+end
+
+-- "value\0pk" members of a text index (or of a number index of a multi-value field): pks
+local function strip(members)
+    for i, member in ipairs(members) do
+        local cut = string.find(member, '\0', 1, true)
+        if cut then members[i] = string.sub(member, cut + 1) end
+    end
+    return members
+end
+
+local function distinct(pks)
+    local seen, kept = {}, {}
+    for _, pk in ipairs(pks) do
+        if not seen[pk] then
+            seen[pk] = true
+            kept[#kept + 1] = pk
+        end
+    end
+    return kept
+end
+
+-- How many pks an operation may hold (an estimate for `any` and multi-value indexes:
+-- a pk may be counted more than once)
+local function size(op)
+    if op.op == 'set' then return redis.call('SCARD', op.key) end
+    if op.op == 'pks' then return #op.values end
+    if op.op == 'text' then
+        local bounds = text_range(op)
+        return redis.call('ZLEXCOUNT', op.key, bounds[1], bounds[2])
+    end
+    if op.op == 'num' then return redis.call('ZCOUNT', op.key, op.min, op.max) end
+    if op.op == 'key' then
+        if op.type == 'set' then return redis.call('SCARD', op.key) end
+        if op.type == 'zset' then return redis.call('ZCARD', op.key) end
+        if op.type == 'list' then return redis.call('LLEN', op.key) end
+        return 0
+    end
+    if op.op == 'any' then
+        local total = 0
+        for _, child in ipairs(op.ops) do total = total + size(child) end
+        return total
+    end
+    error('unknown collection operation ' .. tostring(op.op))
+end
+
+-- the pks of an operation, each once
+local function members(op)
+    local pks
+    if op.op == 'set' then
+        pks = redis.call('SMEMBERS', op.key)
+    elseif op.op == 'pks' then
+        -- pks given by value: those of existing instances
+        pks = op.values
+        if #pks > 0 then pks = keep(pks, in_set(op.all, pks)) end
+    elseif op.op == 'text' then
+        local bounds = text_range(op)
+        return distinct(strip(redis.call('ZRANGEBYLEX', op.key, bounds[1], bounds[2])))
+    elseif op.op == 'num' then
+        pks = redis.call('ZRANGEBYSCORE', op.key, op.min, op.max)
+        if op.multi then return distinct(strip(pks)) end
+    elseif op.op == 'key' then
+        if op.type == 'set' then pks = redis.call('SMEMBERS', op.key)
+        elseif op.type == 'zset' then pks = redis.call('ZRANGE', op.key, 0, -1)
+        elseif op.type == 'list' then return distinct(redis.call('LRANGE', op.key, 0, -1))
+        else pks = {} end
+    elseif op.op == 'any' then
+        local all = {}
+        for _, child in ipairs(op.ops) do
+            for _, pk in ipairs(members(child)) do all[#all + 1] = pk end
+        end
+        return distinct(all)
+    end
+    return pks
+end
+
+-- whether each pk is in the operation's pks: {true/false, ...} aligned with pks; by pk
+-- (SMISMEMBER, ZMSCORE) where the index allows it, else by reading its pks
+local function contains(op, pks, steps)
+    if op.op == 'set' or (op.op == 'key' and op.type == 'set') then
+        steps[#steps + 1] = 'SMISMEMBER ' .. op.key
+        return in_set(op.key, pks)
+    end
+    if (op.op == 'num' and not op.multi) or (op.op == 'key' and op.type == 'zset') then
+        steps[#steps + 1] = 'ZMSCORE ' .. op.key
+        local scores = per_member('ZMSCORE', op.key, pks)
+        local low = op.op == 'num' and score_bound(op.min, true)
+        local high = op.op == 'num' and score_bound(op.max, false)
+        for i = 1, #pks do
+            local score = scores[i]
+            if score and low then
+                local number = tonumber(score)
+                scores[i] = low(number) and high(number)
+            else
+                scores[i] = score and true or false
+            end
+        end
+        return scores
+    end
+    if op.op == 'any' then
+        local found = {}
+        for i = 1, #pks do found[i] = false end
+        for _, child in ipairs(op.ops) do
+            local inside = contains(child, pks, steps)
+            for i = 1, #pks do found[i] = found[i] or inside[i] end
+        end
+        return found
+    end
+    -- read whole: pks given by value, text ranges, lists...
+    if op.op ~= 'pks' then steps[#steps + 1] = 'read ' .. op.op .. ' ' .. tostring(op.key) end
+    local lookup = {}
+    for _, pk in ipairs(members(op)) do lookup[pk] = true end
+    local found = {}
+    for i = 1, #pks do found[i] = lookup[pks[i]] == true end
+    return found
+end
+
+local function page_bounds(plan)
+    -- 1-based first and last positions of the page (last < first: empty)
+    if not plan.limit then return 1, math.huge end
+    local offset, count = plan.limit[1], plan.limit[2]
+    if count < 0 then return offset + 1, math.huge end
+    return offset + 1, offset + count
+end
+
+local function slice(pks, plan)
+    local first, last = page_bounds(plan)
+    if first == 1 and last >= #pks then return pks end
+    local page = {}
+    for i = first, math.min(last, #pks) do page[#page + 1] = pks[i] end
+    return page
+end
+
+-- sorting candidates in the function, as SORT would (BY a field, ALPHA, DESC), equal
+-- values in pk order
+local function sort_candidates(pks, sort)
+    local keys = {}
+    if sort.get then
+        local prefix, name = sort.get[1], sort.get[2]
+        for i, pk in ipairs(pks) do
+            local value
+            if name then value = redis.call('HGET', prefix .. pk, name)
+            else value = redis.call('GET', prefix .. pk) end
+            keys[pk] = value or false
+        end
+    else
+        for _, pk in ipairs(pks) do keys[pk] = pk end
+    end
+    if not sort.alpha then
+        for pk, value in pairs(keys) do
+            local number = value == false and 0 or tonumber(value)
+            if number == nil or number ~= number then
+                return fail('SORT', {error = "One or more scores can't be converted into double"})
+            end
+            keys[pk] = number
+        end
+    end
+    -- as SORT: equal numbers in the order of their pks (reversed by DESC), equal texts
+    -- in the order of their pks (not reversed)
+    local desc, alpha = sort.desc, sort.alpha
+    table.sort(pks, function(a, b)
+        local ka, kb = keys[a], keys[b]
+        if ka == kb then
+            if desc and not alpha then return b < a end
+            return a < b
+        end
+        local before
+        if ka == false then
+            before = true
+        elseif kb == false then
+            before = false
+        else
+            before = ka < kb
+        end
+        if desc then return not before end
+        return before
+    end)
+    return nil
+end
+
+-- sorting candidates by their scores in a sorted set (those without one dropped)
+local function by_score(pks, score, steps)
+    steps[#steps + 1] = 'ZMSCORE ' .. score.key
+    local scores = per_member('ZMSCORE', score.key, pks)
+    local kept, of = {}, {}
+    for i = 1, #pks do
+        if scores[i] then
+            kept[#kept + 1] = pks[i]
+            of[pks[i]] = tonumber(scores[i])
+        end
+    end
+    local desc = score.desc
+    table.sort(kept, function(a, b)
+        local sa, sb = of[a], of[b]
+        local before
+        if sa == sb then before = a < b else before = sa < sb end
+        if desc then return not before and a ~= b end
+        return before
+    end)
+    return kept
+end
+
+local function read_values(plan, result)
+    local rows = {}
+    for _, pk in ipairs(result) do
+        for _, wanted in ipairs(plan.values) do
+            local value
+            if wanted.kind == 'pk' then
+                value = pk
+            elseif wanted.kind == 'string' then
+                value = redis.call('GET', wanted.key .. pk)
+            elseif wanted.kind == 'hfield' then
+                value = redis.call('HGET', wanted.key .. pk, wanted.name)
+            elseif wanted.kind == 'score' then
+                value = plan.score and redis.call('ZSCORE', plan.score.key, pk) or false
+            elseif wanted.kind == 'set' then
+                value = redis.call('SMEMBERS', wanted.key .. pk)
+            elseif wanted.kind == 'list' then
+                value = redis.call('LRANGE', wanted.key .. pk, 0, -1)
+            elseif wanted.kind == 'zset' then
+                value = redis.call('ZRANGE', wanted.key .. pk, 0, -1, 'WITHSCORES')
+            elseif wanted.kind == 'hash' then
+                value = redis.call('HGETALL', wanted.key .. pk)
+            end
+            rows[#rows + 1] = value
+        end
+    end
+    return rows
+end
+
+-- SORT_RO of an existing key (the pks, or one set filter): the page straight from Redis
+local function sort_key(key, plan)
+    if not SORT_COMMAND then
+        local pks = redis.call('SMEMBERS', key)
+        if plan.sort then
+            local failure = sort_candidates(pks, plan.sort)
+            if failure then return nil, failure end
+        else
+            table.sort(pks)  -- as SORT BY nosort orders a set's members
+        end
+        return slice(pks, plan)
+    end
+    local args = {key}
+    if plan.sort then
+        if plan.sort.by then
+            args[#args + 1] = 'BY'
+            args[#args + 1] = plan.sort.by
+        end
+    else
+        args[#args + 1] = 'BY'
+        args[#args + 1] = 'nosort'
+    end
+    if plan.limit then
+        args[#args + 1] = 'LIMIT'
+        args[#args + 1] = plan.limit[1]
+        args[#args + 1] = plan.limit[2]
+    end
+    if plan.sort and plan.sort.alpha then args[#args + 1] = 'ALPHA' end
+    if plan.sort and plan.sort.desc then args[#args + 1] = 'DESC' end
+    local sorted = redis.pcall(SORT_COMMAND, unpack(args))
+    if type(sorted) == 'table' and sorted.err then
+        return nil, fail('SORT', {error = sorted.err})
+    end
+    return sorted
+end
+
+-- the collection's pks (and its total when asked), or an error reply
+local function collect(keys, plan)
+    local steps = {}
+    local filters = plan.filters
+    local function prepare(op)
+        if op.op == 'pks' then op.all = keys[1] end
+        if op.op == 'key' then
+            local kind, failure = key_type(op.key)
+            if failure then return failure end
+            op.type = kind
+        end
+        for _, child in ipairs(op.ops or {}) do
+            local failure = prepare(child)
+            if failure then return failure end
+        end
+    end
+    for _, op in ipairs(filters) do
+        local failure = prepare(op)
+        if failure then return nil, nil, nil, nil, failure end
+    end
+
+    -- a count of one filter: straight from its index
+    if plan.count and #filters == 1 and not plan.source then
+        local op = filters[1]
+        if op.op == 'set' or (op.op == 'num' and not op.multi)
+                or (op.op == 'text' and not op.multi) then
+            plan.cost = 1
+            return 'index count', {'count ' .. op.op .. ' ' .. op.key}, size(op)
+        end
+    end
+
+    -- a stored collection, read in its order
+    if plan.source then
+        if redis.call('EXISTS', plan.source) == 0 then
+            return nil, nil, nil, nil, fail('NOSTORED', {key = plan.source})
+        end
+        if #filters == 0 and not plan.sort and not plan.score then
+            local total = (plan.count or plan.total) and redis.call('LLEN', plan.source)
+            plan.cost = 1
+            if plan.count then return 'stored list', {'LLEN ' .. plan.source}, total end
+            local first, last = page_bounds(plan)
+            local page = {}
+            if last >= first then
+                page = redis.call('LRANGE', plan.source, first - 1, last == math.huge and -1 or last - 1)
+            end
+            plan.cost = 1 + #page
+            return 'stored list', {'LRANGE ' .. plan.source}, page, total
+        end
+    end
+
+    -- no filter, or one set filter (an index's pks: no vanished pk to check): the key
+    -- itself is counted, sorted and sliced by Redis
+    local one_set = #filters == 1 and filters[1].op == 'set'
+        and not (plan.check and plan.total and not HAS_SINTERCARD)
+    if not plan.source and not plan.score and (#filters == 0 or one_set) then
+        local key = #filters == 0 and keys[1] or filters[1].key
+        local total = false
+        if plan.count or plan.total then
+            if plan.check and key ~= keys[1] then
+                -- only pks of existing instances count
+                total = redis.call('SINTERCARD', 2, key, keys[1])
+            else
+                total = redis.call('SCARD', key)
+            end
+        end
+        plan.cost = 1
+        if plan.count then return 'sort key', {'SCARD ' .. key}, total end
+        -- SORT reads the whole key, even BY nosort with a LIMIT (on a set)
+        plan.cost = total or redis.call('SCARD', key)
+        local sorted, failure = sort_key(key, plan)
+        if failure then return nil, nil, nil, nil, failure end
+        if plan.check and key ~= keys[1] and #sorted > 0 then
+            -- an index's set holds no vanished pk, unless one vanishes during a page
+            sorted = keep(sorted, in_set(keys[1], sorted))
+        end
+        return 'sort key', {(SORT_COMMAND or 'SMEMBERS') .. ' ' .. key}, sorted, total
+    end
+
+    -- candidates: the pks of the smallest filter (or of the stored list, or all the pks),
+    -- tested against the others
+    local candidates
+    local others = {}
+    if plan.source then
+        steps[#steps + 1] = 'LRANGE ' .. plan.source
+        candidates = distinct(redis.call('LRANGE', plan.source, 0, -1))
+        others = filters
+    elseif #filters == 0 then
+        steps[#steps + 1] = 'SMEMBERS ' .. keys[1]
+        candidates = redis.call('SMEMBERS', keys[1])
+    else
+        local smallest, smallest_size = nil, nil
+        for i, op in ipairs(filters) do
+            local count = size(op)
+            if smallest == nil or count < smallest_size then
+                smallest, smallest_size = i, count
+            end
+        end
+        local driver = filters[smallest]
+        steps[#steps + 1] = 'read ' .. driver.op .. ' ' .. tostring(driver.key)
+            .. ' (' .. smallest_size .. ' of ' .. #filters .. ' filters, smallest)'
+        candidates = members(driver)
+        for i, op in ipairs(filters) do
+            if i ~= smallest then others[#others + 1] = op end
+        end
+    end
+    plan.cost = #candidates
+    for _, op in ipairs(others) do
+        if #candidates == 0 then break end
+        plan.cost = plan.cost + #candidates
+        candidates = keep(candidates, contains(op, candidates, steps))
+    end
+    if plan.check and #candidates > 0 then
+        steps[#steps + 1] = 'SMISMEMBER ' .. keys[1]
+        candidates = keep(candidates, in_set(keys[1], candidates))
+    end
+    if plan.count then return 'candidates', steps, #candidates end
+
+    if plan.score then
+        candidates = by_score(candidates, plan.score, steps)
+    elseif not plan.sort then
+        -- in the order SORT BY nosort gives the members of a set: by their bytes
+        table.sort(candidates)
+    elseif plan.sort then
+        steps[#steps + 1] = 'sort ' .. #candidates .. ' candidates'
+        plan.cost = plan.cost + #candidates
+        local failure = sort_candidates(candidates, plan.sort)
+        if failure then return nil, nil, nil, nil, failure end
+    end
+    return 'candidates', steps, slice(candidates, plan), #candidates
+end
 
 local function collection(keys, args)
     local plan = cjson.decode(args[1])
-    local temps = {}
-
-    local function temporary()
-        local key = plan.tmp .. (#temps + 1)
-        table.insert(temps, key)
-        return key
-    end
-
-    local function cleanup()
-        if #temps > 0 then redis.call('DEL', unpack(temps)) end
-    end
-
-    -- a temporary set of the pks found in sorted set members "value\0pk" (or plain pks)
-    local function store_members(members, strip)
-        local key = temporary()
-        local pks = {}
-        for _, member in ipairs(members) do
-            if strip then
-                local cut = string.find(member, '\0', 1, true)
-                if cut then member = string.sub(member, cut + 1) end
-            end
-            table.insert(pks, member)
-        end
-        if #pks > 0 then call_chunked('SADD', key, pks) end
-        return key
-    end
-
-    local function text_range(op)
-        local v = op.value
-        local bounds = {
-            eq = {'[' .. v .. '\0', '(' .. v .. '\1'},
-            gt = {'[' .. v .. '\1', '+'},
-            gte = {'[' .. v .. '\0', '+'},
-            lt = {'-', '(' .. v .. '\0'},
-            lte = {'-', '(' .. v .. '\1'},
-            startswith = {'[' .. v, '(' .. v .. '\255'},
-        }
-        return bounds[op.cmp]
-    end
-
-    local function materialize(op)
-        if op.op == 'set' then
-            return op.key
-        elseif op.op == 'pks' then
-            local key = temporary()
-            call_chunked('SADD', key, op.values)
-            redis.call('SINTERSTORE', key, key, keys[1])
-            return key
-        elseif op.op == 'key' then
-            local kind = redis.call('TYPE', op.key).ok
-            if kind == 'set' then return op.key end
-            if kind == 'zset' then return store_members(redis.call('ZRANGE', op.key, 0, -1), false) end
-            if kind == 'list' then return store_members(redis.call('LRANGE', op.key, 0, -1), false) end
-            return temporary()  -- missing key: nothing
-        elseif op.op == 'text' then
-            local bounds = text_range(op)
-            return store_members(redis.call('ZRANGEBYLEX', op.key, bounds[1], bounds[2]), true)
-        elseif op.op == 'num' then
-            return store_members(redis.call('ZRANGEBYSCORE', op.key, op.min, op.max), op.multi)
-        elseif op.op == 'any' then
-            local keys = {}
-            for _, child in ipairs(op.ops) do table.insert(keys, materialize(child)) end
-            local key = temporary()
-            redis.call('SUNIONSTORE', key, unpack(keys))
-            return key
-        end
-        error('unknown collection operation ' .. tostring(op.op))
-    end
-
-    -- counting one filter: straight from its index, without a temporary set
-    if plan.count and #plan.filters == 1 and not plan.source then
-        local op = plan.filters[1]
-        if op.op == 'set' then return redis.call('SCARD', op.key) end
-        if op.op == 'num' and not op.multi then return redis.call('ZCOUNT', op.key, op.min, op.max) end
-        if op.op == 'text' and not op.multi then
-            local bounds = text_range(op)
-            return redis.call('ZLEXCOUNT', op.key, bounds[1], bounds[2])
-        end
-    end
-
-    -- where the pks come from: a stored list kept in order, or a set
-    local ordered_list = nil
-    local sets = {}
-    if plan.source then
-        if redis.call('EXISTS', plan.source) == 0 then
-            return fail('NOSTORED', {key = plan.source})
-        end
-        if #plan.filters == 0 and not plan.sort and not plan.score then
-            ordered_list = plan.source
-        else
-            table.insert(sets, store_members(redis.call('LRANGE', plan.source, 0, -1), false))
-        end
-    end
-    for _, op in ipairs(plan.filters) do table.insert(sets, materialize(op)) end
-
-    local source = keys[1]
-    if #sets == 1 then
-        source = sets[1]
-    elseif #sets > 1 then
-        source = temporary()
-        redis.call('SINTERSTORE', source, unpack(sets))
-    end
-
-    local function range_bounds()
-        if not plan.limit then return 0, -1 end
-        local first, count = plan.limit[1], plan.limit[2]
-        if count < 0 then return first, -1 end
-        if count == 0 then return 1, 0 end  -- an empty range
-        return first, first + count - 1
-    end
-
-    -- total: how many pks the collection has without its limit, counted in this call
-    -- along with the page (a paginator's count and page in one round trip). The set is
-    -- built for the page anyway: counting it is SCARD (LLEN of a stored list), no sort.
-    -- Pks the page would drop are not counted: with check, the intersection with
-    -- keys[1] is counted and becomes the source; with score, ZINTERSTORE's count is
-    -- taken below.
-    local total = nil
-    if plan.total then
-        if ordered_list then
-            total = redis.call('LLEN', ordered_list)
-        elseif plan.check and source ~= keys[1] then
-            local checked = temporary()
-            total = redis.call('SINTERSTORE', checked, source, keys[1])
-            source = checked
-        else
-            total = redis.call('SCARD', source)
-        end
-    end
-
-    if plan.count then
-        local counted
-        if ordered_list then counted = redis.call('LLEN', ordered_list)
-        else counted = redis.call('SCARD', source) end
-        cleanup()
-        return counted
-    end
-
-    local result
-    if ordered_list then
-        local first, last = range_bounds()
-        result = redis.call('LRANGE', ordered_list, first, last)
-    elseif plan.score then
-        local scored = temporary()
-        local scored_count = redis.call('ZINTERSTORE', scored, 2, source, plan.score.key,
-            'WEIGHTS', 0, 1)
-        if plan.total then total = scored_count end  -- pks without a score: not in the page
-        local first, last = range_bounds()
-        if plan.score.desc then
-            result = redis.call('ZREVRANGE', scored, first, last)
-        else
-            result = redis.call('ZRANGE', scored, first, last)
-        end
-    else
-        local args = {source}
-        if plan.sort then
-            if plan.sort.by then
-                table.insert(args, 'BY')
-                table.insert(args, plan.sort.by)
-            end
-        else
-            table.insert(args, 'BY')
-            table.insert(args, 'nosort')
-        end
-        if plan.limit then
-            table.insert(args, 'LIMIT')
-            table.insert(args, plan.limit[1])
-            table.insert(args, plan.limit[2])
-        end
-        if plan.sort and plan.sort.alpha then table.insert(args, 'ALPHA') end
-        if plan.sort and plan.sort.desc then table.insert(args, 'DESC') end
-        local sorted = redis.pcall('SORT', unpack(args))
-        if type(sorted) == 'table' and sorted.err then
-            cleanup()
-            return fail('SORT', {error = sorted.err})
-        end
-        result = sorted
-    end
-
-    if plan.check and source ~= keys[1] then
-        local kept = {}
-        for _, pk in ipairs(result) do
-            if redis.call('SISMEMBER', keys[1], pk) == 1 then table.insert(kept, pk) end
-        end
-        result = kept
-    end
-
-    if plan.store then
-        redis.call('DEL', plan.store.key)
-        if #result > 0 then call_chunked('RPUSH', plan.store.key, result) end
-        if plan.store.ttl then redis.call('EXPIRE', plan.store.key, plan.store.ttl) end
-    end
-
-    if plan.values then
-        local rows = {}
-        for _, pk in ipairs(result) do
-            for _, wanted in ipairs(plan.values) do
-                local value
-                if wanted.kind == 'pk' then
-                    value = pk
-                elseif wanted.kind == 'string' then
-                    value = redis.call('GET', wanted.key .. pk)
-                elseif wanted.kind == 'hfield' then
-                    value = redis.call('HGET', wanted.key .. pk, wanted.name)
-                elseif wanted.kind == 'score' then
-                    value = plan.score and redis.call('ZSCORE', plan.score.key, pk) or false
-                elseif wanted.kind == 'set' then
-                    value = redis.call('SMEMBERS', wanted.key .. pk)
-                elseif wanted.kind == 'list' then
-                    value = redis.call('LRANGE', wanted.key .. pk, 0, -1)
-                elseif wanted.kind == 'zset' then
-                    value = redis.call('ZRANGE', wanted.key .. pk, 0, -1, 'WITHSCORES')
-                elseif wanted.kind == 'hash' then
-                    value = redis.call('HGETALL', wanted.key .. pk)
-                end
-                table.insert(rows, value)
-            end
-        end
-        result = rows
-    end
-
-    cleanup()
+    local strategy, steps, result, total, failure = collect(keys, plan)
+    if failure then return failure end
+    if plan.explain then return {strategy, steps, plan.cost} end
+    if plan.count then return result end
+    if plan.values then result = read_values(plan, result) end
     if plan.total then return {total, result} end
     return result
+end
+
+-- store: run the collection, keep its pks in the list args[2] (expiring after args[3]
+-- seconds when given); returns how many
+local function store(keys, args)
+    local plan = cjson.decode(args[1])
+    local _, _, result, _, failure = collect(keys, plan)
+    if failure then return failure end
+    local key = args[2]
+    redis.call('DEL', key)
+    if #result > 0 then call_chunked('RPUSH', key, result) end
+    if args[3] then redis.call('EXPIRE', key, args[3]) end
+    return #result
 end
