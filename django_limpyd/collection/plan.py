@@ -52,6 +52,21 @@ def sort_value(model: type, by: str) -> list[str]:
     return [meta.keys.field_prefix(field.name)]
 
 
+def walked_index(model: type, by: str, alpha: bool) -> dict[str, str] | None:
+    """The range index of field ``by`` whose order is the sort's (a ``TextRangeIndex``
+    for ``alpha=True``, a ``NumberRangeIndex`` otherwise; a single-value field, an index
+    without transform), as ``{"key", "kind"}`` for the collection function to read in
+    order; ``None`` if there is none."""
+    field = model._meta.get_field(by)
+    if field.multi:
+        return None
+    wanted = "text" if alpha else "num"
+    for index in field.indexes:
+        if index.kind == wanted and not index.has_transform:
+            return {"key": index.storage_base, "kind": wanted}
+    return None
+
+
 def _bound(text: str) -> tuple[float, bool]:
     """A ZRANGEBYSCORE bound as (number, exclusive)."""
     exclusive = text.startswith("(")
@@ -105,6 +120,9 @@ def build_plan(model: type, query: Query, *, count: bool, check: bool) -> dict[s
         if pattern is not None:  # JSON null would reach Lua as a true value
             plan["sort"]["by"] = pattern
             plan["sort"]["get"] = sort_value(model, query.sort.by)
+            walk = walked_index(model, query.sort.by, query.sort.alpha)
+            if walk is not None:
+                plan["sort"]["walk"] = walk
     if query.sliced and not count:
         plan["limit"] = [query.offset, -1 if query.limit is None else query.limit]
     return plan

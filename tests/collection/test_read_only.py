@@ -131,7 +131,8 @@ def test_explain_names_each_strategy(servers):
     on_replica(servers)
     cases = {
         "index read": Person.collection(firstname="John"),
-        "sort key": Person.collection().sort(by="lastname", alpha=True)[0:2],
+        "sort key": Person.collection().sort(by="firstname", alpha=True)[0:2],
+        "index walk": Person.collection().sort(by="-age")[0:2],
         "candidates": Person.collection(firstname="John", city="Paris").sort(by="age"),
         "nothing can match": Person.collection(pk__in=[]),
     }

@@ -9,7 +9,8 @@
 --           {op = "key", key = k}: the members of an existing set, sorted set or list
 --   source  nil | key of a stored collection (a list of pks, in order)
 --   sort    nil | {by = SORT BY pattern or nil (by pk), alpha = bool, desc = bool,
---           get = {prefix, hash field or nil}: the value sorted by, per pk}
+--           get = {prefix, hash field or nil}: the value sorted by, per pk,
+--           walk = nil | {key, kind = "text" | "num"}: the field's range index in its order}
 --   score   nil | {key = sorted set, desc = bool}: order by the pks' scores in it
 --   limit   nil | {offset, count (-1: all)}
 --   count   bool: return how many instead
@@ -28,6 +29,8 @@
 --   "sort key"     no filter, or one set filter: SORT_RO of that key, BY the sorted field
 --                  or nosort, LIMIT the page (Redis 6.2: SMEMBERS, sorted in the script)
 --   "stored list"  a stored collection read in its order, LRANGE of the page
+--   "index walk"   sorted by a field with a matching range index: that sorted set read
+--                  in order (see walk_index)
 --   "candidates"   the smallest filter's pks (counted first, read once), the others
 --                  tested on them (SMISMEMBER/ZMSCORE, or read whole when they cannot be
 --                  tested by pk), then sorted (values read per candidate) and sliced in
@@ -40,6 +43,9 @@
 -- function, and on a read-only replica). Redis 6.2 has no read-only SORT: there the key
 -- is read whole and sorted in the script (correct on replicas, slower on big keys)
 local SORT_COMMAND = redis.REDIS_VERSION_NUM and 'SORT_RO' or nil
+-- whether texts compare by their bytes here (LC_COLLATE C), as a TextRangeIndex orders
+-- them; SORT ALPHA and Lua compare texts with the server's locale (strcoll)
+local BYTEWISE = ('B' < 'a') and ('Z' < '_') and ('a' < '\195\169')
 local HAS_SINTERCARD = redis.REDIS_VERSION_NUM ~= nil  -- Redis 7
 local MEMBERS_PER_CALL = 4000
 
@@ -212,10 +218,14 @@ local function contains(op, pks, steps)
         end
         return found
     end
-    -- read whole: pks given by value, text ranges, lists...
-    if op.op ~= 'pks' then steps[#steps + 1] = 'read ' .. op.op .. ' ' .. tostring(op.key) end
-    local lookup = {}
-    for _, pk in ipairs(members(op)) do lookup[pk] = true end
+    -- read whole (once per call): pks given by value, text ranges, lists...
+    local lookup = op.lookup
+    if not lookup then
+        if op.op ~= 'pks' then steps[#steps + 1] = 'read ' .. op.op .. ' ' .. tostring(op.key) end
+        lookup = {}
+        for _, pk in ipairs(members(op)) do lookup[pk] = true end
+        op.lookup = lookup
+    end
     local found = {}
     for i = 1, #pks do found[i] = lookup[pks[i]] == true end
     return found
@@ -370,6 +380,67 @@ local function sort_key(key, plan)
     return sorted
 end
 
+-- a page of the pks in the order of the sorted field's range index (sort.walk = {key,
+-- kind}: a text or number index of a single-value field, without transform, matching
+-- alpha; a text index only where the server collates by bytes), nil when another
+-- strategy costs less. Only when every instance is in the index
+-- (an instance without a value is not: SORT would put it first). Without filters: the
+-- page by rank, O(log n + page). With filters: the index is read in chunks, each pk
+-- tested against the filters, until the page is full (a cost in page / selectivity),
+-- chosen when that estimate is below the size of the smallest filter; not for counts.
+local function walk_index(keys, plan, filters, steps)
+    local walk = plan.sort.walk
+    if walk.kind == 'text' and not BYTEWISE then return nil end  -- SORT's order differs
+    local desc = plan.sort.desc
+    local all = redis.call('SCARD', keys[1])
+    if redis.call('ZCARD', walk.key) ~= all then return nil end
+    local first, last = page_bounds(plan)
+    local function read(start, stop)
+        local members = desc and redis.call('ZREVRANGE', walk.key, start, stop)
+            or redis.call('ZRANGE', walk.key, start, stop)
+        if walk.kind == 'text' then strip(members) end
+        return members
+    end
+    if #filters == 0 then
+        if plan.total then plan.walk_total = all end
+        steps[#steps + 1] = (desc and 'ZREVRANGE ' or 'ZRANGE ') .. walk.key .. ' by rank'
+        plan.cost = 1
+        if last < first then return {} end
+        local page = read(first - 1, last == math.huge and -1 or last - 1)
+        plan.cost = 1 + #page
+        return page
+    end
+    if plan.total or plan.count or last == math.huge then return nil end
+    local smallest = nil
+    for _, op in ipairs(filters) do
+        local count = size(op)
+        if smallest == nil or count < smallest then smallest = count end
+    end
+    if smallest == 0 then return nil end
+    local estimate = last * all / smallest
+    if estimate >= smallest then return nil end
+    steps[#steps + 1] = (desc and 'ZREVRANGE ' or 'ZRANGE ') .. walk.key
+        .. ' in chunks (about ' .. math.ceil(estimate) .. ' of ' .. all .. ' members)'
+    local matched, start = {}, 0
+    local chunk = math.min(math.max(last * 2, 64), 1024)
+    plan.cost = 0
+    while #matched < last do
+        local pks = read(start, start + chunk - 1)
+        plan.cost = plan.cost + #pks
+        for _, op in ipairs(filters) do
+            if #pks == 0 then break end
+            local tested = {}
+            pks = keep(pks, contains(op, pks, tested))
+        end
+        for _, pk in ipairs(pks) do matched[#matched + 1] = pk end
+        if start + chunk >= all then break end
+        start = start + chunk
+        chunk = math.min(chunk * 2, 8192)
+    end
+    for _, op in ipairs(filters) do steps[#steps + 1] = 'test ' .. op.op .. ' ' .. tostring(op.key) end
+    return slice(matched, plan)
+end
+
 -- the collection's pks (and its total when asked), or an error reply
 local function collect(keys, plan)
     local steps = {}
@@ -418,6 +489,12 @@ local function collect(keys, plan)
             plan.cost = 1 + #page
             return 'stored list', {'LRANGE ' .. plan.source}, page, total
         end
+    end
+
+    -- an index walk: the sorted field's range index read in order, a page at a time
+    if not plan.count and plan.sort and plan.sort.walk and not plan.source and not plan.score then
+        local walked = walk_index(keys, plan, filters, steps)
+        if walked then return 'index walk', steps, walked, plan.walk_total end
     end
 
     -- no filter, or one set filter (an index's pks: no vanished pk to check): the key
