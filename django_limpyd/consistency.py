@@ -80,8 +80,8 @@ def consistency_check(model: type, chunk_size: int = 1000) -> list[str]:
     for prefix in prefixes:
         keys = connection.scan_iter(match=meta.keys.pattern_after(prefix), count=chunk_size)
         for chunk in chunks(keys, chunk_size):
-            present = connection.smismember(meta.keys.pks, [key[len(prefix) :] for key in chunk])
-            for key, found in zip(chunk, present, strict=True):
-                if not found:
+            present = connection.zmscore(meta.keys.pks, [key[len(prefix) :] for key in chunk])
+            for key, score in zip(chunk, present, strict=True):
+                if score is None:
                     problems.append(f"{meta.name}: orphan key {key!r} (pk not in the model)")
     return problems

@@ -113,6 +113,7 @@ def build_plan(model: type, query: Query, *, count: bool, check: bool) -> dict[s
         "filters": operations,
         "count": count,
         "check": check,
+        **({"auto": True} if model._meta.pk_field.auto else {}),
     }
     if query.sort is not None:
         plan["sort"] = {"alpha": query.sort.alpha, "desc": query.sort.desc}
@@ -166,9 +167,12 @@ def direct_read(plan: dict[str, Any], client: Any) -> tuple[list[tuple], Any] | 
         if count:
             return [("SCARD", key) for key in keys], sum
         if functions.uses_functions(client):
-            return [("SORT_RO", key, "BY", "nosort") for key in keys], _concatenated
+            # in pk order: by number for an AutoPK model, else by bytes
+            order = () if plan.get("auto") else ("ALPHA",)
+            return [("SORT_RO", key, *order) for key in keys], _concatenated
         # Redis 6.2: no read-only SORT (SORT is refused on a read-only replica)
-        return [("SMEMBERS", key) for key in keys], _members
+        combine = _members_by_number if plan.get("auto") else _members_by_bytes
+        return [("SMEMBERS", key) for key in keys], combine
     if op.get("multi") or kind not in ("num", "text"):
         return None
     if kind == "num":
@@ -189,9 +193,12 @@ def _concatenated(replies: list[list[str]]) -> list[str]:
     return replies[0] if len(replies) == 1 else [pk for reply in replies for pk in reply]
 
 
-def _members(replies: list[set[str]]) -> list[str]:
-    # in the order SORT BY nosort gives a set's members (by their bytes)
+def _members_by_bytes(replies: list[set[str]]) -> list[str]:
     return [pk for reply in replies for pk in sorted(reply, key=str.encode)]
+
+
+def _members_by_number(replies: list[set[str]]) -> list[str]:
+    return [pk for reply in replies for pk in sorted(reply, key=int)]
 
 
 def _stripped(replies: list[list[str]]) -> list[str]:

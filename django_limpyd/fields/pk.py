@@ -68,7 +68,7 @@ class PKField(SingleValueField):
             if value is None:
                 return False
         meta = self.model._meta
-        return bool(meta.database.connection.sismember(meta.keys.pks, self.prepare_value(value)))
+        return meta.database.connection.zscore(meta.keys.pks, self.prepare_value(value)) is not None
 
     def delete(self) -> Any:
         """Refused: delete the instance instead."""

@@ -61,7 +61,7 @@ class RedisModel(metaclass=ModelBase):
                     "create with keyword arguments only."
                 )
             pk = self._meta.pk_field.normalize(args[0])
-            if not self._meta.database.connection.sismember(self._meta.keys.pks, pk):
+            if self._meta.database.connection.zscore(self._meta.keys.pks, pk) is None:
                 raise self.DoesNotExist(f"{type(self).__name__} {pk!r} does not exist.")
             self._pk = pk
             return
@@ -156,7 +156,7 @@ class RedisModel(metaclass=ModelBase):
         if self.__dict__.get("_exists_checked", True):
             return
         meta = self._meta
-        if not meta.database.connection.sismember(meta.keys.pks, self._pk):
+        if meta.database.connection.zscore(meta.keys.pks, self._pk) is None:
             raise self.DoesNotExist(f"{type(self).__name__} {self._pk!r} does not exist.")
         self._exists_checked = True
 
@@ -179,7 +179,7 @@ class RedisModel(metaclass=ModelBase):
         """True if an instance with this pk (or matching these filters) exists."""
         pk = cls._single_pk(args, filters)
         if pk is not None:
-            return bool(cls._meta.database.connection.sismember(cls._meta.keys.pks, pk))
+            return cls._meta.database.connection.zscore(cls._meta.keys.pks, pk) is not None
         return cls._filtered(filters).exists()
 
     @classmethod
@@ -248,16 +248,16 @@ class RedisModel(metaclass=ModelBase):
         normalize = cls._meta.pk_field.normalize
         pks = [normalize(pk) for pk in pks]
         if not lazy and pks:
-            found = cls._meta.database.connection.smismember(cls._meta.keys.pks, pks)
-            pks = [pk for pk, present in zip(pks, found, strict=True) if present]
+            found = cls._meta.database.connection.zmscore(cls._meta.keys.pks, pks)
+            pks = [pk for pk, score in zip(pks, found, strict=True) if score is not None]
         return (cls._connected(pk, checked=not lazy) for pk in pks)
 
     @classmethod
     def instances(cls, lazy: bool = False, **filters: Any) -> Iterator[RedisModel]:
         """Instances matching ``filters`` (every instance without filters)."""
         if not filters:
-            pks = cls._meta.database.connection.sscan_iter(cls._meta.keys.pks)
-            return (cls._connected(pk, checked=True) for pk in pks)
+            pairs = cls._meta.database.connection.zscan_iter(cls._meta.keys.pks)
+            return (cls._connected(pk, checked=True) for pk, _score in pairs)
         return iter(cls.collection(**filters).instances(lazy=lazy))
 
     @classmethod

@@ -290,6 +290,7 @@ class Options:
             "fields": [self.field_spec(field) for field in self.data_fields],
             "hash": self.keys.instance_hash_prefix,
             "scratch": self.keys.scratch,
+            **({"auto": True} if self.pk_field.auto else {}),
             "referrers": [
                 {
                     "field": field.model._meta.field_spec(field),

@@ -3,7 +3,8 @@
 Layout (``P`` is the model prefix)::
 
     P = "{" + esc(namespace) + ":" + esc(model name) + "}"
-    P:pks                            set of the pks of existing instances
+    P:pks                            sorted set of the pks of existing instances (scored
+                                     by number for an AutoPK model, else 0)
     P:max                            last AutoPK given (INCR)
     P:h:<pk>                         hash of the instance's InstanceHashFields
     P:f:<esc(field)>:<pk>            key of a StringField / HashField / SetField / ...
@@ -64,7 +65,8 @@ class ModelKeys:
 
     @property
     def pks(self) -> str:
-        """The set of pks of existing instances."""
+        """The sorted set of pks of existing instances (scored by the pk as a number in
+        an AutoPK model, else 0: pages in pk order by rank)."""
         return self.prefix + ":pks"
 
     @property

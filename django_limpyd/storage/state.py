@@ -63,7 +63,7 @@ def iter_pk_chunks(model: type, chunk_size: int) -> Iterator[list[str]]:
     """The model's pks, ``chunk_size`` at a time (SSCAN: bounded memory)."""
     connection = model._meta.database.connection
     chunk: list[str] = []
-    for pk in connection.sscan_iter(model._meta.keys.pks, count=chunk_size):
+    for pk, _score in connection.zscan_iter(model._meta.keys.pks, count=chunk_size):
         chunk.append(pk)
         if len(chunk) >= chunk_size:
             yield chunk

@@ -186,7 +186,8 @@ def test_sort_errors_name_the_field(Person):
 def test_sort_desc_and_by_pk(Person):
     assert list(Person.collection().sort(desc=True)) == ["4", "3", "2", "1"]
     assert list(Person.collection().sort(by="pk")) == ["1", "2", "3", "4"]
-    assert list(Person.collection().sort(by="lastname", alpha=True, desc=True)[:2]) == ["1", "3"]
+    # two Smiths: SORT ALPHA leaves equal values in no defined order
+    assert set(Person.collection().sort(by="lastname", alpha=True, desc=True)[:2]) == {"1", "3"}
 
 
 def test_instances_skip_vanished_pks_unless_lazy(Person, database):

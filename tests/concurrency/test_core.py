@@ -178,7 +178,7 @@ def connection() -> Any:
 
 
 def all_pks(model: type) -> set[str]:
-    return set(connection().smembers(model._meta.keys.pks))
+    return set(connection().zrange(model._meta.keys.pks, 0, -1))
 
 
 def equal_index_map(model: type, field_name: str) -> dict[str, list[str]]:

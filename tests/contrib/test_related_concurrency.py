@@ -102,7 +102,7 @@ def test_deletions_propagate_under_concurrent_writers(pool):
     totals = {key: sum(result[key] for result in writes) for key in writes[0]}
     deleted = sum(result["deleted"] for result in deletes)
 
-    alive = set(DATABASE.connection.smembers(Person._meta.keys.pks))
+    alive = set(DATABASE.connection.zrange(Person._meta.keys.pks, 0, -1))
     gone = set(person_pks) - alive
     assert deleted == len(doomed) and gone == set(doomed)
     # no field anywhere holds a deleted pk

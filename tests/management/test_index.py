@@ -143,3 +143,19 @@ def test_bad_input(args, options, message):
 def test_unknown_action():
     with pytest.raises(CommandError, match="invalid choice: 'fix'"):
         run("limpyd_index", "fix")
+
+
+def test_rebuild_upgrades_pks_kept_in_a_set_by_an_earlier_version(data, raw, connection):
+    before = dump_all(raw[0])
+    pks_key = shop.Foo._meta.keys.pks
+    pks = connection.zrange(pks_key, 0, -1)
+    assert len(pks) == 8 and connection.zscore(pks_key, "1") == 1.0  # an AutoPK model
+    connection.delete(pks_key)
+    connection.sadd(pks_key, *pks)  # the layout of earlier versions: a set
+    result = run("limpyd_index", "rebuild", "shop.Foo")
+    assert result.lines[0] == "shop.Foo: 8 pks moved to the sorted set of pks."
+    assert dump_all(raw[0]) == before  # scores included
+    assert run("limpyd_index", "rebuild", "shop.Foo").lines == [
+        "shop.Foo.value: 1 index rebuilt (8 instances read)."
+    ]
+    assert list(shop.Foo.collection()[0:3]) == pks[0:3]

@@ -30,7 +30,7 @@ def test_every_model_with_instances_and_keys(data, raw, tag_model):
     ]:
         meta = model._meta
         row = rows[(meta.app_label, meta.name)]
-        instances = raw[db].scard(meta.keys.pks)
+        instances = raw[db].zcard(meta.keys.pks)
         assert row == [
             meta.app_label,
             meta.name,

@@ -26,7 +26,7 @@ from django_limpyd import registry
 made = {}
 for model in registry.get_models("demo"):
     keys, connection = model._meta.keys, model._meta.database.connection
-    connection.sadd(keys.pks, "t*1")
+    connection.zadd(keys.pks, {"t*1": 0})
     connection.hset(keys.instance_hash("t*1"), "not_a_field", "x")
     made[model._meta.label] = sorted([keys.pks, keys.instance_hash("t*1")])
 print(json.dumps(made))

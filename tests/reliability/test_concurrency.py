@@ -48,7 +48,7 @@ def test_get_or_connect_races_give_one_instance_to_all(workers: WorkerPool, sess
         pks[value] = got[0][0]
         creators[next(i for i, (_pk, created) in enumerate(got) if created)] += 1
     connection = DATABASE.connection
-    assert connection.smembers(Claim._meta.keys.pks) == set(pks.values())
+    assert set(connection.zrange(Claim._meta.keys.pks, 0, -1)) == set(pks.values())
     assert consistency_check(Claim) == []
     code_index = Claim.get_field("code").indexes[0]
     label_index = Claim.get_field("label").indexes[0]
@@ -128,7 +128,7 @@ def test_load_10000_instances_by_4_processes(workers: WorkerPool, session_kwargs
     assert sorted(created.values()) == list(range(PEOPLE))
     connection = DATABASE.connection
     keys = Person._meta.keys
-    assert connection.smembers(keys.pks) == set(created)
+    assert set(connection.zrange(keys.pks, 0, -1)) == set(created)
     assert set(created) == {str(pk) for pk in range(1, PEOPLE + 1)}
     assert connection.get(keys.max_pk) == str(PEOPLE)
 

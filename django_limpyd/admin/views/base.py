@@ -166,7 +166,7 @@ def describe_instances(
         instance = model.lazy_connect(pk)
         keys = list(dict.fromkeys(instance.get_field(field.name).key for field in meta.data_fields))
         candidates[pk] = keys
-        pipe.sismember(meta.keys.pks, pk)
+        pipe.zscore(meta.keys.pks, pk)
         for key in keys:
             pipe.exists(key)
         if label_field is not None:
@@ -174,7 +174,7 @@ def describe_instances(
     replies = iter(pipe.execute())
     result = []
     for pk, keys in candidates.items():
-        exists = next(replies)
+        exists = next(replies) is not None
         found = [key for key in keys if next(replies)]
         label_value = next(replies) if label_field is not None else None
         if not exists:

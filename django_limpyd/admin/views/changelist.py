@@ -77,7 +77,7 @@ class ChangeListView(ModelView):
             rows = list(page.object_list)
         total = paginator.count
         if filters.active:
-            total = self.opts.database.connection.scard(self.opts.keys.pks)
+            total = self.opts.database.connection.zcard(self.opts.keys.pks)
         return self.render(
             "django_limpyd/change_list.html",
             title=f"Select {self.opts.verbose_name} to change"

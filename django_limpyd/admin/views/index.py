@@ -84,7 +84,7 @@ class IndexView(RedisAdminView):
             pipe.info("memory")
             pipe.dbsize()
             for entry in entries:
-                pipe.scard(entry["model"]._meta.keys.pks)
+                pipe.zcard(entry["model"]._meta.keys.pks)
             server, memory, size, *counts = pipe.execute()
         except (RedisError, LimpydException, ImproperlyConfigured, OSError) as exc:
             info["error"] = f"{type(exc).__name__}: {exc}"

@@ -43,7 +43,7 @@ class InstanceMixin(ModelView):
         instance = self.model.lazy_connect(pk)
         limit = self.model_admin.multi_value_preview
         pipe = meta.database.connection.pipeline(transaction=False)
-        pipe.sismember(meta.keys.pks, pk)
+        pipe.zscore(meta.keys.pks, pk)
         hfields = [field for field in meta.data_fields if field.storage_type == "hfield"]
         if hfields:
             pipe.hmget(instance.get_field(hfields[0].name).key, [f.name for f in hfields])
@@ -61,7 +61,7 @@ class InstanceMixin(ModelView):
                 reader.queue(pipe, key, limit, 0)
             others.append((field, key, reader))
         replies = iter(pipe.execute())
-        if not next(replies):
+        if next(replies) is None:
             raise Http404(f"No {meta.verbose_name} with pk {pk!r}.")
         values: dict[str, Any] = {"pk": pk}
         if hfields:

@@ -2,7 +2,8 @@
 
 ``rebuild`` clears and rebuilds the indexes of every indexed field of a model
 (or of one field), e.g. after adding an index to a field that already holds
-data. ``check`` runs :func:`~django_limpyd.consistency.consistency_check` and
+data; it first upgrades the model's pks written by an earlier version (a set,
+now a sorted set: :func:`~django_limpyd.storage.upgrade.upgrade_pks`). ``check`` runs :func:`~django_limpyd.consistency.consistency_check` and
 prints every difference between the data and the indexes (and every orphan
 key); it fails (non-zero exit) while differences remain. ``check --repair``
 rebuilds the indexes of each field that has differences, then checks again.
@@ -17,6 +18,7 @@ from django.core.management.base import CommandError, CommandParser
 
 from django_limpyd.consistency import consistency_check
 from django_limpyd.management.base import LimpydCommand
+from django_limpyd.storage.upgrade import upgrade_pks
 
 #: a model and the fields to work on (``None``: every indexed field)
 Target = tuple[type, list[Any] | None]
@@ -156,6 +158,9 @@ class Command(LimpydCommand):
     def rebuild_model(self, model: type, fields: list[Any] | None, chunk_size: int) -> None:
         """Clear and rebuild the indexes of ``fields`` (default: every indexed field)."""
         label = model._meta.label
+        upgraded = upgrade_pks(model)
+        if upgraded and self.verbosity >= 1:
+            self.stdout.write(f"{label}: {plural(upgraded, 'pk')} moved to the sorted set of pks.")
         fields = indexed_fields(model) if fields is None else fields
         if not fields and self.verbosity >= 2:
             self.stdout.write(f"{label}: no indexed field.")

@@ -62,7 +62,7 @@ class Command(LimpydCommand):
         keys, sample = self.count_keys(
             database, meta.keys.scan_pattern, meta.label, MEMORY_SAMPLE if memory else 0
         )
-        row += [connection.scard(meta.keys.pks), keys]
+        row += [connection.zcard(meta.keys.pks), keys]
         if memory:
             row.append(self._memory(connection, keys, sample))
         return row

@@ -3,7 +3,7 @@
 -- function on Redis 7: it runs on replicas). Only `store` writes: the resulting pks in a
 -- list.
 --
--- keys[1]  the model's set of pks
+-- keys[1]  the model's pks (a sorted set: by number in an AutoPK model, else by bytes)
 -- args[1]  plan (JSON):
 --   filters [operations, see django_limpyd.indexes.lookups], and-ed; also
 --           {op = "key", key = k}: the members of an existing set, sorted set or list
@@ -17,6 +17,7 @@
 --   total   bool: return {count, result}: the count of the whole collection (filters,
 --           source, check and score applied, limit not) with the (sliced) result
 --   check   bool: drop pks no longer in keys[1]
+--   auto    bool: an AutoPK model (pks in number order; else in byte order)
 --   values  nil | [{kind = "pk" | "string" | "hfield" | "score" | "set" | "list" | "zset" |
 --           "hash", key = prefix, name = n}]: return those values for each pk instead of the
 --           pk (a flat array; a multi-value field's value as an array: its members, its
@@ -26,8 +27,11 @@
 --
 -- How the pks are found (the strategy, what explain() shows):
 --   "index count"  a count of one filter answered by its index (SCARD/ZCOUNT/ZLEXCOUNT)
+--   "pk order"     no filter, unsorted (or sorted by pk in the pks' order): ZRANGE of the
+--                  pks by rank
 --   "sort key"     no filter, or one set filter: SORT_RO of that key, BY the sorted field
---                  or nosort, LIMIT the page (Redis 6.2: SMEMBERS, sorted in the script)
+--                  (unsorted: by pk), LIMIT the page (Redis 6.2: read and sorted in the
+--                  script)
 --   "stored list"  a stored collection read in its order, LRANGE of the page
 --   "index walk"   sorted by a field with a matching range index: that sorted set read
 --                  in order (see walk_index)
@@ -46,7 +50,7 @@ local SORT_COMMAND = redis.REDIS_VERSION_NUM and 'SORT_RO' or nil
 -- whether texts compare by their bytes here (LC_COLLATE C), as a TextRangeIndex orders
 -- them; SORT ALPHA and Lua compare texts with the server's locale (strcoll)
 local BYTEWISE = ('B' < 'a') and ('Z' < '_') and ('a' < '\195\169')
-local HAS_SINTERCARD = redis.REDIS_VERSION_NUM ~= nil  -- Redis 7
+local HAS_INTERCARD = redis.REDIS_VERSION_NUM ~= nil  -- Redis 7: ZINTERCARD
 local MEMBERS_PER_CALL = 4000
 
 -- one reply per member, from a command taking many members (SMISMEMBER, ZMSCORE)
@@ -73,6 +77,22 @@ local function in_set(key, pks)
     local replies = per_member('SMISMEMBER', key, pks)
     for i = 1, #pks do replies[i] = replies[i] == 1 end
     return replies
+end
+
+-- whether each pk is one of the model's (the sorted set `key`): {true/false, ...}
+local function in_pks(key, pks)
+    local scores = per_member('ZMSCORE', key, pks)
+    for i = 1, #pks do scores[i] = scores[i] ~= false end
+    return scores
+end
+
+-- pks in the model's order: by number (AutoPK), else by bytes
+local function pk_order(pks, auto)
+    if auto then
+        table.sort(pks, function(a, b) return tonumber(a) < tonumber(b) end)
+    else
+        table.sort(pks)
+    end
 end
 
 local function text_range(op)
@@ -164,7 +184,7 @@ local function members(op)
     elseif op.op == 'pks' then
         -- pks given by value: those of existing instances
         pks = op.values
-        if #pks > 0 then pks = keep(pks, in_set(op.all, pks)) end
+        if #pks > 0 then pks = keep(pks, in_pks(op.all, pks)) end
     elseif op.op == 'text' then
         local bounds = text_range(op)
         return distinct(strip(redis.call('ZRANGEBYLEX', op.key, bounds[1], bounds[2])))
@@ -347,12 +367,14 @@ end
 -- SORT_RO of an existing key (the pks, or one set filter): the page straight from Redis
 local function sort_key(key, plan)
     if not SORT_COMMAND then
-        local pks = redis.call('SMEMBERS', key)
+        local pks
+        if redis.call('TYPE', key).ok == 'zset' then pks = redis.call('ZRANGE', key, 0, -1)
+        else pks = redis.call('SMEMBERS', key) end
         if plan.sort then
             local failure = sort_candidates(pks, plan.sort)
             if failure then return nil, failure end
         else
-            table.sort(pks)  -- as SORT BY nosort orders a set's members
+            pk_order(pks, plan.auto)
         end
         return slice(pks, plan)
     end
@@ -362,9 +384,8 @@ local function sort_key(key, plan)
             args[#args + 1] = 'BY'
             args[#args + 1] = plan.sort.by
         end
-    else
-        args[#args + 1] = 'BY'
-        args[#args + 1] = 'nosort'
+    elseif not plan.auto then
+        args[#args + 1] = 'ALPHA'  -- unsorted: in pk order (numbers for an AutoPK model)
     end
     if plan.limit then
         args[#args + 1] = 'LIMIT'
@@ -382,17 +403,17 @@ end
 
 -- a page of the pks in the order of the sorted field's range index (sort.walk = {key,
 -- kind}: a text or number index of a single-value field, without transform, matching
--- alpha; a text index only where the server collates by bytes), nil when another
--- strategy costs less. Only when every instance is in the index
+-- alpha; a text index only where the server collates by bytes), or of the pks' sorted
+-- set itself (kind 'pk': unsorted, or sorted by pk), nil when another strategy costs
+-- less. Only when every instance is in the index
 -- (an instance without a value is not: SORT would put it first). Without filters: the
 -- page by rank, O(log n + page). With filters: the index is read in chunks, each pk
 -- tested against the filters, until the page is full (a cost in page / selectivity),
 -- chosen when that estimate is below the size of the smallest filter; not for counts.
-local function walk_index(keys, plan, filters, steps)
-    local walk = plan.sort.walk
+local function walk_index(keys, plan, filters, steps, walk)
     if walk.kind == 'text' and not BYTEWISE then return nil end  -- SORT's order differs
-    local desc = plan.sort.desc
-    local all = redis.call('SCARD', keys[1])
+    local desc = plan.sort and plan.sort.desc
+    local all = redis.call('ZCARD', keys[1])
     if redis.call('ZCARD', walk.key) ~= all then return nil end
     local first, last = page_bounds(plan)
     local function read(start, stop)
@@ -491,36 +512,66 @@ local function collect(keys, plan)
         end
     end
 
-    -- an index walk: the sorted field's range index read in order, a page at a time
-    if not plan.count and plan.sort and plan.sort.walk and not plan.source and not plan.score then
-        local walked = walk_index(keys, plan, filters, steps)
-        if walked then return 'index walk', steps, walked, plan.walk_total end
+    -- sorted by pk in the order of the pks' sorted set
+    local by_pk = plan.sort and not plan.sort.by
+        and ((plan.auto and not plan.sort.alpha) or (not plan.auto and plan.sort.alpha and BYTEWISE))
+
+    -- an index walk: the sorted field's range index (or the pks, in pk order) read in
+    -- order, a page at a time
+    if not plan.count and not plan.source and not plan.score then
+        local walk = plan.sort and plan.sort.walk
+        if not walk and #filters > 0 and (not plan.sort or by_pk) then
+            walk = {key = keys[1], kind = 'pk'}
+        end
+        if walk then
+            local walked = walk_index(keys, plan, filters, steps, walk)
+            if walked then return 'index walk', steps, walked, plan.walk_total end
+        end
+    end
+
+    -- no filter, unsorted or sorted by pk: the pks' sorted set, a page by rank,
+    -- O(log n + page)
+    if #filters == 0 and not plan.source and not plan.score and (not plan.sort or by_pk) then
+        local total = (plan.count or plan.total) and redis.call('ZCARD', keys[1])
+        plan.cost = 1
+        if plan.count then return 'pk order', {'ZCARD ' .. keys[1]}, total end
+        local desc = plan.sort and plan.sort.desc
+        local first, last = page_bounds(plan)
+        local page = {}
+        if last >= first then
+            page = redis.call(desc and 'ZREVRANGE' or 'ZRANGE', keys[1], first - 1,
+                last == math.huge and -1 or last - 1)
+        end
+        plan.cost = 1 + #page
+        return 'pk order', {(desc and 'ZREVRANGE ' or 'ZRANGE ') .. keys[1] .. ' by rank'}, page, total
     end
 
     -- no filter, or one set filter (an index's pks: no vanished pk to check): the key
     -- itself is counted, sorted and sliced by Redis
     local one_set = #filters == 1 and filters[1].op == 'set'
-        and not (plan.check and plan.total and not HAS_SINTERCARD)
+        and not (plan.check and plan.total and not HAS_INTERCARD)
     if not plan.source and not plan.score and (#filters == 0 or one_set) then
         local key = #filters == 0 and keys[1] or filters[1].key
         local total = false
         if plan.count or plan.total then
             if plan.check and key ~= keys[1] then
                 -- only pks of existing instances count
-                total = redis.call('SINTERCARD', 2, key, keys[1])
+                total = redis.call('ZINTERCARD', 2, key, keys[1])
+            elseif key == keys[1] then
+                total = redis.call('ZCARD', key)
             else
                 total = redis.call('SCARD', key)
             end
         end
         plan.cost = 1
-        if plan.count then return 'sort key', {'SCARD ' .. key}, total end
-        -- SORT reads the whole key, even BY nosort with a LIMIT (on a set)
-        plan.cost = total or redis.call('SCARD', key)
+        if plan.count then return 'sort key', {'count ' .. key}, total end
+        -- SORT reads the whole key
+        plan.cost = total or (key == keys[1] and redis.call('ZCARD', key)) or redis.call('SCARD', key)
         local sorted, failure = sort_key(key, plan)
         if failure then return nil, nil, nil, nil, failure end
         if plan.check and key ~= keys[1] and #sorted > 0 then
             -- an index's set holds no vanished pk, unless one vanishes during a page
-            sorted = keep(sorted, in_set(keys[1], sorted))
+            sorted = keep(sorted, in_pks(keys[1], sorted))
         end
         return 'sort key', {(SORT_COMMAND or 'SMEMBERS') .. ' ' .. key}, sorted, total
     end
@@ -534,8 +585,8 @@ local function collect(keys, plan)
         candidates = distinct(redis.call('LRANGE', plan.source, 0, -1))
         others = filters
     elseif #filters == 0 then
-        steps[#steps + 1] = 'SMEMBERS ' .. keys[1]
-        candidates = redis.call('SMEMBERS', keys[1])
+        steps[#steps + 1] = 'ZRANGE ' .. keys[1]
+        candidates = redis.call('ZRANGE', keys[1], 0, -1)
     else
         local smallest, smallest_size = nil, nil
         for i, op in ipairs(filters) do
@@ -559,16 +610,15 @@ local function collect(keys, plan)
         candidates = keep(candidates, contains(op, candidates, steps))
     end
     if plan.check and #candidates > 0 then
-        steps[#steps + 1] = 'SMISMEMBER ' .. keys[1]
-        candidates = keep(candidates, in_set(keys[1], candidates))
+        steps[#steps + 1] = 'ZMSCORE ' .. keys[1]
+        candidates = keep(candidates, in_pks(keys[1], candidates))
     end
     if plan.count then return 'candidates', steps, #candidates end
 
     if plan.score then
         candidates = by_score(candidates, plan.score, steps)
     elseif not plan.sort then
-        -- in the order SORT BY nosort gives the members of a set: by their bytes
-        table.sort(candidates)
+        pk_order(candidates, plan.auto)
     elseif plan.sort then
         steps[#steps + 1] = 'sort ' .. #candidates .. ' candidates'
         plan.cost = plan.cost + #candidates

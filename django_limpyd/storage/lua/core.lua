@@ -2,7 +2,8 @@
 -- django_limpyd/storage/compiler.py for how a library is put together).
 --
 -- The model `M` (a Lua table literal compiled per model by protocol.py):
---   M.pks, M.max, M.scratch   keys of the model's set of pks, AutoPK counter, scratch key
+--   M.pks, M.max, M.scratch   keys of the model's pks (a zset), AutoPK counter, scratch key
+--   M.auto                    true for an AutoPK model (its pks scored by their number)
 --   M.hash                    the instance hash key without its pk
 --   M.fields = [field]        data fields in declaration order
 --   M.referrers = [{field = field (of another model), pointer = equal-index base}]
@@ -23,6 +24,17 @@ local CHUNK = 1000
 
 local function fail(code, payload)
     return redis.error_reply('LIMPYD_' .. code .. ' ' .. cjson.encode(payload))
+end
+
+-- The pks of a model: a sorted set, each pk scored by its number in an AutoPK model
+-- (M.auto: pages in pk order), 0 otherwise (pages in byte order), so that a page of the
+-- default order is ZRANGE by rank.
+local function add_pk(M, key, pk)
+    redis.call('ZADD', key, M.auto and tonumber(pk) or 0, pk)
+end
+
+local function has_pk(key, pk)
+    return redis.call('ZSCORE', key, pk) ~= false
 end
 
 local function call_chunked(command, key, items, step)
@@ -364,7 +376,7 @@ local function check_token(index, owner, pk, token, own)
         end
     end
     if index.target and not (token == pk and index.target == own)
-            and redis.call('SISMEMBER', index.target, token) == 0 then
+            and not has_pk(index.target, token) then
         return fail('NOTARGET', {field = owner.name, pk = token})
     end
     return nil

@@ -1,6 +1,6 @@
 -- create.lua: a whole new instance (pk, every given field, index entries), atomically.
 --
--- keys[1]  the model's set of pks       keys[2]  the model's AutoPK counter
+-- keys[1]  the model's pks (zset)         keys[2]  the model's AutoPK counter
 -- args     the pk ("" = take the next AutoPK), the header (see read_header): the given
 --          fields, "<position>" for a single value, "<position>*" for a multi-value field,
 --          comma-separated), then the items of each given field in that order (a
@@ -59,7 +59,7 @@ local function create_lean(M, keys, args, pk, at, plan)
         local index = entries[j]
         KINDS[index.kind].add(index, entries[j + 1], pk, values[entries[j + 2]])
     end
-    redis.call('SADD', keys[1], pk)
+    add_pk(M, keys[1], pk)
     return pk
 end
 
@@ -67,7 +67,7 @@ local function create(M, keys, args)
     local pk = args[1]
     local fields, tmap, at = read_header(args, 2)
 
-    if pk ~= '' and redis.call('SISMEMBER', keys[1], pk) == 1 then
+    if pk ~= '' and has_pk(keys[1], pk) then
         return fail('EXISTS', {pk = pk})
     end
 
@@ -104,6 +104,6 @@ local function create(M, keys, args)
     if #entries > 0 then call_chunked('HSET', M.hash .. pk, entries, 2) end
 
     apply_changes(pk, changes)
-    redis.call('SADD', keys[1], pk)
+    add_pk(M, keys[1], pk)
     return pk
 end

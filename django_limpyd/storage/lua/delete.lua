@@ -1,7 +1,7 @@
 -- delete.lua: an instance, every key of it and every index entry of it, atomically; and
 -- every reference to it held by related fields of other instances (M.referrers).
 --
--- keys[1]  the model's set of pks
+-- keys[1]  the model's pks (zset)
 -- args     the pk, then the header "|<n>" and the transform map when there is one
 --          (see read_header)
 --
@@ -38,7 +38,7 @@ local function delete(M, keys, args)
         tmap = sent
     end
 
-    if redis.call('SISMEMBER', keys[1], pk) == 0 then return 0 end
+    if not has_pk(keys[1], pk) then return 0 end
 
     -- the instance's own index entries (only the fields they use are read)
     local plan = delete_plan(M)
@@ -82,6 +82,6 @@ local function delete(M, keys, args)
         if spec.type ~= 'hfield' then table.insert(doomed, spec.key .. pk) end
     end
     redis.call('DEL', unpack(doomed))
-    redis.call('SREM', keys[1], pk)
+    redis.call('ZREM', keys[1], pk)
     return 1
 end

@@ -3,7 +3,7 @@
 -- Several fields are written at once only by one HSET/HDEL of InstanceHashFields (they
 -- share the instance hash).
 --
--- keys[1]  the model's set of pks       keys[2]  the key the command writes; when the write
+-- keys[1]  the model's pks (zset)         keys[2]  the key the command writes; when the write
 --                                                creates the instance (its pk unknown
 --                                                until then), the model's AutoPK counter
 -- args     pk ("" = create the instance, AutoPK, with this write), the header (positions
@@ -33,7 +33,7 @@ local function write(M, keys, args)
 
     if creating then
         pk = tostring((tonumber(redis.call('GET', keys[2])) or 0) + 1)
-    elseif redis.call('SISMEMBER', keys[1], pk) == 0 then
+    elseif not has_pk(keys[1], pk) then
         return fail('MISSING', {pk = pk})
     end
 
@@ -135,7 +135,7 @@ local function write(M, keys, args)
 
     if creating then
         redis.call('SET', keys[2], pk)
-        redis.call('SADD', keys[1], pk)
+        add_pk(M, keys[1], pk)
         return {pk, result}
     end
     return result
