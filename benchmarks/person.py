@@ -88,8 +88,8 @@ def person_model() -> type:
         collection_manager = ExtendedCollectionManager
 
         email = InstanceHashField(unique=True)
-        city = InstanceHashField(indexes=[EqualIndex, TextRangeIndex])
-        age = InstanceHashField(indexes=[NumberRangeIndex])
+        city = InstanceHashField(indexable=True, indexes=[EqualIndex, TextRangeIndex])
+        age = InstanceHashField(indexable=True, indexes=[NumberRangeIndex])
         name = InstanceHashField()
         phone = InstanceHashField()
         note = InstanceHashField()

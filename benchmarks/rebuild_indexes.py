@@ -65,14 +65,14 @@ def build_models() -> list[tuple[type, Callable[[int], str]]]:
     class AutoUser(RedisModel):
         namespace = "bench"
         name = InstanceHashField(indexable=True)
-        city = StringField(indexes=[TextRangeIndex])
+        city = StringField(indexable=True, indexes=[TextRangeIndex])
         email = InstanceHashField(unique=True)
 
     class NamedUser(RedisModel):
         namespace = "bench"
         ident = PKField()
         name = InstanceHashField(indexable=True)
-        city = StringField(indexes=[TextRangeIndex])
+        city = StringField(indexable=True, indexes=[TextRangeIndex])
         email = InstanceHashField(unique=True)
 
     return [(AutoUser, str), (NamedUser, lambda n: f"user:{n}*")]
@@ -119,7 +119,7 @@ def raw_fill(model: type, pk_of: Callable[[int], str], first: int, last: int) ->
             if in_hash:
                 pipe.hset(keys.instance_hash(pk), mapping=in_hash)
             pks.append(pk)
-        pipe.sadd(keys.pks, *pks)
+        pipe.zadd(keys.pks, {pk: int(pk) if meta.pk_field.auto else 0 for pk in pks})
         pipe.execute()
     if meta.pk_field.auto:
         connection.set(keys.max_pk, last)

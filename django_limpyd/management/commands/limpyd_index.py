@@ -3,8 +3,9 @@
 ``rebuild`` clears and rebuilds the indexes of every indexed field of a model
 (or of one field), e.g. after adding an index to a field that already holds
 data; it first upgrades the model's pks written by an earlier version (a set,
-now a sorted set: :func:`~django_limpyd.storage.upgrade.upgrade_pks`). ``check`` runs :func:`~django_limpyd.consistency.consistency_check` and
-prints every difference between the data and the indexes (and every orphan
+now a sorted set: :func:`~django_limpyd.storage.upgrade.upgrade_pks`).
+``check`` runs :func:`~django_limpyd.consistency.consistency_check` and prints
+every difference between the data and the indexes (and every orphan
 key); it fails (non-zero exit) while differences remain. ``check --repair``
 rebuilds the indexes of each field that has differences, then checks again.
 Without a label, every registered model (of ``--database`` if given).

@@ -394,6 +394,23 @@ local function sort_key(key, plan)
     end
     if plan.sort and plan.sort.alpha then args[#args + 1] = 'ALPHA' end
     if plan.sort and plan.sort.desc then args[#args + 1] = 'DESC' end
+    if plan.values and not (plan.check and key ~= plan.pks) then
+        -- the values of each pk read by SORT itself (GET patterns), when it can read them
+        local gets = {}
+        for _, wanted in ipairs(plan.values) do
+            if wanted.kind == 'pk' then gets[#gets + 1] = '#'
+            elseif wanted.kind == 'string' then gets[#gets + 1] = wanted.key .. '*'
+            elseif wanted.kind == 'hfield' then gets[#gets + 1] = wanted.key .. '*->' .. wanted.name
+            else gets = nil break end
+        end
+        if gets then
+            for _, pattern in ipairs(gets) do
+                args[#args + 1] = 'GET'
+                args[#args + 1] = pattern
+            end
+            plan.rows_read = true
+        end
+    end
     local sorted = redis.pcall(SORT_COMMAND, unpack(args))
     if type(sorted) == 'table' and sorted.err then
         return nil, fail('SORT', {error = sorted.err})
@@ -443,7 +460,9 @@ local function walk_index(keys, plan, filters, steps, walk)
     steps[#steps + 1] = (desc and 'ZREVRANGE ' or 'ZRANGE ') .. walk.key
         .. ' in chunks (about ' .. math.ceil(estimate) .. ' of ' .. all .. ' members)'
     local matched, start = {}, 0
-    local chunk = math.min(math.max(last * 2, 64), 1024)
+    -- the first chunk is what the estimate says the page needs (and a quarter more):
+    -- most pages take one read; each next chunk is twice as big
+    local chunk = math.min(math.max(math.ceil(estimate * 1.25), 64), 8192)
     plan.cost = 0
     while #matched < last do
         local pks = read(start, start + chunk - 1)
@@ -456,7 +475,7 @@ local function walk_index(keys, plan, filters, steps, walk)
         for _, pk in ipairs(pks) do matched[#matched + 1] = pk end
         if start + chunk >= all then break end
         start = start + chunk
-        chunk = math.min(chunk * 2, 8192)
+        chunk = math.min(chunk * 2, 16384)
     end
     for _, op in ipairs(filters) do steps[#steps + 1] = 'test ' .. op.op .. ' ' .. tostring(op.key) end
     return slice(matched, plan)
@@ -465,6 +484,7 @@ end
 -- the collection's pks (and its total when asked), or an error reply
 local function collect(keys, plan)
     local steps = {}
+    plan.pks = keys[1]
     local filters = plan.filters
     local function prepare(op)
         if op.op == 'pks' then op.all = keys[1] end
@@ -634,7 +654,7 @@ local function collection(keys, args)
     if failure then return failure end
     if plan.explain then return {strategy, steps, plan.cost} end
     if plan.count then return result end
-    if plan.values then result = read_values(plan, result) end
+    if plan.values and not plan.rows_read then result = read_values(plan, result) end
     if plan.total then return {total, result} end
     return result
 end
