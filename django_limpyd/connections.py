@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.conf import settings
 
@@ -22,7 +23,14 @@ from django_limpyd.settings_parser import SETTING, DatabaseConfig, parse_entry
 if TYPE_CHECKING:
     from django_limpyd.database import RedisDatabase
 
-__all__ = ["DatabaseHandler", "build_client", "databases", "resolve_url"]
+__all__ = [
+    "DatabaseHandler",
+    "build_client",
+    "build_replica_clients",
+    "databases",
+    "replica_url",
+    "resolve_url",
+]
 
 #: OPTIONS keys passed on to django-redis's connection factory.
 _FACTORY_KEYS = (
@@ -49,12 +57,8 @@ def resolve_url(config: DatabaseConfig, location: str | None = None) -> str:
     return location
 
 
-def build_client(config: DatabaseConfig, location: str | None = None) -> LimpydRedis:
-    """Build the client of a database with django-redis's connection factory.
-
-    The pool is private to the database (never shared with a django-redis
-    cache at the same URL, whose responses are not decoded).
-    """
+def _factory(config: DatabaseConfig) -> Any:
+    """django-redis's connection factory for the OPTIONS of ``config``."""
     from django_redis.pool import get_connection_factory
 
     options = config.options
@@ -70,10 +74,50 @@ def build_client(config: DatabaseConfig, location: str | None = None) -> LimpydR
         **options.get("REDIS_CLIENT_KWARGS", {}),
         "read_retries": options["READ_RETRIES"],
     }
-    factory = get_connection_factory(options=factory_options)
-    params = factory.make_connection_params(resolve_url(config, location))
-    pool = factory.get_connection_pool(params)
+    return get_connection_factory(options=factory_options)
+
+
+def _client(factory: Any, url: str) -> LimpydRedis:
+    # a pool of its own (get_connection_pool, not django-redis's shared pools)
+    pool = factory.get_connection_pool(factory.make_connection_params(url))
     return factory.redis_client_cls(connection_pool=pool, **factory.redis_client_cls_kwargs)
+
+
+def build_client(config: DatabaseConfig, location: str | None = None) -> LimpydRedis:
+    """Build the client of a database with django-redis's connection factory.
+
+    The pool is private to the database (never shared with a django-redis
+    cache at the same URL, whose responses are not decoded).
+    """
+    return _client(_factory(config), resolve_url(config, location))
+
+
+def replica_url(url: str) -> str:
+    """``url`` of a replica as the Sentinel factory understands it: the replicas of
+    the service, ``is_master=0`` added unless the URL sets ``is_master`` itself."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    if any(name == "is_master" for name, _value in query):
+        return url
+    return urlunsplit(parts._replace(query=urlencode([*query, ("is_master", "0")])))
+
+
+def build_replica_clients(config: DatabaseConfig) -> list[LimpydRedis]:
+    """The clients of the ``OPTIONS["REPLICAS"]`` of ``config`` (none if not set), built
+    by the same connection factory, with the same options, as the primary's client.
+
+    With django-redis's ``SentinelConnectionFactory`` (or a subclass), each URL names a
+    service, and the client reads from the replicas Sentinel knows for it (see
+    :func:`replica_url`).
+    """
+    urls = config.options.get("REPLICAS") or ()
+    if not urls:
+        return []
+    from django_redis.pool import SentinelConnectionFactory
+
+    factory = _factory(config)
+    sentinel = isinstance(factory, SentinelConnectionFactory)
+    return [_client(factory, replica_url(url) if sentinel else url) for url in urls]
 
 
 class DatabaseHandler:

@@ -3,12 +3,18 @@
 A database is either built by hand from redis-py keyword arguments (as in
 limpyd) or obtained from settings with ``django_limpyd.databases["alias"]``.
 Either way the client is created on first use.
+
+A database may have read-only replicas (``OPTIONS["REPLICAS"]``, or ``replicas=``):
+the reads of its models then go to them (:attr:`RedisDatabase.read_connection`),
+and everything else to the primary (:attr:`RedisDatabase.connection`); see
+:mod:`django_limpyd.replicas`.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ImproperlyConfigured
@@ -16,6 +22,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django_limpyd.client import LimpydRedis, Observer, no_retry
 from django_limpyd.exceptions import ImplementationError
 from django_limpyd.indexes import EqualIndex
+from django_limpyd.replicas import ReadRouting, replica_arguments
 from django_limpyd.settings_parser import DEFAULT_OPTIONS, RESERVED_POOL_KWARGS
 
 if TYPE_CHECKING:
@@ -36,7 +43,12 @@ DEFAULT_CONNECTION_SETTINGS: dict[str, Any] = {
 
 
 class RedisDatabase:
-    """A Redis database: its connection, and the registry of its models."""
+    """A Redis database: its connection, and the registry of its models.
+
+    Built by hand, it takes redis-py's keyword arguments, and ``replicas``: a list of
+    dicts of redis-py arguments, one per read-only replica (``{"host": ..., "port":
+    ...}``), applied over the primary's other arguments.
+    """
 
     #: the index classes of the indexable fields declared without ``indexes=`` in
     #: the models of this database (unless their model or field class sets its own);
@@ -46,8 +58,11 @@ class RedisDatabase:
     def __init__(self, **connection_settings: Any) -> None:
         #: the ``LIMPYD_DATABASES`` alias, or ``None`` for a hand-built database
         self.alias: str | None = None
+        replicas = connection_settings.pop("replicas", None)
         self._connection_settings = self._check_settings(connection_settings)
+        self._replica_settings = self._check_replicas(replicas)
         self._client: LimpydRedis | None = None
+        self._reads = ReadRouting(self._build_replicas)
         self._location_override: str | None = None
         self._lock = threading.RLock()
         self._observers: list[Observer] = []
@@ -87,6 +102,10 @@ class RedisDatabase:
             )
         return {**DEFAULT_CONNECTION_SETTINGS, **connection_settings}
 
+    def _check_replicas(self, replicas: Any) -> list[dict[str, Any]]:
+        arguments = replica_arguments(replicas, self._connection_settings)
+        return [self._check_settings(replica) for replica in arguments]
+
     # -- connection -----------------------------------------------------------------
 
     @property
@@ -115,14 +134,31 @@ class RedisDatabase:
 
             client = build_client(self.config, self._location_override)
         else:
-            read_retries = self._connection_settings.get("read_retries", 1)
-            kwargs = {k: v for k, v in self._connection_settings.items() if k != "read_retries"}
-            client = LimpydRedis(
-                **kwargs, decode_responses=True, retry=no_retry(), read_retries=read_retries
-            )
+            client = self._hand_built_client(self._connection_settings)
         client._limpyd_observers = self._observers
         self._sync_command_logger()
         return client
+
+    @staticmethod
+    def _hand_built_client(connection_settings: dict[str, Any]) -> LimpydRedis:
+        read_retries = connection_settings.get("read_retries", 1)
+        kwargs = {k: v for k, v in connection_settings.items() if k != "read_retries"}
+        return LimpydRedis(
+            **kwargs, decode_responses=True, retry=no_retry(), read_retries=read_retries
+        )
+
+    def _build_replicas(self) -> list[LimpydRedis]:
+        if self.alias is not None:
+            if self._location_override is not None:
+                return []  # a test location (see use_location): no replicas there
+            from django_limpyd.connections import build_replica_clients
+
+            clients = build_replica_clients(self.config)
+        else:
+            clients = [self._hand_built_client(replica) for replica in self._replica_settings]
+        for client in clients:
+            client._limpyd_observers = self._observers
+        return clients
 
     def _sync_command_logger(self) -> None:
         from django_limpyd.logging import CommandLogger, logging_enabled
@@ -135,6 +171,16 @@ class RedisDatabase:
             for observer in current:
                 self._observers.remove(observer)
 
+    @property
+    def connection_settings(self) -> dict[str, Any]:
+        """As in limpyd: the redis-py arguments the database connects with (a copy;
+        change them with :meth:`connect`). For a database from ``LIMPYD_DATABASES``,
+        the arguments of its client's connection pool (connecting is left for the
+        first command)."""
+        if self.alias is not None:
+            return dict(self.connection.connection_pool.connection_kwargs)
+        return dict(self._connection_settings)
+
     def connect(self, **connection_settings: Any) -> LimpydRedis:
         """Switch to other connection settings (redis-py arguments) and connect."""
         with self._lock:
@@ -144,14 +190,17 @@ class RedisDatabase:
                     "setting (or use override_settings) instead of connect(...)."
                 )
             if connection_settings:
+                replicas = connection_settings.pop("replicas", None)
                 self._connection_settings = self._check_settings(connection_settings)
+                self._replica_settings = self._check_replicas(replicas)
             self.close()
             return self.connection
 
     def use_location(self, location: str | None) -> None:
         """Point an alias database at another URL (``None``: back to its setting).
 
-        Used by the test machinery to send a whole run to a test location.
+        Used by the test machinery to send a whole run to a test location. While a
+        location is set, the database has no replicas: every read goes there too.
         """
         with self._lock:
             self._location_override = location
@@ -163,6 +212,65 @@ class RedisDatabase:
             client, self._client = self._client, None
             if client is not None:
                 client.connection_pool.disconnect()
+            self._reads.close()
+
+    # -- replicas -------------------------------------------------------------------
+
+    @property
+    def replica_connections(self) -> list[LimpydRedis]:
+        """The clients of the read-only replicas (created on first access); empty
+        without replicas, and while the database points at a test location."""
+        self.connection  # noqa: B018 - the test access blocker guards it
+        with self._lock:
+            return list(self._reads.clients())
+
+    @property
+    def read_connection(self) -> LimpydRedis:
+        """The client that reads go to: a replica, else the primary.
+
+        A replica (the next one, in turn, when there are several) when the database
+        has replicas; the primary (:attr:`connection`) when it has none, inside
+        :meth:`using_primary`, and while a pipeline or transaction of the database
+        is active in this thread (its reads and writes stay on the primary).
+
+        For code that sends its own read-only commands (collections, tools): take
+        it once per read operation and send every command of that operation to
+        it, so they all see the same server. Never write through it: a replica
+        refuses writes (``ReadOnlyError``). Call functions through
+        :func:`django_limpyd.storage.functions.call_read_only`, which runs them on
+        the primary while the replica lacks their library. A replica may lag
+        behind the primary: see ``docs/replicas.rst``.
+        """
+        primary = self.connection  # first: the test access blocker guards it
+        reads = self._reads
+        clients = reads.built
+        if clients is None:
+            with self._lock:
+                clients = reads.clients()
+        if not clients or reads.primary_forced or self._pipelines.get() is not None:
+            return primary
+        return reads.next_replica(clients)
+
+    @property
+    def read_command_connection(self) -> Any:
+        """Where read commands of fields go: the active pipeline's (queued, for the
+        primary), else :attr:`read_connection`."""
+        pipeline = self._pipelines.get()
+        return pipeline.connection if pipeline is not None else self.read_connection
+
+    def using_primary(self) -> AbstractContextManager[None]:
+        """Send the reads of this database to the primary, in this thread (or asyncio
+        task), for fresh reads: read-your-writes.
+
+        A context manager, also usable as a decorator::
+
+            with database.using_primary():
+                person.name.hget()
+
+            @database.using_primary()
+            def view(request): ...
+        """
+        return self._reads.using_primary()
 
     # -- pipelines ------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ SCHEMES = ("redis", "rediss", "unix", "embedded")
 ENTRY_KEYS = frozenset({"LOCATION", "OPTIONS", "CACHE", "TEST"})
 
 #: ``OPTIONS`` keys with the type each must have. The django-redis ones mean
-#: what they mean in django-redis; the last three are ours.
+#: what they mean in django-redis; the last four are ours.
 OPTION_TYPES: dict[str, type | tuple[type, ...]] = {
     "CONNECTION_FACTORY": str,
     "CONNECTION_POOL_CLASS": str,
@@ -37,7 +37,11 @@ OPTION_TYPES: dict[str, type | tuple[type, ...]] = {
     "SENTINEL_KWARGS": dict,
     "HEALTH_CHECK_INTERVAL": numbers.Real,
     "READ_RETRIES": int,
+    "REPLICAS": (list, tuple),
 }
+
+#: Schemes accepted in ``OPTIONS["REPLICAS"]`` (an embedded server has no replicas).
+REPLICA_SCHEMES = ("redis", "rediss", "unix")
 
 #: Options of a django-redis cache that only concern caching; ignored when a
 #: database reuses a cache entry with ``CACHE``.
@@ -139,7 +143,22 @@ def validate_options(alias: str, options: Any) -> dict[str, Any]:
             "which django_limpyd manages itself (responses are decoded; writes are never "
             "retried, reads follow READ_RETRIES)."
         )
+    if "REPLICAS" in options:
+        validate_replicas(alias, options["REPLICAS"])
     return {**DEFAULT_OPTIONS, **options}
+
+
+def validate_replicas(alias: str, replicas: list[Any] | tuple[Any, ...]) -> list[str]:
+    """Check ``OPTIONS["REPLICAS"]``: URLs of read-only replicas of the database."""
+    where = _where(alias, "OPTIONS", "REPLICAS")
+    for position, url in enumerate(replicas):
+        validate_location(alias, url, f"{where}[{position}]")
+        if url.partition("://")[0] not in REPLICA_SCHEMES:
+            raise ImproperlyConfigured(
+                f"{where}[{position}] = {url!r}: a replica is reached with one of the schemes "
+                f"{', '.join(s + '://' for s in REPLICA_SCHEMES)}."
+            )
+    return list(replicas)
 
 
 def _from_cache(alias: str, cache_alias: Any, caches: dict[str, Any]) -> tuple[str, dict]:

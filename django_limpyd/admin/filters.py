@@ -6,6 +6,9 @@ reads like the collection it shows. Equality gets choices when they are known:
 given by the admin (``list_filter_choices``), or read from the keys of an
 :class:`~django_limpyd.indexes.EqualIndex` when the database is small enough
 to SCAN (``filter_choices_scan_max_keys``), with how many instances hold each.
+Whatever the size of the database, choices cost a fixed number of round trips:
+``DBSIZE``, then (small enough) one ``SCAN`` per field in one pipeline, then the
+``SCARD`` of every choice in another.
 ``startswith`` is the search box (``search_fields``). Only names built here are
 read from the query string; a bad value is reported and ignored.
 
@@ -127,8 +130,11 @@ class Filters:
         self.params = params
         self.lookups: dict[str, Any] = {}
         self.errors: list[str] = []
-        self._dbsize: int | None = None
+        #: equality inputs whose choices are read from their index keys: (input, field,
+        #: index)
+        self._to_scan: list[tuple[FilterInput, Any, Any]] = []
         self.field_filters = [self._field_filter(name) for name in model_admin.get_list_filter()]
+        self._scan_choices()
         self._add_counts()
         self.search_fields = model_admin.get_search_fields()
         self.search_field, self.search_value = self._search()
@@ -216,13 +222,12 @@ class Filters:
         configured = self.admin.list_filter_choices.get(model_field.name)
         if configured is not None:
             values = configured(self.admin) if callable(configured) else configured
-            keys = {str(value): None for value in values}
-        elif index.kind == "eq" and not index.prefix and not model_field.unique:
-            keys = self._scan_choices(model_field, index)
-            if keys is None:
-                return None
-        else:
-            return None
+            return self._choice_list(item, {str(value): None for value in values})
+        if index.kind == "eq" and not index.prefix and not model_field.unique:
+            self._to_scan.append((item, model_field, index))  # all fields at once, later
+        return None
+
+    def _choice_list(self, item: FilterInput, keys: dict[str, str | None]) -> list[dict]:
         return [
             {
                 "value": value,
@@ -235,27 +240,36 @@ class Filters:
             for value, key in sorted(keys.items())
         ]
 
-    def _scan_choices(self, model_field: Any, index: Any) -> dict[str, str] | None:
-        """``{value: key}`` of the index's keys, if the database is small enough."""
+    def _scan_choices(self) -> None:
+        """The choices of the inputs waiting for them, from their index keys, if the
+        database is small enough: ``DBSIZE``, then one ``SCAN`` per field whose
+        ``COUNT`` covers the whole database, the SCANs in one round trip. A field
+        whose scan did not end in that call (or that has too many values) gets
+        none."""
         limit = self.admin.filter_choices_scan_max_keys
+        if not self._to_scan or limit <= 0:
+            return
         connection = self.model._meta.database.connection
-        if limit <= 0:
-            return None
-        if self._dbsize is None:
-            self._dbsize = connection.dbsize()
-        if self._dbsize > limit:
-            return None
-        base = index.storage_base
-        pattern = self.model._meta.keys.pattern_after(base)
-        found: dict[str, str] = {}
-        for key in connection.scan_iter(match=pattern, count=1000):
-            value = key[len(base) :]
-            if model_field.storage_type == "hash":
-                value = _hash_entry_text(value)
-            found[value] = key
-            if len(found) > self.admin.filter_choices_max:
-                return None
-        return found
+        if connection.dbsize() > limit:
+            return
+        pipe = connection.pipeline(transaction=False)
+        for _item, _field, index in self._to_scan:
+            pattern = self.model._meta.keys.pattern_after(index.storage_base)
+            pipe.scan(0, match=pattern, count=limit)
+        for (item, model_field, index), (cursor, keys) in zip(
+            self._to_scan, pipe.execute(), strict=True
+        ):
+            if cursor:
+                continue  # not over in one call (the database grew meanwhile): none
+            found: dict[str, str] = {}
+            base = index.storage_base
+            for key in keys:
+                value = key[len(base) :]
+                if model_field.storage_type == "hash":
+                    value = _hash_entry_text(value)
+                found[value] = key
+            if len(found) <= self.admin.filter_choices_max:
+                item.choices = self._choice_list(item, found)
 
     def _add_counts(self) -> None:
         """How many instances hold each scanned choice (one round trip for all)."""

@@ -52,6 +52,10 @@ class RedisAdminSite:
 
     #: title of the index page
     index_title = "Redis"
+    #: the budget of a page of the key browser: at most this many SCAN calls...
+    key_browser_max_scans = 20
+    #: ... each with a COUNT hint of at most this (how long one call may block Redis)
+    key_browser_max_scan_count = 5000
 
     def __init__(self, name: str = APP_NAME, admin_site: Any = None) -> None:
         self.name = name

@@ -1,7 +1,14 @@
-"""Turning ``field__prefix__suffix=value`` filters into index lookups."""
+"""Turning ``field__prefix__suffix=value`` filters into index lookups.
+
+A HashField is filtered on one entry, as in limpyd: ``headers__from="a@b"``, that is
+the field, the entry's key, then the index prefix and suffix if any
+(``headers__from__startswith="a@"``); or with the entry as a dict:
+``headers={"from": "a@b"}`` (what an entry key holding ``__`` needs).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django_limpyd.exceptions import ImplementationError, InvalidValue
@@ -119,6 +126,8 @@ def lookup_for(model: type, name: str, value: Any) -> Any:
             f"Cannot filter {meta.name} on {name!r}: {field.describe()} is not indexed "
             "(set indexable=True or indexes=[...])."
         )
+    if field.storage_type == "hash" and parts and not isinstance(value, Mapping):
+        return _hash_entry_lookup(field, name, parts, value)
     if len(parts) > 2:
         raise ImplementationError(f"Cannot filter {meta.name} on {name!r}: too many '__'.")
     candidates = []
@@ -153,12 +162,80 @@ def lookup_for(model: type, name: str, value: Any) -> Any:
 
 def _hash_entry(field: Any, value: Any) -> str:
     """A HashField filter value ``{key: value}`` (one entry) as its index stores it."""
-    if not isinstance(value, dict) or len(value) != 1:
+    if not isinstance(value, Mapping) or len(value) != 1:
         raise InvalidValue(
-            f"{field.describe()} filters take one entry as a dict, e.g. {{'key': 'value'}}; "
-            f"got {value!r}."
+            f"{field.describe()} filters take one entry: {field.name}__<key>=value, or a "
+            f"dict {{'key': 'value'}}; got {value!r}."
         )
     [(key, entry)] = value.items()
     where = field.describe()
     key, entry = to_redis_string(key, where), to_redis_string(entry, where)
     return hash_entry_token(key, entry)
+
+
+#: the suffixes of a HashField entry filter, and the index kinds serving each (``None``:
+#: any but a number index). An index stores an entry as one token, ``len(key):key:value``
+#: (``storage.state.hash_entry_token``): equal values are equal tokens and a prefix of a
+#: value is a prefix of its token, but no range of the values of one key is a range of
+#: tokens, and a number index scores tokens, not numbers.
+_HASH_ENTRY_SUFFIXES = {"eq": None, "in": None, "startswith": ("text",)}
+
+
+def _hash_entry_lookup(field: Any, name: str, parts: list[str], value: Any) -> Any:
+    """The lookup for ``headers__<key>[__prefix][__suffix]=value`` on a HashField."""
+    key, rest = parts[0], parts[1:]
+    where = field.describe()
+    if not key:
+        raise ImplementationError(f"Cannot filter {where} on {name!r}: the entry key is empty.")
+    refused = None
+    for index in field.indexes:
+        remaining = rest
+        if index.prefix:
+            if not remaining or remaining[0] != index.prefix:
+                continue
+            remaining = remaining[1:]
+        if len(remaining) > 1:
+            continue
+        suffix = remaining[0] if remaining else "eq"
+        if suffix not in index.lookups:
+            continue
+        kinds = _HASH_ENTRY_SUFFIXES.get(suffix, ())
+        if index.kind == "num":
+            refused = refused or (
+                f"a {type(index).__name__} of a HashField indexes its entries as text, "
+                "not as numbers"
+            )
+            continue
+        if kinds is not None and index.kind not in kinds:
+            refused = refused or (
+                f"HashField entries take the suffixes eq, in, and startswith with a "
+                f"TextRangeIndex, not {suffix!r}"
+            )
+            continue
+        if suffix == "in":
+            if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+                raise InvalidValue(f"{where}: {name} needs a list of values, got {value!r}.")
+            tokens: Any = [_entry_token(field, name, key, item) for item in value]
+        else:
+            tokens = _entry_token(field, name, key, value)
+        return index.lookup(suffix, tokens)
+    if refused:
+        raise ImplementationError(f"Cannot filter {where} on {name!r}: {refused}.")
+    raise ImplementationError(
+        f"No index of {where} handles the filter {name!r} (a HashField entry: "
+        f"{field.name}__<key>[__prefix][__suffix]; indexes: "
+        + ", ".join(
+            f"{type(index).__name__}(prefix={index.prefix!r}: {', '.join(sorted(index.lookups))})"
+            for index in field.indexes
+        )
+        + ")."
+    )
+
+
+def _entry_token(field: Any, name: str, key: str, value: Any) -> str:
+    """The index token of the entry ``key: value`` (an instance stands for its pk, a
+    field of an instance for its value, read now)."""
+    value = pk_value(value)
+    if value is None:
+        raise InvalidValue(f"{field.describe()}: None cannot be filtered on ({name}).")
+    return hash_entry_token(key, to_redis_string(value, field.describe()))

@@ -98,6 +98,10 @@ def _merge_number_ranges(operations: list[dict[str, Any]]) -> list[dict[str, Any
     return result
 
 
+#: the largest slice bound sent to the collection function
+_MAX_BOUND = 2**53 - 1
+
+
 def build_plan(model: type, query: Query, *, count: bool, check: bool) -> dict[str, Any] | None:
     """The collection script's plan for ``query`` (``None``: nothing can match)."""
     operations = []
@@ -125,7 +129,9 @@ def build_plan(model: type, query: Query, *, count: bool, check: bool) -> dict[s
             if walk is not None:
                 plan["sort"]["walk"] = walk
     if query.sliced and not count:
-        plan["limit"] = [query.offset, -1 if query.limit is None else query.limit]
+        # bounds beyond 2**53 (which Lua numbers hold exactly) select the same pks
+        offset = min(query.offset, _MAX_BOUND)
+        plan["limit"] = [offset, -1 if query.limit is None else min(query.limit, _MAX_BOUND)]
     return plan
 
 
@@ -206,13 +212,22 @@ def _stripped(replies: list[list[str]]) -> list[str]:
     return [member.rpartition("\0")[2] for member in replies[0]]
 
 
+def _clients(model: type, client: Any) -> tuple[Any, Any]:
+    """The client a collection reads with (``client``, else a replica when the
+    database has some, see :doc:`/replicas`) and the primary. The library is loaded on
+    the primary (once per client, unobserved): what it learns (functions or scripts)
+    decides SORT_RO or SMEMBERS for direct reads, on the same Redis version."""
+    database = model._meta.database
+    primary = database.connection
+    functions.ensure_loaded(primary, model._meta.library)
+    return client or database.read_connection, primary
+
+
 def run_plan(model: type, plan: dict[str, Any], client: Any = None) -> Any:
-    """Send ``plan`` in one round trip; return the pks (or the count)."""
-    meta = model._meta
-    client = client or meta.database.connection
-    # known once loaded (unobserved, once per client): SORT_RO or SORT for direct reads
-    functions.ensure_loaded(client, meta.library)
-    direct = direct_read(plan, client)
+    """Send ``plan`` in one round trip (to a replica when the database has some); return
+    the pks (or the count)."""
+    client, primary = _clients(model, client)
+    direct = direct_read(plan, primary)
     if direct is not None:
         commands, combine = direct
         if len(commands) == 1:
@@ -221,15 +236,16 @@ def run_plan(model: type, plan: dict[str, Any], client: Any = None) -> Any:
         for command in commands:
             pipe.execute_command(*command)
         return combine(pipe.execute())
-    return _call(model, client, "collection", [dumps(plan)])
+    return _call(model, client, primary, "collection", [dumps(plan)])
 
 
 def store_plan(model: type, plan: dict[str, Any], key: str, ttl: int | None) -> int:
     """Run ``plan`` and keep its pks in the list ``key`` (expiring after ``ttl``
-    seconds unless ``None``); returns how many (the only collection call that writes)."""
+    seconds unless ``None``); returns how many (the only collection call that writes:
+    on the primary)."""
     client = model._meta.database.connection
     args = [dumps(plan), key] + ([] if ttl is None else [int(ttl)])
-    return _call(model, client, "store", args)
+    return _call(model, client, client, "store", args)
 
 
 def explain_plan(model: type, plan: dict[str, Any], client: Any = None) -> dict[str, Any]:
@@ -237,9 +253,8 @@ def explain_plan(model: type, plan: dict[str, Any], client: Any = None) -> dict[
     direct reads, or what the collection function chose, asked to it without reading
     the pks); ``cost`` estimates how many members Redis reads or tests (``None`` for
     direct reads: what they read is the answer)."""
-    client = client or model._meta.database.connection
-    functions.ensure_loaded(client, model._meta.library)
-    direct = direct_read(plan, client)
+    client, primary = _clients(model, client)
+    direct = direct_read(plan, primary)
     if direct is not None:
         commands, _combine = direct
         return {
@@ -247,14 +262,19 @@ def explain_plan(model: type, plan: dict[str, Any], client: Any = None) -> dict[
             "commands": [" ".join(str(part) for part in command) for command in commands],
             "cost": None,
         }
-    strategy, steps, cost = _call(model, client, "collection", [dumps(dict(plan, explain=True))])
+    explained = _call(model, client, primary, "collection", [dumps(dict(plan, explain=True))])
+    strategy, steps, cost = explained
     return {"strategy": strategy, "commands": list(steps), "cost": cost}
 
 
-def _call(model: type, client: Any, operation: str, args: list[Any]) -> Any:
+def _call(model: type, client: Any, primary: Any, operation: str, args: list[Any]) -> Any:
     meta = model._meta
     try:
-        return functions.call(client, meta.library, operation, [meta.keys.pks], args)
+        if operation == "store":
+            return functions.call(primary, meta.library, operation, [meta.keys.pks], args)
+        return functions.call_read_only(
+            client, primary, meta.library, operation, [meta.keys.pks], args
+        )
     except ScriptError as error:
         payload = error.payload if isinstance(error.payload, dict) else {}
         if error.code == "KEYTYPE":  # intersect() with the key of a string, a hash...

@@ -126,6 +126,8 @@ class RedisField:
         self.model: type[RedisModel] | None = None
         self._instance: RedisModel | None = None
         self.indexes: list[BaseIndex] = []
+        #: the class of the copies bound to instances (see ``model/hooks.py``)
+        self._bound_class: type[RedisField] = type(self)
 
     @classmethod
     def _command_names(cls, kind: str) -> frozenset[str]:
@@ -156,6 +158,7 @@ class RedisField:
         """Attach to ``model`` under ``name`` (called by the metaclass)."""
         self.name = name
         self.model = model
+        self._bound_class = type(self)
         if self.indexable:
             classes = self.declared_index_classes or self.get_default_indexes()
             if not classes:
@@ -209,7 +212,7 @@ class RedisField:
         if instance is None:
             return self
         # bound to the instance: the field's attributes and the instance (cached on it)
-        bound = object.__new__(type(self))
+        bound = object.__new__(self._bound_class)
         bound.__dict__ = {**self.__dict__, "_instance": instance}
         instance.__dict__[self.name] = bound
         return bound
@@ -242,8 +245,14 @@ class RedisField:
         return self.model._meta.keys.field(self.name, self._pk())
 
     def _target(self) -> tuple[str, ...]:
-        """The arguments that come before the command's own (the key, ...)."""
-        return self._target_for(self._pk())
+        """The arguments that come before a read command's own (the key, ...). For an
+        instance not saved yet, those of the key of pk ``""``, which is never written
+        (a pk is never empty): its reads answer what Redis answers for a missing key
+        (``None``, ``[]``, ``set()``, ``0``...), as limpyd's did."""
+        instance = self._instance
+        if instance is None:
+            raise ImplementationError(f"{self.describe()} is not bound to an instance.")
+        return self._target_for(instance._pk or "")
 
     def _read(self, name: str, *args: Any, **kwargs: Any) -> Any:
         instance = self._instance
@@ -255,12 +264,13 @@ class RedisField:
                 return checked_read(instance, self._target(), name, args, kwargs)
             except DataError as exc:
                 raise InvalidValue(f"{self.describe()}.{name}(): {exc}") from None
-        return self._send_read(self.connection, name, args, kwargs)
+        database = self.model._meta.database
+        return self._send_read(database.read_command_connection, name, args, kwargs)
 
     def _read_now(self, name: str, *args: Any, **kwargs: Any) -> Any:
         """Send a read at once, even while a pipeline is active (its result is needed
-        here: scans, derived reads)."""
-        return self._send_read(self.model._meta.database.connection, name, args, kwargs)
+        here: scans, derived reads); to a replica only outside pipelines."""
+        return self._send_read(self.model._meta.database.read_connection, name, args, kwargs)
 
     def _send_read(self, client: Any, name: str, args: tuple, kwargs: dict) -> Any:
         target = self._target()
@@ -334,12 +344,13 @@ class RedisField:
 
     def exists(self) -> bool:
         """True if the field has a value in Redis (its key exists); ``False`` for an
-        instance not saved yet or deleted. Sent at once, even inside a pipeline."""
+        instance not saved yet or deleted. Sent at once, even inside a pipeline (to a
+        replica only outside pipelines)."""
         if self._instance is None:
             raise ImplementationError(f"{self.describe()} is not bound to an instance.")
         if self._instance._pk is None:
             return False
-        return bool(self.model._meta.database.connection.exists(self.key))
+        return bool(self.model._meta.database.read_connection.exists(self.key))
 
     # -- limpyd's proxy getter and setter ----------------------------------------------
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from django_limpyd.exceptions import InvalidValue
+from django_limpyd.exceptions import ImplementationError, InvalidValue
 from django_limpyd.fields.base import MultiValuesField
 from django_limpyd.fields.commands import install_commands
 from django_limpyd.storage.values import to_redis_string, to_string_pairs
@@ -24,6 +24,13 @@ class HashField(MultiValuesField):
     proxy_getter = "hgetall"
     proxy_setter = "hmset"
     extra_getters = ("hscan",)
+
+    def __init__(self, **kwargs: Any) -> None:
+        if kwargs.get("unique"):
+            raise ImplementationError(
+                "A HashField cannot be unique (as in limpyd); index it with indexable=True."
+            )
+        super().__init__(**kwargs)
 
     def prepare_value(self, value: Any) -> list[list[str]]:
         """A mapping given to the constructor, as ``[[key, value], ...]``."""

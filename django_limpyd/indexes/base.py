@@ -60,6 +60,11 @@ class BaseIndex:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} of {self.field.describe()}>"
 
+    def check_definition(self) -> None:
+        """Raise ``ImplementationError`` if the index cannot work on its model; called
+        when a concrete model class is created, once it has all its fields (an index
+        naming other fields checks them here)."""
+
     @classmethod
     def configure(
         cls,

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 from django_limpyd.collection.filters import pk_value
 from django_limpyd.exceptions import ImplementationError, ImplementationValueError, InvalidValue
-from django_limpyd.model import writes
+from django_limpyd.model import hooks, writes
 from django_limpyd.model.metaclass import ModelBase
 
 __all__ = ["RedisModel"]
@@ -49,6 +49,10 @@ class RedisModel(metaclass=ModelBase):
     lockable: ClassVar[bool] = True
     collection_manager: ClassVar[Any] = None
     _default_manager = _DefaultManager()
+    #: as in limpyd: the names of the fields, the pk first, in declaration order
+    _fields: ClassVar[list[str]] = []
+    #: as in limpyd: ``"namespace:modelname"`` (the class name lowercased)
+    _name: ClassVar[str] = ""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         if self.abstract:
@@ -61,7 +65,7 @@ class RedisModel(metaclass=ModelBase):
                     "create with keyword arguments only."
                 )
             pk = self._meta.pk_field.normalize(args[0])
-            if self._meta.database.connection.zscore(self._meta.keys.pks, pk) is None:
+            if self._meta.database.read_connection.zscore(self._meta.keys.pks, pk) is None:
                 raise self.DoesNotExist(f"{type(self).__name__} {pk!r} does not exist.")
             self._pk = pk
             return
@@ -156,7 +160,7 @@ class RedisModel(metaclass=ModelBase):
         if self.__dict__.get("_exists_checked", True):
             return
         meta = self._meta
-        if meta.database.connection.zscore(meta.keys.pks, self._pk) is None:
+        if meta.database.read_connection.zscore(meta.keys.pks, self._pk) is None:
             raise self.DoesNotExist(f"{type(self).__name__} {self._pk!r} does not exist.")
         self._exists_checked = True
 
@@ -179,7 +183,7 @@ class RedisModel(metaclass=ModelBase):
         """True if an instance with this pk (or matching these filters) exists."""
         pk = cls._single_pk(args, filters)
         if pk is not None:
-            return cls._meta.database.connection.zscore(cls._meta.keys.pks, pk) is not None
+            return cls._meta.database.read_connection.zscore(cls._meta.keys.pks, pk) is not None
         return cls._filtered(filters).exists()
 
     @classmethod
@@ -248,7 +252,7 @@ class RedisModel(metaclass=ModelBase):
         normalize = cls._meta.pk_field.normalize
         pks = [normalize(pk) for pk in pks]
         if not lazy and pks:
-            found = cls._meta.database.connection.zmscore(cls._meta.keys.pks, pks)
+            found = cls._meta.database.read_connection.zmscore(cls._meta.keys.pks, pks)
             pks = [pk for pk, score in zip(pks, found, strict=True) if score is not None]
         return (cls._connected(pk, checked=not lazy) for pk in pks)
 
@@ -256,7 +260,7 @@ class RedisModel(metaclass=ModelBase):
     def instances(cls, lazy: bool = False, **filters: Any) -> Iterator[RedisModel]:
         """Instances matching ``filters`` (every instance without filters)."""
         if not filters:
-            pairs = cls._meta.database.connection.zscan_iter(cls._meta.keys.pks)
+            pairs = cls._meta.database.read_connection.zscan_iter(cls._meta.keys.pks)
             return (cls._connected(pk, checked=True) for pk, _score in pairs)
         return iter(cls.collection(**filters).instances(lazy=lazy))
 
@@ -264,6 +268,30 @@ class RedisModel(metaclass=ModelBase):
     def scan_model_keys(cls) -> Iterator[str]:
         """Every key of the model (SCAN on the model's own prefix)."""
         return cls._meta.database.scan_keys(match=cls._meta.keys.scan_pattern)
+
+    @classmethod
+    def get_connection(cls) -> Any:
+        """The redis-py client of the model's database (the active pipeline's while
+        one is, as the fields send their commands there)."""
+        return cls._meta.database.command_connection
+
+    @property
+    def connection(self) -> Any:
+        """The redis-py client of the instance's database (see :meth:`get_connection`)."""
+        return self.get_connection()
+
+    @hooks.default_post_command
+    def post_command(
+        self, sender: Any, name: str, result: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        """Called after every command of a field of this instance (``sender``: the
+        field, ``name``: the command, with its ``args`` and ``kwargs`` as given) and
+        after the hash commands of the instance (``hmget``, ``hmset``, ``hdel``,
+        ``hgetall``, ``hkeys``, ``hvals``, ``hlen``; ``sender``: the instance). What it
+        returns is the command's result. Override it in a model to change results or
+        to act after commands; a model that does not pays nothing for it (see
+        :mod:`django_limpyd.model.hooks`)."""
+        return result
 
     @classmethod
     def use_database(cls, database: Any) -> None:
@@ -320,12 +348,13 @@ class RedisModel(metaclass=ModelBase):
 
     def _hash_read(self, command: str, *args: Any) -> Any:
         """A read of the instance's hash (queued while a pipeline is active)."""
-        key = self._meta.keys.instance_hash(self._meta_pk)
+        # not saved yet: the hash of pk "", never written (reads answer empty)
+        key = self._meta.keys.instance_hash(self._pk or "")
         if not self.__dict__.get("_exists_checked", True):
             from django_limpyd.model.reads import checked_read
 
             return checked_read(self, (key,), command, args, {})
-        return getattr(self._meta.database.command_connection, command)(key, *args)
+        return getattr(self._meta.database.read_command_connection, command)(key, *args)
 
     def hmget(self, *names: str) -> list[Any]:
         """Values of the named InstanceHashFields, in order (one round trip)."""

@@ -9,6 +9,7 @@ from django_limpyd.exceptions import DoesNotExist, ImplementationError
 from django_limpyd.fields.base import RedisField
 from django_limpyd.fields.pk import AutoPKField, PKField
 from django_limpyd.indexes import BaseIndex
+from django_limpyd.model import hooks
 from django_limpyd.model.options import Options
 from django_limpyd.registry import _app_config_for
 
@@ -118,6 +119,13 @@ class ModelBase(type):
             )
         if cls._meta.pk_field.name != "pk":
             cls.pk = _PKAlias()
+        if not abstract:  # an abstract model may leave fields to its subclasses
+            for field in cls._meta.data_fields:
+                for index in field.indexes:
+                    index.check_definition()
+        cls._fields = list(cls._meta.fields)
+        cls._name = f"{namespace}:{name.lower()}"
+        hooks.install(cls)
         cls.DoesNotExist = _does_not_exist(cls, bases)
         database = cls.__dict__.get("database", getattr(cls, "database", None))
         if not abstract and database is not None and not isinstance(database, str):

@@ -5,12 +5,18 @@ exists. That read is one call of the model library's read-only ``read``
 function (``FCALL_RO``): the existence check and the command in one round trip;
 inside a pipeline it is queued like any command (one round trip per pipeline).
 Later reads of the instance are plain commands.
+
+Outside a pipeline the call goes to the database's read connection (a replica when
+it has replicas), and to the primary while that replica lacks the library.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from redis.exceptions import DataError
+
+from django_limpyd.exceptions import InvalidValue
 from django_limpyd.fields.commands import build_command
 from django_limpyd.model.writes import FunctionCall
 from django_limpyd.storage import functions
@@ -32,6 +38,26 @@ class ReadCall(FunctionCall):
             model = self.model
             return model.DoesNotExist(f"{model.__name__} {self.pk!r} does not exist.")
         return super().error(error)
+
+    def run(self, client: Any = None) -> Any:
+        """Send now: on ``client`` if given (a pipeline's, between ``watch()`` and
+        ``multi()``: the primary), else on the database's read connection."""
+        if client is not None:
+            return super().run(client)
+        database = self.model._meta.database
+        try:
+            return functions.call_read_only(
+                database.read_connection,
+                database.connection,
+                self.library,
+                self.operation,
+                self.keys,
+                self.args(self.tmap),
+            )
+        except ScriptError as error:
+            raise self.error(error) from None
+        except DataError as error:
+            raise InvalidValue(f"{self.model._meta.name}: {error}") from None
 
     @property
     def pk(self) -> str:

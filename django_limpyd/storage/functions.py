@@ -9,6 +9,10 @@ again and the call sent once more: a write is never applied twice.
 
 Errors raised by our operations (``LIMPYD_<CODE> <json>``) come back as
 :class:`ScriptError`.
+
+A read-only replica refuses ``FUNCTION LOAD`` (a write): it has a library only once
+its primary sent it. :func:`call_read_only` runs a read-only operation on a replica,
+and on the primary while the replica does not have its library.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from django_limpyd.storage.keys import glob_escape
 __all__ = [
     "ScriptError",
     "call",
+    "call_read_only",
     "delete_library",
     "ensure_loaded",
     "ensure_present",
@@ -192,6 +197,27 @@ def call(
         if parsed is None:
             raise
         raise parsed from None
+
+
+def call_read_only(
+    client: Any, primary: Any, library: Library, operation: str, keys: list, args: list
+) -> Any:
+    """Run the read-only ``operation`` now on ``client``, a read-only replica of
+    ``primary`` (or ``primary`` itself); our errors come back as ScriptError.
+
+    A replica that does not have the library (not replicated yet, or flushed) cannot
+    load it: ``FUNCTION LOAD`` is a write, refused with ``READONLY``. The library is
+    then loaded on ``primary`` and the call runs there; once the library reached the
+    replica, the next calls run on the replica. Without functions (Redis 6.2),
+    ``SCRIPT LOAD`` is allowed on replicas: a ``NOSCRIPT`` loads the script there.
+    """
+    if client is not primary:
+        try:
+            return call(client, library, operation, keys, args)
+        except ResponseError as error:
+            if not (isinstance(error, ReadOnlyError) or is_missing_library(error)):
+                raise
+    return call(primary, library, operation, keys, args)
 
 
 def queue(pipe: Any, client: Any, library: Library, operation: str, keys: list, args: list) -> None:

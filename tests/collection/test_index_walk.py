@@ -85,9 +85,7 @@ def test_pages_without_filters_read_by_rank(Person, database, by, alpha, desc):
 
 @pytest.mark.parametrize("by,alpha", [("age", False), ("name", True)])
 @pytest.mark.parametrize("desc", [False, True])
-def test_filtered_pages_walk_the_index_and_match_the_candidates(
-    Person, database, by, alpha, desc
-):
+def test_filtered_pages_walk_the_index_and_match_the_candidates(Person, database, by, alpha, desc):
     if not walks(database, by):
         pytest.skip("the server collates texts by locale: no walk of a text index")
     paris = Person.collection(city="Paris")

@@ -185,3 +185,21 @@ def test_intersect_with_a_string_key_is_a_value_error(servers):
 def test_a_text_sort_without_alpha_fails_clearly_in_the_function(servers):
     with pytest.raises(ImplementationError, match="alpha=True"):
         list(Person.collection(firstname="John", city="Paris").sort(by="lastname"))
+
+
+def test_huge_slice_bounds_select_nothing_or_everything(servers):
+    collection = Person.collection().sort(by="pk")
+    assert collection.count_and_slice(2**64, 2**64 + 10) == (6, [])
+    assert list(collection[2**70 :]) == []
+    assert list(collection[1 : 2**64]) == ["2", "3", "4", "5", "6"]
+    assert list(Person.collection(firstname="John").sort(by="age")[0 : 2**63]) == ["2", "6", "1"]
+
+
+def test_a_count_of_equal_filters_is_sintercard(servers):
+    collection = Person.collection(firstname="John", city="Paris")
+    plan = collection._plan(count=True)
+    explained = explain_plan(Person, plan)
+    if redis.Redis(**servers[0].connection_kwargs()).info("server")["redis_version"] >= "7":
+        assert explained["strategy"] == "index count"
+        assert explained["commands"][0].startswith("SINTERCARD {readonly:Person}:x:")
+    assert len(collection) == 1

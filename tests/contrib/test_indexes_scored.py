@@ -206,6 +206,7 @@ def test_unique_scored_field(database):
     class Ticket(RedisModel):
         database = db
         namespace = NAMESPACE
+        collection_manager = ExtendedCollectionManager
         rank = fields.StringField()
         code = fields.StringField(
             unique=True, indexes=[ScoredEqualIndex.configure(score_field="rank")]
@@ -275,24 +276,26 @@ def test_configuration_errors(database):
     with pytest.raises(ImplementationError, match="score_field"):
         ScoredEqualIndex.configure(score_field=3)
 
-    class BadScore(RedisModel):
-        database = db
-        namespace = NAMESPACE
-        tags = fields.SetField()
-        name = fields.StringField(
-            indexable=True, indexes=[ScoredEqualIndex.configure(score_field="tags")]
-        )
-
+    # refused when the class is defined, as in limpyd
     with pytest.raises(ImplementationError, match="holds several values"):
-        BadScore(name="x")
 
-    class MissingScore(RedisModel):
-        database = db
-        namespace = NAMESPACE
-        name = fields.StringField(
-            indexable=True, indexes=[ScoredEqualIndex.configure(score_field="missing")]
-        )
+        class BadScore(RedisModel):
+            database = db
+            namespace = NAMESPACE
+            collection_manager = ExtendedCollectionManager
+            tags = fields.SetField()
+            name = fields.StringField(
+                indexable=True, indexes=[ScoredEqualIndex.configure(score_field="tags")]
+            )
 
     with pytest.raises(ImplementationError, match="'missing' is not a field of MissingScore"):
-        MissingScore(name="x")
-    assert list(MissingScore.scan_model_keys()) == []
+
+        class MissingScore(RedisModel):
+            database = db
+            namespace = NAMESPACE
+            collection_manager = ExtendedCollectionManager
+            name = fields.StringField(
+                indexable=True, indexes=[ScoredEqualIndex.configure(score_field="missing")]
+            )
+
+    assert (NAMESPACE, "MissingScore") not in db.models

@@ -282,7 +282,7 @@ def test_seed_related_name_namespace_converted(main_database):
     class Group(related.RelatedModel):
         database = main_database
         namespace = "my-app.groups"
-        owner = FKStringField(":Person")
+        owner = FKStringField(":Person", related_name="%(namespace)s_%(model)s_set")
 
     assert Group.get_field("owner").related_collection_name == "my_app_groups_group_set"
     person = Person(name="ybon")

@@ -161,7 +161,7 @@ def test_to_an_app_model_defined_later(in_app):
     assert Source.get_field("owner")._related_target is None
     Target = in_app("shop", "RelLateTarget", name=fields.PKField())
     assert Source.get_field("owner")._related_target is Target
-    assert Target.__dict__["crm_rellatesource_set"].field is Source.get_field("owner")
+    assert Target.__dict__["rellatesource_set"].field is Source.get_field("owner")
 
 
 # -- unknown and invalid targets ----------------------------------------------------
@@ -299,8 +299,9 @@ def test_default_related_names(main_database):
         namespace = "sport"
         owner = FKStringField(":Person")
 
+    # '%(model)s_set', as in limpyd (and Django), whatever the namespace
     assert Group.get_field("owner").related_collection_name == "group_set"
-    assert Team.get_field("owner").related_collection_name == "sport_team_set"
+    assert Team.get_field("owner").related_collection_name == "team_set"
 
 
 def test_clashing_related_names_name_both_models(main_database):
@@ -350,13 +351,14 @@ def test_clash_found_when_the_target_comes_later(main_database):
         database = main_database
         owner = FKStringField("Person", related_name="groups")
 
-    class Person(RelatedModel):  # Group's relation is bound, Team's clashes
-        database = main_database
-        name = fields.PKField()
-
-    assert Person.__dict__["groups"].field is Group.get_field("owner")
+    # Group's relation is bound, Team's clashes: an error of Person's definition
     with pytest.raises(ImplementationError, match="Team.owner clashes with the one of Group"):
-        Team(owner=Person(name="ann"))
+
+        class Person(RelatedModel):
+            database = main_database
+            name = fields.PKField()
+
+    assert ("", "Person") not in main_database.models  # not left half-registered
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ import pytest
 
 from django_limpyd import fields, model
 from django_limpyd.consistency import consistency_check
-from django_limpyd.exceptions import ImplementationError, InvalidValue, UniquenessError
+from django_limpyd.exceptions import ImplementationError, InvalidValue
 from django_limpyd.test.commands import assert_num_commands, count_commands
 from tests.fields.helpers import CONFIGS, index_entries, keyspace
 from tests.tools.calls import FUNCTION_CALLS
@@ -31,18 +31,12 @@ def make_model(database, options):
     return Email
 
 
-@pytest.fixture(params=list(CONFIGS))
+#: the configurations of tests/fields/helpers.py a HashField takes (it cannot be unique)
+HASH_CONFIGS = [name for name in CONFIGS if "unique" not in name]
+
+
+@pytest.fixture(params=HASH_CONFIGS)
 def Email(request, database):
-    return make_model(database, CONFIGS[request.param])
-
-
-@pytest.fixture(params=[name for name in CONFIGS if "unique" not in name])
-def Shared(request, database):
-    return make_model(database, CONFIGS[request.param])
-
-
-@pytest.fixture(params=[name for name in CONFIGS if "unique" in name])
-def Unique(request, database):
     return make_model(database, CONFIGS[request.param])
 
 
@@ -166,10 +160,10 @@ def test_sequence_of_writes(Email, database):
     assert keyspace(database) == [Email._meta.keys.max_pk]
 
 
-def test_same_entry_in_two_instances(Shared, database):
-    first = Shared(headers={"from": "x"})
-    second = Shared(headers={"from": "x", "to": "y"})
-    index = Shared.get_field("headers").get_index()
+def test_same_entry_in_two_instances(Email, database):
+    first = Email(headers={"from": "x"})
+    second = Email(headers={"from": "x", "to": "y"})
+    index = Email.get_field("headers").get_index()
     first.headers.hset("from", "z")
     assert index.transform_value("4:from:x") in index_entries(index, "2")
     assert_indexed(first, second)
@@ -219,41 +213,12 @@ def test_text_index_refuses_nul(database):
 # -- uniqueness -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("command", "args", "kwargs"),
-    [("hset", ("from", "x"), {}), ("hsetnx", ("from", "x"), {}),
-     ("hmset", ({"new": "1", "from": "x"},), {}), ("hmset", (), {"from": "x"}),
-     ("hincrby", ("n", 1), {}), ("hincrbyfloat", ("n", 1), {})],
-)  # fmt: skip
-def test_unique_entry_taken(Unique, database, command, args, kwargs):
-    holder = Unique(headers={"from": "x", "n": "2"})
-    other = Unique(headers={"to": "x", "n": "1", "f": "0.1"})  # same value, other key: fine
-    key = field_key(other)
-    before = raw(database.connection, key)
-    with pytest.raises(UniquenessError, match=r"Email\.headers"):
-        getattr(other.headers, command)(*args, **kwargs)
-    assert raw(database.connection, key) == before
-    assert raw(database.connection, field_key(holder)) == {"from": "x", "n": "2"}
-    assert_indexed(holder, other)
-
-
-def test_unique_entry_freed_and_taken(Unique, database):
-    holder = Unique(headers={"from": "x"})
-    other = Unique(headers={"to": "y"})
-    assert holder.headers.hset("from", "x") == 0  # the holder may set it again
-    assert holder.headers.hset("from", "z") == 0
-    assert other.headers.hset("from", "x") == 1
-    with pytest.raises(UniquenessError):
-        holder.headers.hset("from", "x")
-    before = keyspace(database)
-    with pytest.raises(UniquenessError):
-        Unique(headers={"a": "b", "from": "x"})
-    unsaved = Unique()
-    with pytest.raises(UniquenessError):
-        unsaved.headers.hmset(**{"from": "x"})
-    assert unsaved.pk.get() is None
-    assert keyspace(database) == before
-    assert_indexed(holder, other)
+@pytest.mark.parametrize("options", [{"unique": True}, {"unique": True, "indexable": True}])
+def test_unique_is_refused(database, options):
+    """As in limpyd, a HashField cannot be unique (an ImplementationError when the class
+    is defined)."""
+    with pytest.raises(ImplementationError, match="A HashField cannot be unique"):
+        make_model(database, options)
 
 
 # -- expiry, deleted instances ----------------------------------------------------------

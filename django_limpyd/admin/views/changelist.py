@@ -1,9 +1,14 @@
 """The list of a model's instances: filters, search, sort, pages, delete action.
 
-The rows of a page are read with ``ExtendedCollectionManager.values()``: the
-filtered, sorted and sliced page and its values in one round trip; Django's
-``Paginator`` counts without fetching (one more). A filtered list also reads
-the model's total (``12 of 10,000 persons``).
+The rows of a page are read with ``count_and_slice()`` of an
+``ExtendedCollectionManager.values()`` collection: how many instances match,
+and the filtered, sorted and sliced page with its values, in one round trip;
+Django's ``Paginator`` then only lays the pages out. A page past the last one
+reads the last one (a second round trip, as ``Paginator.get_page`` answers it).
+A filtered list also reads the model's total (``12 of 10,000 persons``:
+``collection().count()``, counted by Redis). None of it grows with the number
+of instances: a page of a model of a million costs the commands it costs for a
+thousand (see :mod:`django_limpyd.admin.filters` for the equality choices).
 
 The delete action is a POST of the selected pks; it answers a confirmation
 page listing what will go, whose POST (``post=yes``) deletes.
@@ -11,6 +16,7 @@ page listing what will go, whose POST (``post=yes``) deletes.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from django.contrib import messages
@@ -42,6 +48,55 @@ def grouped(number: int) -> str:
     return number_format(number, force_grouping=True)
 
 
+#: the rows a list can page through (a page asked after them is past the end)
+MAX_ROWS = 10**12
+
+
+def page_number(value: str | None, per_page: int) -> int:
+    """The page asked (``_p``, from 1); anything else than a number: the first; a
+    page after ``MAX_ROWS`` rows: the one just after them (past the end)."""
+    try:
+        number = max(int(value or 1), 1)
+    except ValueError:
+        return 1
+    return min(number, MAX_ROWS // per_page + 1)
+
+
+class CountedPage:
+    """What Django's ``Paginator`` pages when ``count_and_slice()`` has already read
+    the count and the rows of the page: ``count()`` is that count, and slicing gives
+    those rows (the paginator only asks for the page they were read for)."""
+
+    def __init__(self, total: int, start: int, rows: list[Any]) -> None:
+        self.total, self.start, self.rows = total, start, rows
+
+    def count(self) -> int:
+        return self.total
+
+    def __len__(self) -> int:
+        return self.total
+
+    def __getitem__(self, item: slice) -> list[Any]:
+        if item.start != self.start:
+            raise IndexError(f"Only the rows from {self.start} were read.")
+        return self.rows
+
+
+class _TextSortFallback:
+    """``count_and_slice()`` of a collection sorted by number, or, when Redis finds
+    values that are not numbers, of the same collection sorted as text."""
+
+    def __init__(self, by_number: Any, by_text: Any) -> None:
+        self.by_number, self.by_text = by_number, by_text
+
+    def count_and_slice(self, start: int, stop: int) -> tuple[int, list[Any]]:
+        try:
+            return self.by_number.count_and_slice(start, stop)
+        except ImplementationError:
+            self.by_number = self.by_text  # and for the last page, if asked next
+            return self.by_text.count_and_slice(start, stop)
+
+
 class ChangeListView(ModelView):
     """``<app_label>/<model_name>/``: GET lists, POST runs the delete action."""
 
@@ -62,22 +117,17 @@ class ChangeListView(ModelView):
         if label not in names:
             names.append(label)
         collection = self.model.collection(manager=ExtendedCollectionManager, **filters.lookups)
-        paginator = Paginator(
-            self._sorted(collection, sort_name, desc, None).values(*names), admin.list_per_page
-        )
-        page = paginator.get_page(params.get(PAGE_PARAM))
-        try:
-            rows = list(page.object_list)
-        except ImplementationError:  # values that are not numbers: sort them as text
-            paginator = Paginator(
-                self._sorted(collection, sort_name, desc, True).values(*names),
-                admin.list_per_page,
-            )
-            page = paginator.get_page(params.get(PAGE_PARAM))
-            rows = list(page.object_list)
-        total = paginator.count
+        per_page = admin.list_per_page
+        number = page_number(params.get(PAGE_PARAM), per_page)
+        values = self._values(collection, sort_name, desc, names)
+        total, rows = values.count_and_slice((number - 1) * per_page, number * per_page)
+        if not rows and number > 1:  # past the end: the last page
+            number = max(math.ceil(total / per_page), 1)
+            total, rows = values.count_and_slice((number - 1) * per_page, number * per_page)
+        paginator = Paginator(CountedPage(total, (number - 1) * per_page, rows), per_page)
+        page = paginator.page(number)
         if filters.active:
-            total = self.opts.database.connection.zcard(self.opts.keys.pks)
+            total = self.model.collection().count()  # counted by Redis, one call
         return self.render(
             "django_limpyd/change_list.html",
             title=f"Select {self.opts.verbose_name} to change"
@@ -115,10 +165,17 @@ class ChangeListView(ModelView):
             return ("pk" if field is self.opts.pk_field else field.name), desc
         return self.model_admin.get_ordering()
 
-    def _sorted(self, collection: Any, name: str, desc: bool, alpha: bool | None) -> Any:
-        if alpha is None:
-            alpha = not self.model_admin.sorts_as_numbers(name)
-        return collection.sort(by=None if name == "pk" else name, alpha=alpha, desc=desc)
+    def _values(self, collection: Any, name: str, desc: bool, names: list[str]) -> Any:
+        """The sorted collection of the rows' values (sorted as text when the values
+        of a column sorted as numbers are not all numbers)."""
+        alpha = not self.model_admin.sorts_as_numbers(name)
+        by = None if name == "pk" else name
+        values = collection.sort(by=by, alpha=alpha, desc=desc).values(*names)
+        if alpha:
+            return values
+        return _TextSortFallback(
+            values, collection.sort(by=by, alpha=True, desc=desc).values(*names)
+        )
 
     def _headers(self, columns: list[dict[str, Any]], sort_name: str, desc: bool) -> list[dict]:
         params = self.request.GET

@@ -109,6 +109,26 @@ class ScoredEqualIndex(BaseIndex):
         """The ``scored`` kind's Lua module (``contrib/indexes/lua/scored.lua``)."""
         return lua_module("scored")
 
+    def check_definition(self) -> None:
+        """As limpyd requires: the score field is another single-value field of the
+        model, and the model's ``collection_manager`` an ExtendedCollectionManager
+        (which sorts by score), unless the indexed field is a related field (its
+        related collections always use the ExtendedCollectionManager)."""
+        single_value_dep(self, self.score_field, "score field")
+        from django_limpyd.contrib.collection import ExtendedCollectionManager
+        from django_limpyd.contrib.related.base import RelatedFieldMixin
+
+        if isinstance(self.field, RelatedFieldMixin):
+            return
+        model = self.field.model
+        manager = getattr(model, "collection_manager", None)
+        if not (isinstance(manager, type) and issubclass(manager, ExtendedCollectionManager)):
+            raise ImplementationError(
+                f"{self!r} needs the ExtendedCollectionManager: set collection_manager = "
+                f"ExtendedCollectionManager (django_limpyd.contrib.collection) on "
+                f"{model.__name__}."
+            )
+
     def spec(self) -> dict[str, Any]:
         single_value_dep(self, self.score_field, "score field")
         return super().spec()

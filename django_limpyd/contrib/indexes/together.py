@@ -150,7 +150,17 @@ class EqualIndexWith(BaseIndex):
             raise ImplementationError(
                 f"{cls.__name__} of {field.describe()}: other_fields cannot name the field itself."
             )
+        if cls.unique and field.storage_type == "list":
+            raise ImplementationError(
+                f"{cls.__name__} of {field.describe()}: a ListField cannot be unique together "
+                "with other fields (a list may hold a value twice)."
+            )
         return super().expand(field, position)
+
+    def check_definition(self) -> None:
+        """The other fields must be single-value fields of the model."""
+        for name in self.other_fields:
+            single_value_dep(self, name, "other field")
 
     @property
     def fields_together(self) -> tuple[str, ...]:

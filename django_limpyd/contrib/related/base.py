@@ -62,7 +62,7 @@ class RelatedFieldMixin:
     ``to``: the target model (class, name, ``'namespace:Name'``, ``'self'``,
     ``'app_label.Name'``); ``related_name``: the name of the related collection
     installed on the target (``%(namespace)s`` and ``%(model)s`` replaced;
-    default ``'%(namespace)s_%(model)s_set'``).
+    default ``'%(model)s_set'``, as in limpyd: ``group_set``).
     """
 
     #: write commands and the values each makes the field point to (checked to exist)
@@ -157,6 +157,12 @@ class RelatedFieldMixin:
         if not resolution.same_database(self.model, target):
             raise resolution.cross_database_error(declared, target)
         return target
+
+    @property
+    def related_to(self) -> str:
+        """As in limpyd: the target model as ``'namespace:modelname'`` (its ``_name``),
+        resolved now if it was not yet (``to`` keeps what was given)."""
+        return self.related_model._name
 
     @property
     def related_collection_name(self) -> str:

@@ -48,12 +48,13 @@ class RelatedCollection:
 
     def same_relation(self, field: RelatedFieldMixin) -> bool:
         """True if ``field`` is the field of this relation (or a new definition of it:
-        a module reloaded)."""
+        a module reloaded, the same class in the same namespace)."""
         mine = self.field
         return mine is field or (
             mine.name == field.name
             and mine.model.__module__ == field.model.__module__
             and mine.model.__qualname__ == field.model.__qualname__
+            and mine.model._meta.namespace == field.model._meta.namespace
         )
 
     def __repr__(self) -> str:

@@ -51,7 +51,7 @@ _pending: list[weakref.ref[RelatedFieldMixin]] = []
 #: database change); ``tried``: the value at the last full retry of the pending ones
 _generation = {"current": 0, "tried": 0}
 
-DEFAULT_RELATED_NAME = "%(namespace)s_%(model)s_set"
+DEFAULT_RELATED_NAME = "%(model)s_set"
 
 
 # -- databases ----------------------------------------------------------------------
@@ -226,9 +226,10 @@ def _find_named(field: RelatedFieldMixin, namespace: str, name: str) -> type:
 
 def related_name_for(field: RelatedFieldMixin) -> str:
     """The name of the related collection of ``field`` on its target: ``related_name``
-    (default ``'%(namespace)s_%(model)s_set'``) with the namespace (non-word
-    characters as ``_``) and the lowercased name of the field's model; without a
-    namespace, the leading ``_`` it leaves is dropped (``group_set``)."""
+    (default ``'%(model)s_set'``, as in limpyd and Django: ``group_set``) with the
+    namespace (non-word characters as ``_``) and the lowercased name of the field's
+    model; a template starting with ``%(namespace)s`` drops the leading ``_`` it
+    leaves without a namespace."""
     meta = field.model._meta
     namespace = re.sub(r"\W", "_", meta.namespace)
     template = field.related_name or DEFAULT_RELATED_NAME
@@ -341,9 +342,11 @@ def add_pending(field: RelatedFieldMixin) -> None:
 
 def class_prepared(model: type) -> None:
     """Called once a related model class is fully built: bind its own relations
-    (errors raised), then the pending relations it may be the target of (an error
-    found there, e.g. a clash of related names, is raised when that other field is
-    used, and reported by its system check)."""
+    (errors raised), then the pending relations of other models: those pointing to
+    this model are bound with their errors raised (a clash of related names is an
+    error of this definition, as when the target was known first), the others are
+    tried silently (an error is raised when that field is used, and reported by its
+    system check)."""
     meta = model._meta
     if meta.abstract:
         return
@@ -381,4 +384,11 @@ def class_prepared(model: type) -> None:
         _generation["tried"] = _generation["current"]
         for field in _live(_pending):
             if field.model is not model and field.model is not None and _is_current(field.model):
-                _try(field)
+                try:
+                    target = find_target(field)
+                except ImplementationError:
+                    continue  # its error is for its use (and its system check)
+                if target is model:
+                    bind(field, target)  # a clash of related names: raised now
+                else:
+                    _try(field)

@@ -1,0 +1,1 @@
+"""Reads sent to read-only replicas, writes to the primary (real servers)."""
