@@ -178,7 +178,15 @@ def _hash_entry(field: Any, value: Any) -> str:
 #: (``storage.state.hash_entry_token``): equal values are equal tokens and a prefix of a
 #: value is a prefix of its token, but no range of the values of one key is a range of
 #: tokens, and a number index scores tokens, not numbers.
-_HASH_ENTRY_SUFFIXES = {"eq": None, "in": None, "startswith": ("text",)}
+_HASH_ENTRY_SUFFIXES = {
+    "eq": None,
+    "in": None,
+    "startswith": ("text",),
+    "gt": ("text",),
+    "gte": ("text",),
+    "lt": ("text",),
+    "lte": ("text",),
+}
 
 
 def _hash_entry_lookup(field: Any, name: str, parts: list[str], value: Any) -> Any:
@@ -208,8 +216,8 @@ def _hash_entry_lookup(field: Any, name: str, parts: list[str], value: Any) -> A
             continue
         if kinds is not None and index.kind not in kinds:
             refused = refused or (
-                f"HashField entries take the suffixes eq, in, and startswith with a "
-                f"TextRangeIndex, not {suffix!r}"
+                f"HashField entries take the suffixes eq and in, and startswith, gt, gte, lt "
+                f"and lte with a TextRangeIndex, not {suffix!r}"
             )
             continue
         if suffix == "in":
@@ -218,7 +226,10 @@ def _hash_entry_lookup(field: Any, name: str, parts: list[str], value: Any) -> A
             tokens: Any = [_entry_token(field, name, key, item) for item in value]
         else:
             tokens = _entry_token(field, name, key, value)
-        return index.lookup(suffix, tokens)
+        lookup = index.lookup(suffix, tokens)
+        if suffix in ("gt", "gte", "lt", "lte"):
+            return EntryRange(lookup, hash_entry_token(key, ""))
+        return lookup
     if refused:
         raise ImplementationError(f"Cannot filter {where} on {name!r}: {refused}.")
     raise ImplementationError(
@@ -230,6 +241,25 @@ def _hash_entry_lookup(field: Any, name: str, parts: list[str], value: Any) -> A
         )
         + ")."
     )
+
+
+class EntryRange:
+    """A range lookup on the entries of one key of a HashField (``headers__from__gt=``):
+    the operation of the text range lookup it wraps, with the prefix of that key's
+    tokens (``len(key):key:``), which keeps an open bound (``gt``: no upper one) inside
+    them."""
+
+    def __init__(self, lookup: Any, prefix: str) -> None:
+        self.lookup = lookup
+        self.prefix = prefix
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.lookup, name)
+
+    def planned(self) -> dict[str, Any] | None:
+        """The wrapped lookup's operation, with ``prefix``."""
+        operation = self.lookup.planned()
+        return None if operation is None else dict(operation, prefix=self.prefix)
 
 
 def _entry_token(field: Any, name: str, key: str, value: Any) -> str:

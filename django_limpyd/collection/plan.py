@@ -142,15 +142,25 @@ _NOT_DIRECT = ("sort", "limit", "values", "source", "score", "store", "total", "
 def _text_bounds(op: dict[str, Any]) -> tuple[str, str | bytes]:
     # as text_range in lua/collection.lua
     value, cmp = op["value"], op["cmp"]
-    return {
-        "eq": ("[" + value + "\0", "(" + value + "\1"),
-        "gt": ("[" + value + "\1", "+"),
-        "gte": ("[" + value + "\0", "+"),
-        "lt": ("-", "(" + value + "\0"),
-        "lte": ("-", "(" + value + "\1"),
-        # the byte 0xFF, above every UTF-8 byte (as '\255' in Lua)
-        "startswith": ("[" + value, ("(" + value).encode() + b"\xff"),
-    }[cmp]
+    low, high = _TEXT_BOUNDS[cmp](value)
+    prefix = op.get("prefix")
+    if prefix is not None:  # the entries of one key of a HashField
+        low = "[" + prefix if low == "-" else low
+        high = ("(" + prefix).encode() + b"\xff" if high == "+" else high
+    return low, high
+
+
+#: comparison -> the ZRANGEBYLEX bounds of a value (in a text index, members are
+#: ``value\0pk``)
+_TEXT_BOUNDS: dict[str, Any] = {
+    "eq": lambda value: ("[" + value + "\0", "(" + value + "\1"),
+    "gt": lambda value: ("[" + value + "\1", "+"),
+    "gte": lambda value: ("[" + value + "\0", "+"),
+    "lt": lambda value: ("-", "(" + value + "\0"),
+    "lte": lambda value: ("-", "(" + value + "\1"),
+    # the byte 0xFF, above every UTF-8 byte (as '\255' in Lua)
+    "startswith": lambda value: ("[" + value, ("(" + value).encode() + b"\xff"),
+}
 
 
 def direct_read(plan: dict[str, Any], client: Any) -> tuple[list[tuple], Any] | None:

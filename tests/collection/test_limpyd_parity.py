@@ -5,7 +5,7 @@ of the same kind"."""
 import pytest
 
 from django_limpyd import fields
-from django_limpyd.collection import CollectionManager, CollectionResults, plan
+from django_limpyd.collection import CollectionManager, CollectionResults
 from django_limpyd.contrib import related
 from django_limpyd.contrib.collection import ExtendedCollectionManager
 from django_limpyd.exceptions import (
@@ -15,7 +15,6 @@ from django_limpyd.exceptions import (
     LimpydException,
 )
 from django_limpyd.model import RedisModel
-from django_limpyd.storage.functions import ScriptError
 from django_limpyd.test.commands import assert_num_commands
 
 
@@ -358,17 +357,18 @@ def test_parity_value_error_two_pk_names(database):
     assert not Named.exists(pk="a")
 
 
-def test_parity_value_error_intersect_key_of_wrong_type(Extended, monkeypatch):
-    # the collection function reports a key that is not a set, sorted set or list as
-    # KEYTYPE (see the report of issue 19: storage/lua/collection.lua); raised as a
-    # ValueError, as limpyd does
-    def call(*args, **kwargs):
-        raise ScriptError("KEYTYPE", {"key": "some:hash", "type": "hash"})
-
-    monkeypatch.setattr(plan.functions, "call", call)
-    collection = Extended.collection(name="a").intersect("some:hash")
-    with pytest.raises(ValueError, match="'some:hash' of Extended: a hash"):
-        list(collection)
+def test_parity_value_error_intersect_key_of_wrong_type(Extended, database):
+    # the collection function checks the type of each intersected key: a string or a
+    # hash is a ValueError (as in limpyd), raised when the collection runs
+    connection = database.connection
+    connection.hset("parity-test:a-hash", "x", "1")
+    connection.set("parity-test:a-string", "1")
+    for key, kind in (("parity-test:a-hash", "hash"), ("parity-test:a-string", "string")):
+        collection = Extended.collection(name="a").intersect(key)
+        with pytest.raises(ValueError, match=f"'{key}' of Extended: a {kind}"):
+            list(collection)
+    connection.sadd("parity-test:a-set", "1", "2")
+    assert list(Extended.collection().intersect("parity-test:a-set")) == ["1", "2"]
 
 
 def test_parity_collection_equals_list_or_set(Person):

@@ -128,12 +128,15 @@ def test_every_read_runs_on_a_read_only_replica_with_the_masters_results(servers
 
 
 def test_explain_names_each_strategy(servers):
+    stored = Person.collection(firstname="John").store()
     on_replica(servers)
     cases = {
         "index read": Person.collection(firstname="John"),
+        "pk order": Person.collection().sort(by="-pk")[2:4],
         "sort key": Person.collection().sort(by="firstname", alpha=True)[0:2],
         "index walk": Person.collection().sort(by="-age")[0:2],
         "candidates": Person.collection(firstname="John", city="Paris").sort(by="age"),
+        "stored list": stored[0:2],
         "nothing can match": Person.collection(pk__in=[]),
     }
     for strategy, collection in cases.items():

@@ -96,11 +96,23 @@ def test_parity_hash_filter_with_an_index_prefix(database):
         Email.collection(headers__from__startswith="foo")  # the EqualIndex has no prefix
 
 
-@pytest.mark.parametrize("suffix", ["gt", "gte", "lt", "lte"])
-def test_parity_hash_filter_ranges_are_refused(database, suffix):
+def test_parity_hash_filter_ranges_stay_within_the_entry_key(database):
     Email = make_model(database, [TextRangeIndex])
-    with pytest.raises(ImplementationError, match=rf"Email\.headers.*not '{suffix}'"):
-        Email.collection(**{f"headers__from__{suffix}": "m"})
+    Email(headers={"from": "b@x", "to": "z@x"})  # 1
+    Email(headers={"from": "m@x"})  # 2
+    Email(headers={"from": "y@x", "fro": "a@x"})  # 3
+    Email(headers={"fromage": "a@x", "to": "a@x"})  # 4
+    # each range compares the values of the key "from" only: open bounds do not reach
+    # the entries of other keys ("fro", "fromage", "to")
+    assert pks(Email.collection(headers__from__gt="m@x")) == ["3"]
+    assert pks(Email.collection(headers__from__gte="m@x")) == ["2", "3"]
+    assert pks(Email.collection(headers__from__lt="m@x")) == ["1"]
+    assert pks(Email.collection(headers__from__lte="m@x")) == ["1", "2"]
+    assert pks(Email.collection(headers__from__gt="")) == ["1", "2", "3"]
+    assert pks(Email.collection(headers__to__lt="b")) == ["4"]
+    assert len(Email.collection(headers__from__gte="c")) == 2  # counted by its index
+    # with another filter: the range read in the collection function
+    assert pks(Email.collection(headers__from__lt="z", headers__to="z@x")) == ["1"]
 
 
 def test_parity_hash_filter_errors_name_the_field(database):

@@ -105,7 +105,13 @@ local function text_range(op)
         lte = {'-', '(' .. v .. '\1'},
         startswith = {'[' .. v, '(' .. v .. '\255'},
     }
-    return bounds[op.cmp]
+    local range = bounds[op.cmp]
+    if op.prefix then
+        -- the entries of one key of a HashField: open bounds stay within its tokens
+        if range[1] == '-' then range[1] = '[' .. op.prefix end
+        if range[2] == '+' then range[2] = '(' .. op.prefix .. '\255' end
+    end
+    return range
 end
 
 -- a ZRANGEBYSCORE bound ("(1.5", "-inf", "3") as a test on a score
