@@ -6,7 +6,8 @@
 -- keys[1]  the model's pks (a sorted set: by number in an AutoPK model, else by bytes)
 -- args[1]  plan (JSON):
 --   filters [operations, see django_limpyd.indexes.lookups], and-ed; also
---           {op = "key", key = k}: the members of an existing set, sorted set or list
+--           {op = "key", key = k}: the members of an existing set, sorted set or list;
+--           {op = "not", ops = {operation}}: the pks the operation does not hold
 --   source  nil | key of a stored collection (a list of pks, in order)
 --   sort    nil | {by = SORT BY pattern or nil (by pk), alpha = bool, desc = bool,
 --           get = {prefix, hash field or nil}: the value sorted by, per pk,
@@ -161,6 +162,8 @@ end
 -- How many pks an operation may hold (an estimate for `any` and multi-value indexes:
 -- a pk may be counted more than once)
 local function size(op)
+    -- a negation is never read (its pks are all the others): tested only
+    if op.op == 'not' then return math.huge end
     if op.op == 'set' then return redis.call('SCARD', op.key) end
     if op.op == 'pks' then return #op.values end
     if op.op == 'text' then
@@ -234,6 +237,11 @@ local function contains(op, pks, steps)
             end
         end
         return scores
+    end
+    if op.op == 'not' then
+        local inside = contains(op.ops[1], pks, steps)
+        for i = 1, #pks do inside[i] = not inside[i] end
+        return inside
     end
     if op.op == 'any' then
         local found = {}
@@ -636,11 +644,20 @@ local function collect(keys, plan)
             end
         end
         local driver = filters[smallest]
-        steps[#steps + 1] = 'read ' .. driver.op .. ' ' .. tostring(driver.key)
-            .. ' (' .. smallest_size .. ' of ' .. #filters .. ' filters, smallest)'
-        candidates = members(driver)
-        for i, op in ipairs(filters) do
-            if i ~= smallest then others[#others + 1] = op end
+        if driver.op == 'not' then
+            -- only negations: every pk is a candidate
+            steps[#steps + 1] = 'ZRANGE ' .. keys[1]
+            candidates = redis.call('ZRANGE', keys[1], 0, -1)
+            others = filters
+            smallest = nil
+        end
+        if smallest then
+            steps[#steps + 1] = 'read ' .. driver.op .. ' ' .. tostring(driver.key)
+                .. ' (' .. smallest_size .. ' of ' .. #filters .. ' filters, smallest)'
+            candidates = members(driver)
+            for i, op in ipairs(filters) do
+                if i ~= smallest then others[#others + 1] = op end
+            end
         end
     end
     plan.cost = #candidates
