@@ -10,6 +10,8 @@ The tree::
     │   ├── UniquenessError            a unique value is already held by another instance
     │   ├── DoesNotExist               (also django's ObjectDoesNotExist) no such instance;
     │   │   └── <Model>.DoesNotExist   one subclass per model
+    │   ├── MultipleObjectsReturned    (also django's MultipleObjectsReturned and ValueError)
+    │   │   └── <Model>.MultipleObjectsReturned  get() matched several; one per model
     │   └── InvalidValue               (also ValueError) a value the field cannot store
     └── django.core.exceptions.ImproperlyConfigured
         └── DatabaseNotConfigured      (also LimpydException) unknown LIMPYD_DATABASES alias
@@ -18,6 +20,7 @@ Connection problems are redis-py's own ``redis.exceptions.ConnectionError``
 and ``TimeoutError``, never wrapped.
 """
 
+from django.core import exceptions as django_exceptions
 from django.core.exceptions import ImproperlyConfigured, ObjectDoesNotExist
 
 __all__ = [
@@ -27,6 +30,7 @@ __all__ = [
     "ImplementationValueError",
     "InvalidValue",
     "LimpydException",
+    "MultipleObjectsReturned",
     "UniquenessError",
 ]
 
@@ -51,6 +55,12 @@ class UniquenessError(LimpydException):
 
 class DoesNotExist(LimpydException, ObjectDoesNotExist):
     """The instance asked for is not (or no longer) in Redis."""
+
+
+class MultipleObjectsReturned(
+    LimpydException, django_exceptions.MultipleObjectsReturned, ValueError
+):
+    """``get()`` matched several instances (a ``ValueError`` too, what limpyd raises)."""
 
 
 class InvalidValue(LimpydException, ValueError):

@@ -15,7 +15,7 @@ from django_limpyd.exceptions import ImplementationError, InvalidValue
 from django_limpyd.storage.state import hash_entry_token
 from django_limpyd.storage.values import to_redis_string
 
-__all__ = ["PkLookup", "lookup_for", "lookups_for", "pk_value"]
+__all__ = ["Negated", "NoMatch", "PkLookup", "lookup_for", "lookups_for", "pk_value"]
 
 
 def pk_value(value: Any) -> Any:
@@ -36,6 +36,39 @@ def _read_later(value: Any) -> bool:
         and getattr(value, "instance", None) is not None
         and getattr(value, "storage_type", None) != "pk"
     )
+
+
+def _suffix(name: str) -> str:
+    """A filter suffix as indexes name it: Django's ``exact`` is ``eq``."""
+    return "eq" if name == "exact" else name
+
+
+class Negated:
+    """``exclude(name=value)``: the pks the wrapped lookup does not match, as the
+    collection function's ``{"op": "not", "ops": [operation]}``. A wrapped lookup that
+    can match nothing (``planned()`` is ``None``) excludes nothing: ``build_plan``
+    drops the negation (``negated``)."""
+
+    negated = True
+
+    def __init__(self, lookup: Any) -> None:
+        self.lookup = lookup
+        self.deferred = getattr(lookup, "deferred", False)
+
+    def planned(self) -> dict[str, Any] | None:
+        """The negated operation (``None``: nothing to exclude)."""
+        operation = self.lookup.planned()
+        return None if operation is None else {"op": "not", "ops": [operation]}
+
+
+class NoMatch:
+    """``none()``: a lookup matching nothing (the collection is not sent to Redis)."""
+
+    deferred = False
+
+    def planned(self) -> None:
+        """Nothing can match."""
+        return None
 
 
 class PkLookup:
@@ -120,7 +153,7 @@ def lookup_for(model: type, name: str, value: Any) -> Any:
     if field is meta.pk_field:
         if len(parts) > 1:
             raise ImplementationError(f"Cannot filter {meta.name} on {name!r}.")
-        return PkLookup(model, parts[0] if parts else "eq", value)
+        return PkLookup(model, _suffix(parts[0]) if parts else "eq", value)
     if not field.indexes:
         raise ImplementationError(
             f"Cannot filter {meta.name} on {name!r}: {field.describe()} is not indexed "
@@ -139,7 +172,7 @@ def lookup_for(model: type, name: str, value: Any) -> Any:
             rest = rest[1:]
         if len(rest) > 1:
             continue
-        suffix = rest[0] if rest else "eq"
+        suffix = _suffix(rest[0]) if rest else "eq"
         candidates.append((index, suffix))
         if suffix in index.lookups:
             if field.storage_type == "hash" and suffix == "eq":
@@ -204,7 +237,7 @@ def _hash_entry_lookup(field: Any, name: str, parts: list[str], value: Any) -> A
             remaining = remaining[1:]
         if len(remaining) > 1:
             continue
-        suffix = remaining[0] if remaining else "eq"
+        suffix = _suffix(remaining[0]) if remaining else "eq"
         if suffix not in index.lookups:
             continue
         kinds = _HASH_ENTRY_SUFFIXES.get(suffix, ())

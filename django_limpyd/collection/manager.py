@@ -17,6 +17,7 @@ from typing import Any
 from django_limpyd.collection.filters import lookups_for
 from django_limpyd.collection.plan import build_plan, explain_plan, run_plan
 from django_limpyd.collection.query import Query, Sort
+from django_limpyd.collection.queryset import QuerySetMethods
 from django_limpyd.collection.results import (
     CollectionResults,
     InstancesResult,
@@ -27,8 +28,9 @@ from django_limpyd.collection.results import (
 __all__ = ["CollectionManager"]
 
 
-class CollectionManager:
-    """A lazy collection of a model's instances matching filters."""
+class CollectionManager(QuerySetMethods):
+    """A lazy collection of a model's instances matching filters (with Django's
+    ``QuerySet`` methods, see :class:`QuerySetMethods`)."""
 
     def __init__(self, model: type) -> None:
         self.model = model
@@ -94,7 +96,8 @@ class CollectionManager:
     def get(self, *args: Any, **filters: Any) -> Any:
         """The one instance of this collection matching ``filters`` (or this pk).
 
-        ``Model.DoesNotExist`` if none, ``ValueError`` if several match.
+        ``Model.DoesNotExist`` if none, ``Model.MultipleObjectsReturned`` (also a
+        ``ValueError``) if several match.
         """
         if args:
             if len(args) > 1:
@@ -104,7 +107,9 @@ class CollectionManager:
         if not pks:
             raise self.model.DoesNotExist(f"No {self.model.__name__} matches {filters!r}.")
         if len(pks) > 1:
-            raise ValueError(f"More than one {self.model.__name__} matches {filters!r}.")
+            raise self.model.MultipleObjectsReturned(
+                f"More than one {self.model.__name__} matches {filters!r}."
+            )
         return self.model._connected(pks[0], checked=True)
 
     @property

@@ -108,6 +108,8 @@ def build_plan(model: type, query: Query, *, count: bool, check: bool) -> dict[s
     for lookup in query.lookups:
         operation = lookup.planned()
         if operation is None:
+            if getattr(lookup, "negated", False):
+                continue  # excluding what matches nothing: every pk
             return None
         operations.append(operation)
     operations = _merge_number_ranges(operations)

@@ -179,6 +179,21 @@ class ExtendedCollectionManager(CollectionManager):
         clone._score = {"key": by_score, "desc": desc}
         return clone
 
+    def reverse(self) -> ExtendedCollectionManager:
+        """A new collection in the reverse order (by descending scores after
+        ``sort(by_score=...)``; a stored collection keeps its stored order)."""
+        if self._source is not None:
+            raise ImplementationError("A stored collection keeps its order: it cannot be reversed.")
+        if self._score is not None and not self._query.sliced:
+            return self._clone(_score=dict(self._score, desc=not self._score["desc"]))
+        return super().reverse()
+
+    def last(self) -> Any:
+        if self._source is not None:  # read whole: its order cannot be reversed
+            results = list(self)
+            return results[-1] if results else None
+        return super().last()
+
     def _counted_by_fetching(self) -> bool:
         # sort(by_score=): pks without a score are not in the results
         return super()._counted_by_fetching() or self._score is not None

@@ -25,12 +25,14 @@ class _ClassOrInstanceMethod:
         return self.function.__get__(target, owner)
 
 
-class _DefaultManager:
-    """``Model._default_manager``: a collection of every instance (what Django's
-    shortcuts such as ``get_object_or_404`` look for)."""
+class _Objects:
+    """``Model.objects`` (and ``Model._default_manager``, what Django's shortcuts such
+    as ``get_object_or_404`` look for): a collection of every instance of the model
+    (its ``collection_manager`` class), giving instances (connected without a round
+    trip: indexes are written with the instance, so their pks exist)."""
 
     def __get__(self, instance: Any, owner: type) -> Any:
-        return owner.collection()
+        return owner.collection().instances(lazy=True)
 
 
 class RedisModel(metaclass=ModelBase):
@@ -48,7 +50,8 @@ class RedisModel(metaclass=ModelBase):
     #: accepted for compatibility with limpyd: writes never take a lock here
     lockable: ClassVar[bool] = True
     collection_manager: ClassVar[Any] = None
-    _default_manager = _DefaultManager()
+    objects = _Objects()
+    _default_manager = _Objects()
     #: as in limpyd: the names of the fields, the pk first, in declaration order
     _fields: ClassVar[list[str]] = []
     #: as in limpyd: ``"namespace:modelname"`` (the class name lowercased)
@@ -190,7 +193,8 @@ class RedisModel(metaclass=ModelBase):
     def get(cls, *args: Any, **filters: Any) -> RedisModel:
         """The one instance with this pk, or matching these filters.
 
-        ``DoesNotExist`` if none, ``ValueError`` if several match.
+        ``DoesNotExist`` if none, ``MultipleObjectsReturned`` (also a ``ValueError``) if
+        several match.
         """
         pk = cls._single_pk(args, filters)
         if pk is not None:
@@ -199,7 +203,7 @@ class RedisModel(metaclass=ModelBase):
         if not pks:
             raise cls.DoesNotExist(f"No {cls.__name__} matches {filters!r}.")
         if len(pks) > 1:
-            raise ValueError(f"More than one {cls.__name__} matches {filters!r}.")
+            raise cls.MultipleObjectsReturned(f"More than one {cls.__name__} matches {filters!r}.")
         return cls._connected(pks[0], checked=True)
 
     @classmethod

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django_limpyd import registry
-from django_limpyd.exceptions import DoesNotExist, ImplementationError
+from django_limpyd.exceptions import DoesNotExist, ImplementationError, MultipleObjectsReturned
 from django_limpyd.fields.base import RedisField
 from django_limpyd.fields.pk import AutoPKField, PKField
 from django_limpyd.indexes import BaseIndex
@@ -76,21 +76,24 @@ def _check_default_indexes(name: str, default_indexes: Any) -> None:
         )
 
 
-def _does_not_exist(cls: type, bases: tuple[type, ...]) -> type:
+def _model_exception(cls: type, bases: tuple[type, ...], name: str, default: type) -> type:
+    """The model's own ``name`` exception (``DoesNotExist``...), a subclass of its model
+    parents' (or of ``default``)."""
     parents = tuple(
-        base.DoesNotExist
+        getattr(base, name)
         for base in bases
         if isinstance(base, ModelBase) and "_meta" in base.__dict__
-    ) or (DoesNotExist,)
+    ) or (default,)
     return type(
-        "DoesNotExist",
+        name,
         parents,
-        {"__module__": cls.__module__, "__qualname__": f"{cls.__qualname__}.DoesNotExist"},
+        {"__module__": cls.__module__, "__qualname__": f"{cls.__qualname__}.{name}"},
     )
 
 
 class ModelBase(type):
-    """Builds ``_meta``, attaches fields, gives each model its ``DoesNotExist``."""
+    """Builds ``_meta``, attaches fields, gives each model its ``DoesNotExist`` and
+    ``MultipleObjectsReturned``."""
 
     def __new__(mcs, name: str, bases: tuple[type, ...], attrs: dict[str, Any], **kwargs: Any):
         if not any(isinstance(base, ModelBase) for base in bases):
@@ -126,7 +129,10 @@ class ModelBase(type):
         cls._fields = list(cls._meta.fields)
         cls._name = f"{namespace}:{name.lower()}"
         hooks.install(cls)
-        cls.DoesNotExist = _does_not_exist(cls, bases)
+        cls.DoesNotExist = _model_exception(cls, bases, "DoesNotExist", DoesNotExist)
+        cls.MultipleObjectsReturned = _model_exception(
+            cls, bases, "MultipleObjectsReturned", MultipleObjectsReturned
+        )
         database = cls.__dict__.get("database", getattr(cls, "database", None))
         if not abstract and database is not None and not isinstance(database, str):
             cls._meta.register(database)

@@ -152,17 +152,18 @@ def test_a_page_costs_the_same_commands_at_any_size(
     big = commands_of_pages(superuser_client, 2000)
     assert big == small
     first, round_trips = small["first page"]
+    call = "FCALL_RO" if "FCALL_RO" in first else "EVALSHA"  # Redis 7, or 6.2
     if choices_scan_max_keys == 100_000:
         # DBSIZE; one SCAN per field with choices (genre, tags, details); the SCARD of
         # each choice (3 genres, 2 tags); the page
-        assert first == ["DBSIZE"] + ["SCAN"] * 3 + ["SCARD"] * 5 + ["FCALL_RO"]
+        assert first == ["DBSIZE"] + ["SCAN"] * 3 + ["SCARD"] * 5 + [call]
         assert round_trips == 4
     else:
-        assert first == ["DBSIZE", "FCALL_RO"]
+        assert first == ["DBSIZE", call]
         assert round_trips == 2
     # a filtered page also counts the model's instances; past the last page: read again
-    assert small["filtered by equality"][0][-2:] == ["FCALL_RO", "FCALL_RO"]
-    assert small["past the last page"][0][-2:] == ["FCALL_RO", "FCALL_RO"]
+    assert small["filtered by equality"][0][-2:] == [call, call]
+    assert small["past the last page"][0][-2:] == [call, call]
 
 
 # -- filters -----------------------------------------------------------------------------
