@@ -31,6 +31,7 @@ PUBLIC = {
         "SingleValueField",
         "MultiValuesField",
     },
+    "django_limpyd.forms": {"RedisModelForm", "redis_modelform_factory", "formfield_for"},
     "django_limpyd.indexes": {"BaseIndex", "EqualIndex", "TextRangeIndex", "NumberRangeIndex"},
     "django_limpyd.exceptions": {
         "LimpydException",

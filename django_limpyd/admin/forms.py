@@ -1,83 +1,42 @@
-"""Django forms editing the single-value fields of a Redis model.
+"""Django forms editing the single-value fields of a Redis model in the admin.
 
-Values are text (Redis strings): whitespace is kept, and an empty input means
-*no value* (the field is deleted, as ``None`` in a SQL column). Fields with a
-number range index must hold numbers, fields with a text range index cannot
-hold NUL. Unique values are checked before anything is written (one filter
-per changed unique field), and a uniqueness error raised by the write itself
-(another writer won the race) is shown on its field too.
+Built on :mod:`django_limpyd.forms` (the form fields, uniqueness checks and the
+save path are the ones of ``RedisModelForm`` used in any view): values are text,
+an empty input means *no value*, unique values are checked before anything is
+written and a uniqueness error raised by the write itself is shown on its field.
 """
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
 from django import forms
-from django.core.exceptions import ValidationError
 
-from django_limpyd.exceptions import (
-    DoesNotExist,
-    ImplementationError,
-    InvalidValue,
-    UniquenessError,
-)
+from django_limpyd import forms as redis_forms
+from django_limpyd.forms import BaseRedisModelForm, describe, validate_no_nul, validate_number
 
 if TYPE_CHECKING:
     from django_limpyd.admin.options import RedisModelAdmin
 
-__all__ = ["RedisModelForm", "formfield_for", "redis_form_factory"]
-
-#: a number as a NumberRangeIndex scores it (the rule of ``indexes.range.index_number``)
-_NUMBER = re.compile(r"\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*", re.ASCII)
+__all__ = [
+    "RedisModelForm",
+    "describe",
+    "formfield_for",
+    "redis_form_factory",
+    "validate_no_nul",
+    "validate_number",
+]
 
 #: values longer than this are edited in a text area
 _LONG = 80
 
 
-def validate_number(value: str) -> None:
-    """Refuse what a number range index would score as 0."""
-    if not _NUMBER.fullmatch(value):
-        raise ValidationError("Enter a number: this field has a number range index.")
-
-
-def validate_no_nul(value: str) -> None:
-    """Refuse NUL, which a text range index cannot store."""
-    if "\0" in value:
-        raise ValidationError("This field has a text range index: it cannot hold NUL.")
-
-
-def describe(model_field: Any) -> str:
-    """The help text of a field: its type, uniqueness and indexes."""
-    parts = [type(model_field).__name__]
-    if model_field.unique:
-        parts.append("unique")
-    if model_field.indexes:
-        parts.append("indexes: " + ", ".join(type(index).__name__ for index in model_field.indexes))
-    parts.append("empty: no value")
-    return " · ".join(parts)
-
-
 def formfield_for(model_field: Any) -> forms.Field:
     """A ``CharField`` for a single-value field, with its indexes' validators."""
-    validators = []
-    kinds = {index.kind for index in model_field.indexes}
-    if "num" in kinds:
-        validators.append(validate_number)
-    if "text" in kinds:
-        validators.append(validate_no_nul)
-    return forms.CharField(
-        required=False,
-        strip=False,
-        empty_value=None,
-        validators=validators,
-        label=model_field.name.replace("_", " "),
-        help_text=describe(model_field),
-        widget=forms.TextInput(attrs={"class": "vTextField"}),
-    )
+    return redis_forms.formfield_for(model_field, forms.TextInput(attrs={"class": "vTextField"}))
 
 
-class RedisModelForm(forms.Form):
+class RedisModelForm(BaseRedisModelForm):
     """Edits (or creates) an instance: one field per editable single-value field."""
 
     #: set by :func:`redis_form_factory`
@@ -105,108 +64,14 @@ class RedisModelForm(forms.Form):
                 )
 
     @property
-    def adding(self) -> bool:
-        """True on the add page."""
-        return self.object_pk is None
+    def model(self) -> Any:  # type: ignore[override]
+        """The model of the admin page."""
+        return self.model_admin.model
 
     @property
     def meta(self) -> Any:
         """The model's ``_meta``."""
         return self.model_admin.opts
-
-    # -- validation -----------------------------------------------------------------
-
-    def clean(self) -> dict[str, Any]:
-        """Check unique values against the other instances (before any write)."""
-        cleaned = super().clean()
-        model = self.model_admin.model
-        for name in self.editable:
-            model_field = self.meta.get_field(name)
-            value = cleaned.get(name)
-            if not model_field.unique or value is None or name in self.errors:
-                continue
-            if not self.adding and name not in self.changed_data:
-                continue
-            try:
-                holders = list(model.collection(**{name: value})[:2])
-            except (InvalidValue, ImplementationError) as exc:
-                self.add_error(name, str(exc))
-                continue
-            if any(holder != self.object_pk for holder in holders):
-                self.add_error(name, self.unique_message(name))
-        return cleaned
-
-    def unique_message(self, name: str) -> str:
-        """The error of a value another instance holds."""
-        return f"{self.meta.verbose_name.capitalize()} with this {name} already exists."
-
-    # -- writing --------------------------------------------------------------------
-
-    def save(self) -> Any:
-        """Write the changes (create on the add page); the instance, or ``None`` with
-        the errors added to the form."""
-        try:
-            return self._create() if self.adding else self._update()
-        except UniquenessError as exc:
-            name = self._field_named_in(str(exc))
-            self.add_error(name, self.unique_message(name) if name else str(exc))
-        except (InvalidValue, ImplementationError) as exc:
-            self.add_error(self._field_named_in(str(exc)), str(exc))
-        except DoesNotExist as exc:
-            self.add_error(None, str(exc))
-        return None
-
-    def _create(self) -> Any:
-        model = self.model_admin.model
-        values = {
-            name: self.cleaned_data[name]
-            for name in self.editable
-            if self.cleaned_data.get(name) is not None
-        }
-        pk_field = self.meta.pk_field
-        if not pk_field.auto:
-            values[pk_field.name] = self.cleaned_data[pk_field.name]
-        if not values:
-            self.add_error(
-                None, "Give at least one value: an instance without values is not saved."
-            )
-            return None
-        self.instance = model(**values)
-        return self.instance
-
-    def _update(self) -> Any:
-        instance = self.model_admin.model.lazy_connect(self.object_pk)
-        changed = [name for name in self.editable if name in self.changed_data]
-        hash_set, hash_deleted = {}, []
-        for name in changed:
-            value = self.cleaned_data[name]
-            model_field = self.meta.get_field(name)
-            if model_field.storage_type == "hfield":
-                if value is None:
-                    hash_deleted.append(name)
-                else:
-                    hash_set[name] = value
-            elif value is None:
-                instance.get_field(name).delete()
-            else:
-                instance.get_field(name).set(value)
-        if hash_set:
-            instance.hmset(**hash_set)
-        if hash_deleted:
-            instance.hdel(*hash_deleted)
-        self.instance = instance
-        return instance
-
-    def _field_named_in(self, message: str) -> str | None:
-        """The form field an error message is about (``Model.field ...``), if any."""
-        names = sorted(self.fields, key=len, reverse=True)
-        for name in names:
-            if re.search(rf"\b{re.escape(self.meta.name)}\.{re.escape(name)}\b", message):
-                return name
-        pk_name = self.meta.pk_field.name
-        if self.adding and pk_name in self.fields and "already exists" in message:
-            return pk_name
-        return None
 
 
 def redis_form_factory(model_admin: RedisModelAdmin, *, adding: bool) -> type[RedisModelForm]:

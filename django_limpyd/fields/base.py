@@ -11,6 +11,7 @@ import copy
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from django.utils.html import conditional_escape
 from redis.connection import Encoder
 from redis.exceptions import DataError, ResponseError
 
@@ -207,6 +208,36 @@ class RedisField:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.describe()}>"
+
+    # -- templates ------------------------------------------------------------------
+
+    #: Django's template engine calls callables it meets (a many-to-many field is
+    #: callable): this keeps ``{{ post.tags.smembers }}`` reading the field itself
+    do_not_call_in_templates: ClassVar[bool] = True
+
+    def display_value(self) -> str:
+        """The value as text, read once: ``""`` for no value, several values joined
+        with ``", "`` (a set's sorted)."""
+        value = self.proxy_get()
+        if value is None:
+            return ""
+        if isinstance(value, (set, frozenset)):
+            value = sorted(value)
+        if isinstance(value, (list, tuple)):
+            return ", ".join(str(item) for item in value)
+        return str(value)
+
+    def __str__(self) -> str:
+        """A bound field: its value (``{{ post.title }}``); the declared field: its repr."""
+        if self._instance is None:
+            return repr(self)
+        return self.display_value()
+
+    def __html__(self) -> str:
+        """The value escaped, as Django's templates expect of ``__html__``."""
+        if self._instance is None:
+            return conditional_escape(repr(self))
+        return conditional_escape(self.display_value())
 
     def __get__(self, instance: RedisModel | None, owner: type) -> RedisField:
         if instance is None:

@@ -82,6 +82,13 @@ class RedisModel(metaclass=ModelBase):
     def __repr__(self) -> str:
         return f"<{type(self).__name__} pk={self._pk!r}>"
 
+    def __str__(self) -> str:
+        """How templates show the instance (``{{ post }}``): ``"Post 1"``, or
+        ``"Post (unsaved)"``; override it to show a field's value instead."""
+        if self._pk is None:
+            return f"{type(self).__name__} (unsaved)"
+        return f"{type(self).__name__} {self._pk}"
+
     def __eq__(self, other: object) -> bool:
         return type(other) is type(self) and self._pk is not None and other._pk == self._pk
 

@@ -12,7 +12,8 @@ touches Redis.
 
 Redis has no transaction to roll back: create the data of each test in
 ``setUp`` (or the test), not in ``setUpClass``/``setUpTestData``, since the
-databases are flushed before each test.
+databases are flushed before each test. ``limpyd_fixtures`` (files written by
+``limpyd_dump``) are loaded after each flush.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 from django import test as django_test
 
 from django_limpyd.test import commands
+from django_limpyd.test.fixtures import load_fixtures
 from django_limpyd.test.isolation import ALL, blocker, check_aliases, require_active
 
 __all__ = ["LimpydTestMixin", "SimpleTestCase", "TestCase", "TransactionTestCase"]
@@ -34,6 +36,9 @@ class LimpydTestMixin:
 
     #: the aliases this test case uses (``"__all__"``, or an iterable); empty: none
     limpyd_databases: Any = ALL
+    #: JSON files of ``limpyd_dump`` loaded before each test (names looked up like
+    #: Django's fixtures: in each app's ``fixtures/`` and ``FIXTURE_DIRS``; or paths)
+    limpyd_fixtures: Any = ()
     _limpyd_asked: Any = ()
 
     @classmethod
@@ -50,6 +55,8 @@ class LimpydTestMixin:
     def _pre_setup(cls) -> None:
         if cls._limpyd_asked:
             require_active(f"{cls.__module__}.{cls.__qualname__}").flush(cls._limpyd_asked)
+        if cls.limpyd_fixtures:
+            load_fixtures(cls.limpyd_fixtures, f"{cls.__module__}.{cls.__qualname__}")
         super()._pre_setup()  # type: ignore[misc]
 
     @contextmanager

@@ -74,6 +74,23 @@ def start_chromium(browser: str, driver: str, profile: str) -> Any:
 
 
 @pytest.mark.timeout(300)
+def page_left(html: Any) -> bool:
+    """True once the page holding ``html`` (its root element) is gone. Chrome may
+    answer a check on a node of the page being replaced with "Node with given id does
+    not belong to the document" instead of a stale element: that is gone too."""
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+
+    try:
+        html.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as error:
+        if "does not belong to the document" in str(error):
+            return True
+        raise
+    return False
+
+
 class BrowserTests(StaticLiveServerTestCase):
     """One browser for the class; each test logs in on empty databases."""
 
@@ -156,12 +173,11 @@ class BrowserTests(StaticLiveServerTestCase):
     def click(self, target: Any) -> None:
         """Click a link or button (an element, or a CSS selector) and wait for the next
         page."""
-        from selenium.webdriver.support import expected_conditions
         from selenium.webdriver.support.ui import WebDriverWait
 
         html = self.css("html")
         (self.css(target) if isinstance(target, str) else target).click()
-        WebDriverWait(self.browser, 10).until(expected_conditions.staleness_of(html))
+        WebDriverWait(self.browser, 10).until(lambda browser: page_left(html))
 
     def login(self, next_path: str = "/admin/redis/") -> None:
         self.go(f"/admin/login/?next={next_path}")

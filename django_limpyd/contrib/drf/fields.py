@@ -31,9 +31,9 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from django_limpyd.admin.forms import validate_number
 from django_limpyd.contrib.related.base import RelatedFieldMixin
 from django_limpyd.exceptions import InvalidValue
+from django_limpyd.forms import validate_number
 
 __all__ = [
     "RedisHashField",
