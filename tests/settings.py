@@ -16,6 +16,7 @@ INSTALLED_APPS = [
     "django_limpyd",
     "tests.apps.shop",
     "tests.apps.crm",
+    "tests.apps.blog",
 ]
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
 LIMPYD_DATABASES = {
