@@ -28,11 +28,19 @@ class _ClassOrInstanceMethod:
 class _Objects:
     """``Model.objects`` (and ``Model._default_manager``, what Django's shortcuts such
     as ``get_object_or_404`` look for): a collection of every instance of the model
-    (its ``collection_manager`` class), giving instances (connected without a round
-    trip: indexes are written with the instance, so their pks exist)."""
+    (its ``collection_manager`` class, an ``ExtendedCollectionManager`` for a model
+    without one, for ``values()``), giving instances (connected without a round trip:
+    indexes are written with the instance, so their pks exist)."""
 
     def __get__(self, instance: Any, owner: type) -> Any:
-        return owner.collection().instances(lazy=True)
+        from django_limpyd.collection import CollectionManager
+        from django_limpyd.contrib.collection import ExtendedCollectionManager
+
+        manager = owner.collection_manager
+        if manager is None or manager is CollectionManager:
+            # a QuerySet has values() and values_list(): so does objects
+            manager = ExtendedCollectionManager
+        return owner.collection(manager=manager).instances(lazy=True)
 
 
 class RedisModel(metaclass=ModelBase):

@@ -195,3 +195,20 @@ def test_shortcuts(Post):
     paginator = Paginator(Post.objects.exclude(status="gone").order_by("title"), 3)
     assert paginator.count == 4
     assert pks(paginator.page(2)) == ["3"]
+
+
+def test_objects_of_a_model_without_a_manager_has_values(database):
+    class Note(RedisModel):
+        namespace = "objects"
+        text = fields.InstanceHashField(indexable=True)
+
+    Note.use_database(database)
+    Note(text="x")
+    Note(text="y")
+    assert isinstance(Note.objects, ExtendedCollectionManager)
+    assert type(Note.collection()) is CollectionManager  # limpyd's API unchanged
+    assert list(Note.objects.values("pk", "text")) == [
+        {"pk": "1", "text": "x"},
+        {"pk": "2", "text": "y"},
+    ]
+    assert list(Note.objects.exclude(text="x").values_list("text", flat=True)) == ["y"]
