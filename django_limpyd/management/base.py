@@ -114,6 +114,16 @@ class LimpydCommand(BaseCommand):
 
     # -- arguments ------------------------------------------------------------------
 
+    def add_chunk_size_argument(self, parser: CommandParser, per_round_trip: str) -> None:
+        """``--chunk-size N``: ``per_round_trip`` (e.g. "Instances read") per round trip."""
+        parser.add_argument(
+            "--chunk-size",
+            type=int,
+            default=self.chunk_size,
+            metavar="N",
+            help=f"{per_round_trip} per round trip (default {self.chunk_size}).",
+        )
+
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--database",

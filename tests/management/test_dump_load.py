@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import redis
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import CommandError
 
@@ -20,6 +19,7 @@ from django_limpyd.test import SimpleTestCase
 from django_limpyd.test.fixtures import find_fixture, load_fixtures
 from tests.apps.shop import redis_models as shop
 from tests.management.conftest import run
+from tests.tools.keyspace import contents
 
 FIXTURE = os.path.join(os.path.dirname(__file__), "fixtures", "shop_small.json")
 
@@ -58,22 +58,6 @@ def kitchens(data: dict[str, Any], kitchen_model: type) -> list[Any]:
         kitchen_model(name="k2", tags=["y"]),
         kitchen_model(city="only the city"),
     ]
-
-
-def contents(client: redis.Redis) -> dict[bytes, tuple[str, Any]]:
-    """Every key of the client's db with its type and content (no DUMP)."""
-    read = {
-        "string": client.get,
-        "set": client.smembers,
-        "list": lambda key: client.lrange(key, 0, -1),
-        "zset": lambda key: client.zrange(key, 0, -1, withscores=True),
-        "hash": client.hgetall,
-    }
-    result = {}
-    for key in client.keys("*"):
-        kind = client.type(key).decode()
-        result[key] = (kind, read[kind](key))
-    return result
 
 
 def test_dump_shape(kitchens, kitchen_model):

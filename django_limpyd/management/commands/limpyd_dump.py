@@ -35,13 +35,7 @@ class Command(LimpydCommand):
         parser.add_argument(
             "-o", "--output", metavar="FILE", help="Write to FILE instead of stdout."
         )
-        parser.add_argument(
-            "--chunk-size",
-            type=int,
-            default=self.chunk_size,
-            metavar="N",
-            help=f"Instances read per round trip (default {self.chunk_size}).",
-        )
+        self.add_chunk_size_argument(parser, "Instances read")
 
     def handle(
         self,

@@ -81,13 +81,7 @@ class Command(LimpydCommand):
             help="With check: rebuild the indexes of every field with differences, then "
             "check again.",
         )
-        parser.add_argument(
-            "--chunk-size",
-            type=int,
-            default=self.chunk_size,
-            metavar="N",
-            help=f"Instances read per round trip (default {self.chunk_size}).",
-        )
+        self.add_chunk_size_argument(parser, "Instances read")
 
     def handle(
         self,

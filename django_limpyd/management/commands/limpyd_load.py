@@ -43,13 +43,7 @@ class Command(LimpydCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("files", nargs="+", metavar="FILE", help="JSON files ('-': stdin).")
         super().add_arguments(parser)
-        parser.add_argument(
-            "--chunk-size",
-            type=int,
-            default=self.chunk_size,
-            metavar="N",
-            help=f"Instances written per round trip (default {self.chunk_size}).",
-        )
+        self.add_chunk_size_argument(parser, "Instances written")
 
     def handle(
         self,

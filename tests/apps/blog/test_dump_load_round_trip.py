@@ -8,33 +8,15 @@ from __future__ import annotations
 
 import json
 from io import StringIO
-from typing import Any
 
-import redis
 from django.core.management import call_command
 
 from django_limpyd.consistency import consistency_check
 from tests.apps.blog.redis_models import Author, Post
+from tests.tools.keyspace import contents
 
 MODELS = [Author, Post]
 LABELS = ["blog.Author", "blog.Post"]
-
-
-def contents(client: redis.Redis) -> dict[Any, tuple[str, Any]]:
-    """Every key of the client's db with its type and content."""
-    read = {
-        "string": client.get,
-        "set": client.smembers,
-        "list": lambda key: client.lrange(key, 0, -1),
-        "zset": lambda key: client.zrange(key, 0, -1, withscores=True),
-        "hash": client.hgetall,
-    }
-    result = {}
-    for key in client.keys("*"):
-        kind = client.type(key)
-        kind = kind.decode() if isinstance(kind, bytes) else kind
-        result[key] = (kind, read[kind](key))
-    return result
 
 
 def demo_data() -> None:
