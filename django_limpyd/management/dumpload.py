@@ -19,7 +19,7 @@ from typing import Any
 
 from django_limpyd import registry
 from django_limpyd.model import writes
-from django_limpyd.storage.state import iter_pk_chunks
+from django_limpyd.storage.state import iter_pk_chunks, queue_key_read
 
 __all__ = ["LoadError", "dump_model", "load_objects", "parse_objects"]
 
@@ -29,21 +29,8 @@ class LoadError(ValueError):
 
 
 def _queue_read(pipe: Any, field: Any, pk: str) -> None:
-    keys = field.model._meta.keys
-    key = keys.field(field.name, pk)
-    kind = field.storage_type
-    if kind == "string":
-        pipe.get(key)
-    elif kind == "set":
-        pipe.smembers(key)
-    elif kind == "list":
-        pipe.lrange(key, 0, -1)
-    elif kind == "zset":
-        pipe.zrange(key, 0, -1, withscores=True)
-    elif kind == "hash":
-        pipe.hgetall(key)
-    else:  # pragma: no cover - every field with a key of its own is listed above
-        raise ValueError(f"{field.describe()} cannot be dumped")
+    key = field.model._meta.keys.field(field.name, pk)
+    queue_key_read(pipe, field.storage_type, key, scores=True)
 
 
 def _as_json(kind: str, value: Any) -> Any:

@@ -25,6 +25,24 @@ def hash_entry_token(key: str, value: str) -> str:
     return f"{len(key.encode())}:{key}:{value}"
 
 
+def queue_key_read(pipe: Any, storage_type: str, key: str, scores: bool = False) -> None:
+    """Queue on ``pipe`` the read of the whole value at ``key``, a field's key of
+    ``storage_type`` (``string``, ``set``, ``list``, ``zset``, ``hash``); a sorted
+    set's members come with their scores when ``scores``."""
+    if storage_type == "string":
+        pipe.get(key)
+    elif storage_type == "set":
+        pipe.smembers(key)
+    elif storage_type == "list":
+        pipe.lrange(key, 0, -1)
+    elif storage_type == "zset":
+        pipe.zrange(key, 0, -1, withscores=scores)
+    elif storage_type == "hash":
+        pipe.hgetall(key)
+    else:
+        raise ValueError(f"No key of its own for fields of type {storage_type!r}.")
+
+
 def queue_read(pipe: Any, field: Any, pk: str) -> None:
     """Queue on ``pipe`` the read of ``field``'s whole value for instance ``pk``."""
     keys = field.model._meta.keys
@@ -32,19 +50,9 @@ def queue_read(pipe: Any, field: Any, pk: str) -> None:
     if kind == "hfield":
         pipe.hget(keys.instance_hash(pk), field.name)
         return
-    key = keys.field(field.name, pk)
-    if kind == "string":
-        pipe.get(key)
-    elif kind == "set":
-        pipe.smembers(key)
-    elif kind == "list":
-        pipe.lrange(key, 0, -1)
-    elif kind == "zset":
-        pipe.zrange(key, 0, -1)
-    elif kind == "hash":
-        pipe.hgetall(key)
-    else:
+    if kind not in ("string", "set", "list", "zset", "hash"):
         raise ValueError(f"{field.describe()} has no stored value to read")
+    queue_key_read(pipe, kind, keys.field(field.name, pk))
 
 
 def indexed_raw_values(field: Any, result: Any) -> list[str]:

@@ -28,6 +28,7 @@ from typing import Any
 
 from django_limpyd.collection import CollectionManager
 from django_limpyd.contrib.collection import ExtendedCollectionManager
+from django_limpyd.storage.state import queue_key_read
 
 __all__ = ["SINGLE_VALUE_TYPES", "Row", "RowReader"]
 
@@ -56,22 +57,6 @@ class Row(dict):
 
     def __repr__(self) -> str:
         return f"<Row {self.model.__name__} pk={self.pk!r} {dict(self)!r}>"
-
-
-def _queue(pipe: Any, storage_type: str, key: str) -> None:
-    """Queue the read of a whole multi-value field (or a StringField)."""
-    if storage_type == "string":
-        pipe.get(key)
-    elif storage_type == "hash":
-        pipe.hgetall(key)
-    elif storage_type == "set":
-        pipe.smembers(key)
-    elif storage_type == "list":
-        pipe.lrange(key, 0, -1)
-    elif storage_type == "zset":
-        pipe.zrange(key, 0, -1, withscores=True)
-    else:  # pragma: no cover - every field type is listed above
-        raise ValueError(f"No reader for fields of type {storage_type!r}.")
 
 
 def _shape(storage_type: str, reply: Any) -> Any:
@@ -192,7 +177,8 @@ class RowReader:
                 shapes.append((row, "hfield", hashed))
             for model_field in missing:
                 if model_field.storage_type != "hfield":
-                    _queue(pipe, model_field.storage_type, instance.get_field(model_field.name).key)
+                    key = instance.get_field(model_field.name).key
+                    queue_key_read(pipe, model_field.storage_type, key, scores=True)
                     shapes.append((row, model_field.storage_type, model_field.name))
         if pipe is None:
             return
