@@ -4,6 +4,8 @@
 # pyproject.toml change.
 
 PYTHON ?= python3
+# the port of `make demo` (make demo PORT=8001)
+PORT ?= 8000
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed-dev
@@ -12,7 +14,7 @@ INSTALLED := $(VENV)/.installed-dev
 
 demo: $(INSTALLED)
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py runserver 127.0.0.1:8000
+	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
 test: $(INSTALLED)
 	$(BIN)/pytest -n 2 -q

@@ -12,6 +12,6 @@ class DjangoLimpydConfig(AppConfig):
     default_auto_field = "django.db.models.AutoField"
 
     def ready(self) -> None:
-        from django_limpyd import checks  # noqa: F401 - registers the system checks
+        from django_limpyd import admin_checks, checks  # noqa: F401 - registers the checks
 
         autodiscover_modules("redis_models")

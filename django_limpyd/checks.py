@@ -8,6 +8,9 @@ limpyd.E004    two models would share keys (same database, namespace and name)
 limpyd.E005    a ``unique`` field has no index able to enforce uniqueness
 limpyd.E006    a related field points to a model that does not exist
 limpyd.E007    a database server cannot be reached (``check --database ...`` only)
+limpyd.E008    an ``embedded://`` location cannot be served (no usable redis-server
+               binary, or a socket path too long)
+limpyd.E009    a ``RedisModelAdmin`` option is wrong (:mod:`django_limpyd.admin_checks`)
 =============  ================================================================
 """
 
@@ -24,7 +27,7 @@ from django_limpyd import registry
 from django_limpyd.conf import get_setting
 from django_limpyd.settings_parser import SETTING, parse_entry
 
-__all__ = ["check_models", "check_servers", "check_settings"]
+__all__ = ["check_embedded", "check_models", "check_servers", "check_settings"]
 
 
 def _entries() -> dict[str, Any]:
@@ -143,4 +146,43 @@ def check_servers(
                     id="limpyd.E007",
                 )
             )
+    return errors
+
+
+def _embedded_locations(alias: str, entry: Any, caches: dict[str, Any]) -> list[tuple[str, str]]:
+    """``(setting key, location)`` of the ``embedded://`` locations of a valid entry."""
+    try:
+        config = parse_entry(alias, entry, caches)
+    except ImproperlyConfigured:
+        return []  # E002 reports it
+    found = [(f"{SETTING}[{alias!r}]['LOCATION']", config.location)]
+    if "LOCATION" in config.test:
+        found.append((f"{SETTING}[{alias!r}]['TEST']['LOCATION']", config.test["LOCATION"]))
+    return [(key, location) for key, location in found if location.startswith("embedded://")]
+
+
+@checks.register("limpyd")
+def check_embedded(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """E008: every ``embedded://`` location can be served, checked without starting
+    anything: a redis-server binary is found (``LIMPYD_REDIS_SERVER``, else ``PATH``,
+    else the ``embedded`` extra) and the socket path fits in a unix socket address."""
+    from django_limpyd.embedded import SOCKET_NAME, parse_location
+    from django_limpyd.servers import check_socket_path, find_redis_server
+
+    errors: list[checks.CheckMessage] = []
+    caches = getattr(settings, "CACHES", {})
+    for alias, entry in _entries().items():
+        for key, location in _embedded_locations(alias, entry, caches):
+            try:
+                directory, _db = parse_location(location)
+                check_socket_path(directory / SOCKET_NAME, location)
+                find_redis_server()
+            except ImproperlyConfigured as error:
+                errors.append(
+                    checks.Error(
+                        f"{key} = {location!r} cannot be served: {error}",
+                        hint="See 'Which redis-server' in the embedded Redis docs.",
+                        id="limpyd.E008",
+                    )
+                )
     return errors

@@ -294,6 +294,10 @@ class LimpydRedis(redis.Redis):
                     raise
                 attempts += 1
 
+    def disconnect(self) -> None:
+        """Close every connection of the pool (the client can connect again)."""
+        self.connection_pool.disconnect()
+
     def pipeline(self, transaction: bool = True, shard_hint: Any = None) -> LimpydPipeline:
         pipe = LimpydPipeline(
             self.connection_pool, self.response_callbacks, transaction, shard_hint
@@ -306,7 +310,10 @@ def send_unobserved(client: Any, *args: Any, **options: Any) -> Any:
     """Send one command on ``client`` (a :class:`LimpydRedis`, or any ``redis.Redis``)
     unseen by its observers (command counts, logging), and without this module's read
     retries: redis-py's own ``execute_command``, :class:`LimpydRedis`'s override
-    skipped."""
+    skipped. A cluster client (``redis.RedisCluster``) sends it with redis-py's
+    ``RedisCluster.execute_command`` (``target_nodes=`` may pick the nodes)."""
+    if isinstance(client, redis.RedisCluster):
+        return redis.RedisCluster.execute_command(client, *args, **options)
     return redis.Redis.execute_command(client, *args, **options)
 
 

@@ -18,7 +18,13 @@ from django.conf import settings
 from django_limpyd.client import LimpydRedis, no_retry
 from django_limpyd.conf import get_setting
 from django_limpyd.exceptions import DatabaseNotConfigured
-from django_limpyd.settings_parser import SETTING, DatabaseConfig, parse_entry
+from django_limpyd.settings_parser import (
+    CLUSTER_SCHEMES,
+    SETTING,
+    DatabaseConfig,
+    parse_cluster_location,
+    parse_entry,
+)
 
 if TYPE_CHECKING:
     from django_limpyd.database import RedisDatabase
@@ -26,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DatabaseHandler",
     "build_client",
+    "build_cluster_client",
     "build_replica_clients",
     "databases",
     "replica_url",
@@ -53,7 +60,8 @@ def resolve_url(config: DatabaseConfig, location: str | None = None) -> str:
     if location.startswith("embedded://"):
         from django_limpyd.embedded import connection_url
 
-        return connection_url(location)
+        key = "['LOCATION']" if location == config.location else "'s test location"
+        return connection_url(location, f"{SETTING}[{config.alias!r}]{key}")
     return location
 
 
@@ -84,12 +92,48 @@ def _client(factory: Any, url: str) -> LimpydRedis:
 
 
 def build_client(config: DatabaseConfig, location: str | None = None) -> LimpydRedis:
-    """Build the client of a database with django-redis's connection factory.
+    """Build the client of a database with django-redis's connection factory, or, for a
+    ``redis+cluster://`` location, a :class:`~django_limpyd.client_cluster.LimpydRedisCluster`.
 
     The pool is private to the database (never shared with a django-redis
     cache at the same URL, whose responses are not decoded).
     """
+    location = location or config.location
+    if location.split("://", 1)[0] in CLUSTER_SCHEMES:
+        return build_cluster_client(config, location)
     return _client(_factory(config), resolve_url(config, location))
+
+
+def build_cluster_client(config: DatabaseConfig, location: str | None = None) -> Any:
+    """The client of a Redis Cluster database: every seed node of ``location`` (default:
+    the config's), the timeouts, credentials and ``READ_RETRIES`` of its OPTIONS."""
+    from redis.cluster import ClusterNode
+
+    from django_limpyd.client_cluster import LimpydRedisCluster
+
+    location = location or config.location
+    parsed = parse_cluster_location(location, f"{SETTING}[{config.alias!r}]['LOCATION']")
+    options = config.options
+    kwargs: dict[str, Any] = {
+        **options.get("CONNECTION_POOL_KWARGS", {}),
+        **options.get("REDIS_CLIENT_KWARGS", {}),
+        "socket_timeout": options["SOCKET_TIMEOUT"],
+        "socket_connect_timeout": options["SOCKET_CONNECT_TIMEOUT"],
+        "health_check_interval": options["HEALTH_CHECK_INTERVAL"],
+    }
+    username = options.get("USERNAME") or parsed.username
+    password = options.get("PASSWORD") or parsed.password
+    if username:
+        kwargs["username"] = username
+    if password:
+        kwargs["password"] = password
+    if parsed.ssl:
+        kwargs["ssl"] = True
+    return LimpydRedisCluster(
+        startup_nodes=[ClusterNode(host, port) for host, port in parsed.nodes],
+        read_retries=options["READ_RETRIES"],
+        **kwargs,
+    )
 
 
 def replica_url(url: str) -> str:

@@ -3,11 +3,14 @@
 Reads the data of every instance (chunk by chunk), computes the entries each
 index should hold (transforms included) and compares them with what Redis
 holds. Also reports keys of instances that are not in the model's set of pks
-(orphans). Used by tests after concurrent writes, and by index checks.
+(orphans) and, for related fields, dangling pointers: values naming a target pk
+that does not exist (see :mod:`django_limpyd.contrib.related.integrity`). Used
+by tests after concurrent writes, and by ``limpyd_index check``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django_limpyd.indexes.maintenance import (
@@ -18,15 +21,20 @@ from django_limpyd.indexes.maintenance import (
 )
 from django_limpyd.storage.state import iter_pk_chunks, read_values
 
-__all__ = ["consistency_check"]
+__all__ = ["consistency_check", "index_differences"]
+
+#: called with the number of instances read, after each chunk (progress)
+Advance = Callable[[int], None]
 
 
-def _expected(index: Any, chunk_size: int) -> dict[tuple[str, str], Any]:
+def _expected(index: Any, chunk_size: int, advance: Advance | None) -> dict[tuple[str, str], Any]:
     entries: dict[tuple[str, str], Any] = {}
     for pks in iter_pk_chunks(index.field.model, chunk_size):
         values = read_values(index_fields(index), pks)
         for key, member, score in expected_entries(index, values[index.field.name], values):
             entries[(key, member)] = score
+        if advance is not None:
+            advance(len(pks))
     return entries
 
 
@@ -53,14 +61,32 @@ def _actual(index: Any, chunk_size: int) -> dict[tuple[str, str], Any]:
     return entries
 
 
-def consistency_check(model: type, chunk_size: int = 1000) -> list[str]:
-    """Every mismatch between ``model``'s data and its index entries (empty: consistent)."""
+def consistency_check(
+    model: type, chunk_size: int = 1000, advance: Advance | None = None
+) -> list[str]:
+    """Every mismatch between ``model``'s data and its index entries, every orphan key
+    and every dangling pointer of its related fields (empty: consistent).
+
+    ``advance(n)`` is called after each chunk of ``n`` instances read (progress: the
+    instances are read once per index and once per related field).
+    """
+    from django_limpyd.contrib.related.integrity import find_dangling
+
+    problems = index_differences(model, chunk_size, advance)
+    return problems + [pointer.message for pointer in find_dangling(model, chunk_size, advance)]
+
+
+def index_differences(
+    model: type, chunk_size: int = 1000, advance: Advance | None = None
+) -> list[str]:
+    """Every mismatch between ``model``'s data and its index entries, and every orphan
+    key (empty: consistent)."""
     meta = model._meta
     connection = meta.database.connection
     problems: list[str] = []
     for field in meta.data_fields:
         for index in field.indexes:
-            expected, actual = _expected(index, chunk_size), _actual(index, chunk_size)
+            expected, actual = _expected(index, chunk_size, advance), _actual(index, chunk_size)
             where = f"{meta.name}.{field.name} {type(index).__name__}"
             for key, member in sorted(set(expected) - set(actual)):
                 problems.append(f"{where}: missing entry {member!r} in {key!r}")

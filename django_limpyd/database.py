@@ -47,7 +47,9 @@ class RedisDatabase:
 
     Built by hand, it takes redis-py's keyword arguments, and ``replicas``: a list of
     dicts of redis-py arguments, one per read-only replica (``{"host": ..., "port":
-    ...}``), applied over the primary's other arguments.
+    ...}``), applied over the primary's other arguments. ``cluster_nodes=[(host, port),
+    ...]`` makes it a Redis Cluster database (seed nodes; ``host``, ``port`` and ``db``
+    are then not used).
     """
 
     #: the index classes of the indexable fields declared without ``indexes=`` in
@@ -143,6 +145,15 @@ class RedisDatabase:
     def _hand_built_client(connection_settings: dict[str, Any]) -> LimpydRedis:
         read_retries = connection_settings.get("read_retries", 1)
         kwargs = {k: v for k, v in connection_settings.items() if k != "read_retries"}
+        if "cluster_nodes" in kwargs:
+            from redis.cluster import ClusterNode
+
+            from django_limpyd.client_cluster import LimpydRedisCluster
+
+            nodes = [ClusterNode(host, int(port)) for host, port in kwargs.pop("cluster_nodes")]
+            for name in ("host", "port", "db"):
+                kwargs.pop(name, None)
+            return LimpydRedisCluster(startup_nodes=nodes, read_retries=read_retries, **kwargs)
         return LimpydRedis(
             **kwargs, decode_responses=True, retry=no_retry(), read_retries=read_retries
         )
@@ -178,8 +189,19 @@ class RedisDatabase:
         the arguments of its client's connection pool (connecting is left for the
         first command)."""
         if self.alias is not None:
-            return dict(self.connection.connection_pool.connection_kwargs)
+            client = self.connection
+            if self.is_cluster:
+                return dict(client.nodes_manager.connection_kwargs)
+            return dict(client.connection_pool.connection_kwargs)
         return dict(self._connection_settings)
+
+    @property
+    def is_cluster(self) -> bool:
+        """True if the database is a Redis Cluster (``redis+cluster://``, or built by hand
+        with ``cluster_nodes=``); builds the client."""
+        from django_limpyd.client_cluster import is_cluster
+
+        return is_cluster(self.connection)
 
     def connect(self, **connection_settings: Any) -> LimpydRedis:
         """Switch to other connection settings (redis-py arguments) and connect."""
@@ -211,7 +233,7 @@ class RedisDatabase:
         with self._lock:
             client, self._client = self._client, None
             if client is not None:
-                client.connection_pool.disconnect()
+                client.disconnect()
             self._reads.close()
 
     # -- replicas -------------------------------------------------------------------

@@ -133,10 +133,19 @@ def _resolve_directory(location: str, path: str) -> Path:
     return Path(os.path.normpath(os.path.join(base_dir, path)))
 
 
-def connection_url(location: str) -> str:
-    """Return a redis-py URL for ``location``, starting its server if needed."""
-    directory, db = parse_location(location)
-    socket_path = ensure_server(directory, location=location)
+def connection_url(location: str, where: str | None = None) -> str:
+    """Return a redis-py URL for ``location``, starting its server if needed.
+
+    ``where`` names the setting holding ``location`` (e.g.
+    ``LIMPYD_DATABASES['default']['LOCATION']``) at the start of error messages.
+    """
+    try:
+        directory, db = parse_location(location)
+        socket_path = ensure_server(directory, location=location)
+    except (ImproperlyConfigured, EmbeddedServerError) as exc:
+        if where is None:
+            raise
+        raise type(exc)(f"{where} = {location!r}: {exc}") from exc
     return f"unix://{quote(socket_path)}?db={db}"
 
 
@@ -322,6 +331,7 @@ def ensure_server(
     socket_path = check_socket_path(directory / SOCKET_NAME, location or "")
     if _answering(directory, socket_path):
         return socket_path
+    binary = _binary_for(origin, binary)  # before creating anything: no lock file left
     try:
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         (directory / LOCK_NAME).touch(mode=0o600)
@@ -336,7 +346,7 @@ def ensure_server(
         if _server_pid(directory) is not None and _answers_soon(directory, socket_path, timeout):
             return socket_path  # it was loading its data, or just starting
         _remove_stale_files(directory)  # left by a crash
-        _start(directory, socket_path, _binary_for(origin, binary), timeout)
+        _start(directory, socket_path, binary, timeout)
     return socket_path
 
 
@@ -344,9 +354,14 @@ def _binary_for(origin: str, binary: str | None) -> str:
     try:
         return os.path.abspath(find_redis_server(binary))  # the server runs in its directory
     except ImproperlyConfigured as exc:
+        configured = str(exc).startswith("LIMPYD_REDIS_SERVER")  # a wrong path: no install hint
+        hint = (
+            ""
+            if configured
+            else (" The section 'Which redis-server' of docs/embedded.rst says how to install one.")
+        )
         raise ImproperlyConfigured(
-            f"Cannot start the redis-server of {origin}: {exc} The section "
-            "'Which redis-server' of docs/embedded.rst says how to install one."
+            f"Cannot start the redis-server of {origin}: {exc}{hint}"
         ) from exc
 
 

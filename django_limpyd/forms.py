@@ -2,15 +2,16 @@
 
 One form field per Redis field: a ``CharField`` for a ``StringField`` or an
 ``InstanceHashField``, a text area with one value per line for a ``SetField`` or
-a ``ListField``, choices of the target model's pks for related fields (a select
-for a foreign key, a multiple select for a ``M2MSetField`` / ``M2MListField``).
-``HashField`` and sorted set fields have no form field (name them and the form
-class is refused).
+a ``ListField``, with one ``key=value`` per line for a ``HashField`` and one
+``member=score`` per line for a ``SortedSetField`` (:mod:`django_limpyd.formfields`),
+choices of the target model's pks for related fields (a select for a foreign key, a
+multiple select for a ``M2MSetField`` / ``M2MListField``).
 
 Values are text (Redis strings): whitespace is kept, and an empty input means
 *no value* (the field is deleted, as ``None`` in a SQL column). Unique values are
 checked before anything is written, and a uniqueness error raised by the write
-itself (another writer won the race) is shown on its field too. The admin's
+itself (another writer won the race) is shown on its field too. An update writes
+the changed fields together (see :meth:`BaseRedisModelForm._update`). The admin's
 forms (``django_limpyd.admin.forms``) are built on the same pieces.
 """
 
@@ -29,6 +30,7 @@ from django_limpyd.exceptions import (
     InvalidValue,
     UniquenessError,
 )
+from django_limpyd.formfields import EntriesField, ScoredMembersField
 
 __all__ = [
     "BaseRedisModelForm",
@@ -45,6 +47,7 @@ _NUMBER = re.compile(r"\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*", re.ASCI
 #: storage types with a form field
 SINGLE_VALUE_TYPES = ("string", "hfield")
 MULTI_VALUE_TYPES = ("set", "list")
+PAIRS_TYPES = {"hash": EntriesField, "zset": ScoredMembersField}
 
 
 def validate_number(value: str) -> None:
@@ -72,7 +75,12 @@ def describe(model_field: Any) -> str:
 
 def has_formfield(model_field: Any) -> bool:
     """True if :func:`formfield_for` gives a form field for ``model_field``."""
-    return model_field.storage_type in SINGLE_VALUE_TYPES + MULTI_VALUE_TYPES
+    return model_field.storage_type in (*SINGLE_VALUE_TYPES, *MULTI_VALUE_TYPES, *PAIRS_TYPES)
+
+
+def _empty(value: Any) -> bool:
+    """``None``, or an empty list, tuple, set or dict: no value to create."""
+    return value is None or (isinstance(value, (list, tuple, set, frozenset, dict)) and not value)
 
 
 class LinesField(forms.CharField):
@@ -125,6 +133,8 @@ def formfield_for(model_field: Any, widget: Any = None) -> forms.Field:
     if widget is not None:
         options["widget"] = widget
     related = getattr(model_field, "related_model", None) is not None
+    if model_field.storage_type in PAIRS_TYPES:
+        return PAIRS_TYPES[model_field.storage_type](validators=validators, **options)
     if model_field.storage_type in MULTI_VALUE_TYPES:
         if related:
             return forms.MultipleChoiceField(choices=_pk_choices(model_field, False), **options)
@@ -207,7 +217,7 @@ class BaseRedisModelForm(forms.Form):
         values = {
             name: self.cleaned_data[name]
             for name in self.editable
-            if self.cleaned_data.get(name) not in (None, [])
+            if not _empty(self.cleaned_data.get(name))
         }
         pk_field = self.meta.pk_field
         if not pk_field.auto and pk_field.name in self.cleaned_data:
@@ -221,34 +231,49 @@ class BaseRedisModelForm(forms.Form):
         return self.instance
 
     def _update(self) -> Any:
-        """The changed fields: the instance hash's in one write, the others one each."""
+        """Write the changed fields: the instance hash's with one ``hmset`` (and one
+        ``hdel``), a string field with ``set`` (or ``delete``), a multi-value field by
+        ``delete`` then the command adding its new members (``sadd``, ``rpush``,
+        ``zadd``, ``hmset``). Each is one atomic write with its index entries (the
+        write functions take one command each); several are sent together in one
+        ``MULTI``/``EXEC`` pipeline: one round trip, and no reader sees half of the
+        update. Redis does not roll a transaction back: a write refused inside it (a
+        unique value a concurrent writer took since :meth:`clean` checked it) leaves
+        the others done, and its error is shown on its field."""
         instance = self.instance
         if instance is None or instance.pk.get() != self.object_pk:
             instance = self.model.lazy_connect(self.object_pk)
-        hash_set, hash_deleted = {}, []
+        hash_set, hash_deleted, writes = {}, [], []
         for name in self.editable:
             if name not in self.changed_data:
                 continue
             value = self.cleaned_data[name]
             model_field = self.meta.get_field(name)
+            bound = instance.get_field(name)
             if model_field.storage_type == "hfield":
                 if value is None:
                     hash_deleted.append(name)
                 else:
                     hash_set[name] = value
             elif model_field.multi:
-                bound = instance.get_field(name)
-                bound.delete()
+                writes.append(bound.delete)
                 if value:
-                    bound.proxy_set(value)
+                    writes.append(lambda bound=bound, value=value: bound.proxy_set(value))
             elif value is None:
-                instance.get_field(name).delete()
+                writes.append(bound.delete)
             else:
-                instance.get_field(name).set(value)
-        if hash_set:
-            instance.hmset(**hash_set)
+                writes.append(lambda bound=bound, value=value: bound.set(value))
         if hash_deleted:
-            instance.hdel(*hash_deleted)
+            writes.insert(0, lambda: instance.hdel(*hash_deleted))
+        if hash_set:
+            writes.insert(0, lambda: instance.hmset(**hash_set))
+        if len(writes) == 1:
+            writes[0]()
+        elif writes:
+            with self.meta.database.pipeline() as pipeline:
+                for write in writes:
+                    write()
+                pipeline.execute()
         self.instance = instance
         return instance
 
@@ -346,9 +371,14 @@ class RedisModelForm(BaseRedisModelForm, metaclass=RedisModelFormMetaclass):
         ]
         values = dict(zip(hash_names, instance.hmget(*hash_names), strict=True))
         for name in self.editable:
-            if name not in values:
-                value = instance.get_field(name).proxy_get()
-                values[name] = sorted(value) if isinstance(value, set) else value
+            if name in values:
+                continue
+            bound = instance.get_field(name)
+            if bound.storage_type == "zset":  # with the scores, by increasing score
+                values[name] = bound.zrange(0, -1, withscores=True)
+                continue
+            value = bound.proxy_get()
+            values[name] = sorted(value) if isinstance(value, set) else value
         return values
 
 

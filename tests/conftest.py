@@ -18,12 +18,46 @@ from django.test import override_settings
 from django_limpyd.database import RedisDatabase
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--redis-cluster",
+        action="store_true",
+        default=False,
+        help="Run the tests on a private Redis Cluster (3 masters on loopback): the "
+        "'default' alias and the `database` / `redis_server` fixtures use it.",
+    )
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    if config.getoption("redis_cluster"):
+        return "django_limpyd suite: on a private Redis Cluster (--redis-cluster)"
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    on_cluster = config.getoption("redis_cluster")
+    skip = pytest.mark.skip(
+        reason="needs a plain Redis server" if on_cluster else "needs --redis-cluster"
+    )
+    for item in items:
+        if item.get_closest_marker("standalone" if on_cluster else "cluster"):
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def on_cluster(request: pytest.FixtureRequest) -> bool:
+    """True when the run uses a Redis Cluster (``--redis-cluster``)."""
+    return bool(request.config.getoption("redis_cluster"))
+
+
 @pytest.fixture(scope="session", autouse=True)
-def _limpyd_databases() -> Iterator[None]:
+def _limpyd_databases(on_cluster: bool) -> Iterator[None]:
     """The suite's aliases; their locations are never contacted (the plugin points
-    them at its private server). Autouse: set before the plugin reads them."""
+    them at its private server, or at a private cluster for a cluster alias). Autouse:
+    set before the plugin reads them."""
+    default = "redis+cluster://127.0.0.1:1/" if on_cluster else "redis://127.0.0.1:1/0"
     databases = {
-        "default": {"LOCATION": "redis://127.0.0.1:1/0", "OPTIONS": {"SOCKET_TIMEOUT": 5}},
+        "default": {"LOCATION": default, "OPTIONS": {"SOCKET_TIMEOUT": 5}},
         "other": {"LOCATION": "redis://127.0.0.1:1/1"},
     }
     with override_settings(LIMPYD_DATABASES=databases):
@@ -31,9 +65,12 @@ def _limpyd_databases() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def redis_server(limpyd_server: Any) -> Any:
-    """The session's private redis-server (the plugin's ``limpyd_server``)."""
-    return limpyd_server
+def redis_server(request: pytest.FixtureRequest, on_cluster: bool, _limpyd_databases: None) -> Any:
+    """The session's private redis-server (the plugin's ``limpyd_server``), or with
+    ``--redis-cluster`` the private cluster of the ``default`` alias."""
+    if on_cluster:
+        return request.getfixturevalue("limpyd_db_setup").clusters[0]
+    return request.getfixturevalue("limpyd_server")
 
 
 @pytest.fixture(autouse=True)

@@ -247,7 +247,7 @@ def test_socket_path_too_long_is_refused_before_anything_starts(root):
     assert not directory.exists()
 
 
-def test_missing_configured_binary_says_how_to_get_one(root):
+def test_missing_configured_binary_says_to_fix_the_setting(root):
     directory = root / "redis"
     location = f"embedded://{directory}"
     with (
@@ -256,10 +256,12 @@ def test_missing_configured_binary_says_how_to_get_one(root):
     ):
         connection_url(location)
     message = str(error.value)
-    assert "/nonexistent/redis-server" in message
+    assert "LIMPYD_REDIS_SERVER = '/nonexistent/redis-server' is not an executable " in message
+    assert "(no such file). Set it to the path of a redis-server binary, or remove" in message
     assert location in message
-    assert "install" in message
+    assert "docs/embedded.rst" not in message  # a wrong path, not a missing install
     assert server_processes(directory) == []
+    assert not directory.exists()  # no directory, no lock file left behind
 
 
 def test_no_binary_anywhere_says_how_to_install_one(root, monkeypatch):

@@ -13,7 +13,10 @@ Whatever the size of the database, choices cost a fixed number of round trips:
 read from the query string; a bad value is reported and ignored.
 
 Parameters of the page itself start with ``_`` (``_o`` sort, ``_p`` page,
-``_q``/``_qf`` search), which no field name can.
+``_q``/``_qf`` search, ``_popup`` a lookup popup), which no field name can.
+
+The search box is :mod:`django_limpyd.admin.search`. Equality counts take the
+other active filters and the search into account.
 """
 
 from __future__ import annotations
@@ -24,17 +27,21 @@ from urllib.parse import urlencode
 
 from django.http import QueryDict
 
+from django_limpyd.admin.search import SEARCH_FIELD_PARAM, SEARCH_PARAM, Search
+from django_limpyd.contrib.collection import ExtendedCollectionManager
 from django_limpyd.exceptions import ImplementationError, InvalidValue
 from django_limpyd.storage.state import hash_entry_token
 
 if TYPE_CHECKING:
     from django_limpyd.admin.options import RedisModelAdmin
 
-__all__ = ["PAGE_PARAMS", "FieldFilter", "FilterInput", "Filters", "query_string"]
+__all__ = ["PAGE_PARAMS", "POPUP_PARAM", "FieldFilter", "FilterInput", "Filters", "query_string"]
 
-SORT_PARAM, PAGE_PARAM, SEARCH_PARAM, SEARCH_FIELD_PARAM = "_o", "_p", "_q", "_qf"
+SORT_PARAM, PAGE_PARAM = "_o", "_p"
+#: the list opened in a popup to pick an instance (a related field's lookup)
+POPUP_PARAM = "_popup"
 #: the parameters of the page that are not filters
-PAGE_PARAMS = (SORT_PARAM, PAGE_PARAM, SEARCH_PARAM, SEARCH_FIELD_PARAM)
+PAGE_PARAMS = (SORT_PARAM, PAGE_PARAM, SEARCH_PARAM, SEARCH_FIELD_PARAM, POPUP_PARAM)
 
 #: how each suffix is shown
 LABELS = {
@@ -133,11 +140,14 @@ class Filters:
         #: equality inputs whose choices are read from their index keys: (input, field,
         #: index)
         self._to_scan: list[tuple[FilterInput, Any, Any]] = []
+        self.search = Search(model_admin, params)
+        self.search_fields, self.search_field = self.search.fields, self.search.field
+        self.search_value = self.search.value
+        self.lookups.update(self.search.lookups)
+        self.errors.extend(self.search.errors)
         self.field_filters = [self._field_filter(name) for name in model_admin.get_list_filter()]
         self._scan_choices()
         self._add_counts()
-        self.search_fields = model_admin.get_search_fields()
-        self.search_field, self.search_value = self._search()
 
     # -- building -------------------------------------------------------------------
 
@@ -145,19 +155,23 @@ class Filters:
         meta = self.model._meta
         model_field = meta.get_field(name)
         result = FieldFilter(name=name, title=name.replace("_", " "))
-        searched = set(self.admin.get_search_fields())
-        seen: set[str] = set()
-        for index in model_field.indexes:
+        search_index = self.admin.search_index(name) if name in self.search_fields else None
+        handled: set[str] = set()
+        # the indexes without prefix first: a prefixed index only adds the suffixes no
+        # other index of the field handles (the same filter twice is noise)
+        for index in sorted(model_field.indexes, key=lambda index: bool(index.prefix)):
             base = name + (f"__{index.prefix}" if index.prefix else "")
             for suffix in index.lookups:
                 if model_field.storage_type == "hash" and suffix != "eq":
                     continue  # entries are filtered as {key: value}, one at a time
-                if suffix == "startswith" and name in searched and not index.prefix:
+                if suffix == "startswith" and index is search_index:
                     continue  # the search box
-                param = base if suffix == "eq" else f"{base}__{suffix}"
-                if param in seen:
+                if suffix in handled and (index.prefix or index.has_transform):
                     continue  # another index of the field handles it first
-                seen.add(param)
+                param = base if suffix == "eq" else f"{base}__{suffix}"
+                if param in handled:
+                    continue
+                handled.update((suffix, param))
                 label = LABELS.get(suffix, suffix)
                 if index.prefix:
                     label = f"{index.prefix}: {label}"
@@ -205,16 +219,17 @@ class Filters:
             return
         self.lookups[param] = value
 
-    def _search(self) -> tuple[str | None, str]:
-        if not self.search_fields:
-            return None, ""
-        value = self.params.get(SEARCH_PARAM, "")
-        name = self.params.get(SEARCH_FIELD_PARAM) or self.search_fields[0]
-        if name not in self.search_fields:
-            name = self.search_fields[0]
-        if value:
-            self._add_lookup(self.admin.search_lookup(name), value)
-        return name, value
+    # -- the collection -------------------------------------------------------------
+
+    def collection(self, exclude: str | None = None) -> Any:
+        """The model's collection with these filters and search (but the parameter
+        ``exclude``); a search of every field keeps the pks any of them matches (one
+        read per field, then their pks are intersected)."""
+        lookups = {name: value for name, value in self.lookups.items() if name != exclude}
+        collection = self.model.collection(manager=ExtendedCollectionManager, **lookups)
+        if self.search.alternatives:
+            collection = collection.intersect(self.search.pks())
+        return collection
 
     # -- equality choices -----------------------------------------------------------
 
@@ -272,9 +287,12 @@ class Filters:
                 item.choices = self._choice_list(item, found)
 
     def _add_counts(self) -> None:
-        """How many instances hold each scanned choice (one round trip for all)."""
+        """How many instances hold each scanned choice, with the *other* active filters
+        and the search applied (as the Django admin's facets): without them, the size
+        of each choice's index set (one round trip for all); with them, one count of
+        the filtered collection per choice."""
         choices = [
-            choice
+            (item, choice)
             for field_filter in self.field_filters
             for item in field_filter.inputs
             for choice in item.choices or ()
@@ -282,10 +300,24 @@ class Filters:
         ]
         if not choices:
             return
+        plain = []
+        for item, choice in choices:
+            others = self.search.alternatives or any(name != item.param for name in self.lookups)
+            if others:
+                value = choice["value"]
+                if self.model._meta.get_field(item.param.split("__")[0]).storage_type == "hash":
+                    key, _sep, entry = value.partition("=")
+                    value = {key: entry}
+                narrowed = self.collection(exclude=item.param)
+                choice["count"] = narrowed(**{item.param: value}).count()
+            else:
+                plain.append(choice)
+        if not plain:
+            return
         pipe = self.model._meta.database.connection.pipeline(transaction=False)
-        for choice in choices:
+        for choice in plain:
             pipe.scard(choice["key"])
-        for choice, count in zip(choices, pipe.execute(), strict=True):
+        for choice, count in zip(plain, pipe.execute(), strict=True):
             choice["count"] = count
 
     # -- state ----------------------------------------------------------------------
@@ -298,11 +330,15 @@ class Filters:
     @property
     def active(self) -> bool:
         """Whether a filter or a search applies."""
-        return bool(self.lookups)
+        return bool(self.lookups or self.search.alternatives)
 
     def clear_all_query(self) -> str:
         """The query string without any filter nor search."""
-        kept = {name: self.params.getlist(name) for name in (SORT_PARAM,) if name in self.params}
+        kept = {
+            name: self.params.getlist(name)
+            for name in (SORT_PARAM, POPUP_PARAM)
+            if name in self.params
+        }
         return "?" + urlencode(kept, doseq=True)
 
     def search_hidden(self) -> list[tuple[str, str]]:
@@ -318,7 +354,7 @@ class Filters:
         """``(name, value)`` the filter form keeps: sort, search, chosen choices."""
         kept = [
             (name, value)
-            for name in (SORT_PARAM, SEARCH_PARAM, SEARCH_FIELD_PARAM)
+            for name in (SORT_PARAM, SEARCH_PARAM, SEARCH_FIELD_PARAM, POPUP_PARAM)
             for value in self.params.getlist(name)
         ]
         return kept + [

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.http import HttpRequest
 
+from django_limpyd.admin.search import folds_case
 from django_limpyd.exceptions import ImplementationError
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ _OPTIONS = (
     "readonly_fields",
     "label_field",
     "multi_value_preview",
+    "related_select_max",
     "form",
 )
 
@@ -84,15 +86,19 @@ class RedisModelAdmin:
     filter_choices_scan_max_keys: int = 10_000
     #: fields searched by prefix (default: every field with a ``startswith`` index)
     search_fields: Iterable[str] | None = None
-    #: single-value fields of the form (default: all)
+    #: fields of the form (default: all); multi-value fields are edited as rows
     fields: Iterable[str] | None = None
     #: fields shown but not editable
     readonly_fields: Iterable[str] = ()
     #: the field naming an instance in titles and messages (default: the first unique
     #: single-value field, else the pk)
     label_field: str | None = None
-    #: members of a multi-value field shown on the instance page
+    #: members of a multi-value field shown on the instance page (and the most a
+    #: multi-value field may hold to be edited there)
     multi_value_preview: int = 100
+    #: a related field whose target has at most this many instances is a select,
+    #: else a raw-id input with a lookup popup
+    related_select_max: int = 100
     #: the form class (default: built by :func:`django_limpyd.admin.forms.redis_form_factory`)
     form: type | None = None
 
@@ -100,7 +106,8 @@ class RedisModelAdmin:
         self.model = model
         self.opts = model._meta
         self.site = site
-        self._check()
+        # options are checked by system check limpyd.E009 (django_limpyd.admin_checks),
+        # not here: a wrong option must not break the import of an admin module
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} of {self.opts.label}>"
@@ -115,7 +122,10 @@ class RedisModelAdmin:
             ):
                 raise ImplementationError(f"{type(self).__name__}.{attr} is not an option.")
         for name in self.get_form_fields() + list(self.readonly_fields):
-            self._single_value_field(name, "fields")
+            if not self.opts.has_field(name):
+                raise ImplementationError(
+                    f"{type(self).__name__}.fields: {self.opts.name} has no field {name!r}."
+                )
         if self.label_field:
             self._single_value_field(self.label_field, "label_field")
         for name in self.get_list_filter():
@@ -162,7 +172,8 @@ class RedisModelAdmin:
         if isinstance(item, str) and self.opts.has_field(item):
             field = self._single_value_field(item, "list_display")
             name = "pk" if field is self.opts.pk_field else field.name
-            return {"name": name, "title": name, "field": field, "getter": None}
+            title = getattr(field, "verbose_name", None) or name.replace("_", " ")
+            return {"name": name, "title": title, "field": field, "getter": None}
         getter = getattr(self, item, None) if isinstance(item, str) else item
         if not callable(getter):
             raise ImplementationError(
@@ -220,28 +231,39 @@ class RedisModelAdmin:
             return list(self.search_fields)
         return [field.name for field in self.opts.data_fields if self.search_lookup(field.name)]
 
-    def search_lookup(self, name: str) -> str | None:
-        """The ``field[__prefix]__startswith`` filter searching field ``name``, if any."""
+    def search_index(self, name: str) -> Any:
+        """The index searching field ``name`` by prefix: one handling ``startswith``,
+        a case-insensitive one first (see
+        :func:`~django_limpyd.admin.search.folds_case`); ``None`` if none."""
         field = self.opts.get_field(name)
         if field.storage_type == "hash":
             return None
-        for index in field.indexes:
-            if "startswith" in index.lookups:
-                prefix = f"__{index.prefix}" if index.prefix else ""
-                return f"{field.name}{prefix}__startswith"
-        return None
+        found = [index for index in field.indexes if "startswith" in index.lookups]
+        folding = [index for index in found if folds_case(index)]
+        return (folding or found or [None])[0]
+
+    def search_lookup(self, name: str) -> str | None:
+        """The ``field[__prefix]__startswith`` filter searching field ``name``, if any."""
+        index = self.search_index(name)
+        if index is None:
+            return None
+        prefix = f"__{index.prefix}" if index.prefix else ""
+        return f"{name}{prefix}__startswith"
+
+    def search_value(self, name: str, text: str) -> str | None:
+        """What field ``name`` is searched with for the typed ``text``: the text through
+        its index's transform (lowercased by a case-insensitive index), or ``None``
+        when the index does not index it."""
+        index = self.search_index(name)
+        return index.transform_value(text) if index is not None else text
 
     # -- instances ------------------------------------------------------------------
 
     def get_form_fields(self) -> list[str]:
-        """Names of the single-value fields of the form (pk excluded)."""
+        """Names of the fields of the form (pk excluded; default: every field)."""
         if self.fields is not None:
             return [name for name in self.fields if name != "pk"]
-        return [
-            field.name
-            for field in self.opts.data_fields
-            if field.storage_type in SINGLE_VALUE_TYPES
-        ]
+        return [field.name for field in self.opts.data_fields]
 
     def get_label_field(self) -> str:
         """The field naming an instance."""

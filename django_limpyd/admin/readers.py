@@ -73,8 +73,8 @@ class Reader:
 
     def shape(self, replies: list[Any], limit: int, chars: int | None) -> dict[str, Any]:
         """What the template gets: ``type``, ``template``, ``size``, ``items`` (dicts
-        with ``value`` and the type's ``key``/``index``/``score``/``id``), ``more``
-        (items not shown)."""
+        with ``value`` and the type's ``key``/``index``/``score``/``id``, and ``raw``,
+        the bytes read), ``more`` (items not shown)."""
         return {"type": self.type, "template": self.template, "size": None, "items": [], "more": 0}
 
     def _shaped(self, size: Any, items: list[Any], **extra: Any) -> dict[str, Any]:
@@ -119,7 +119,10 @@ class HashReader(Reader):
     def shape(self, replies: list[Any], limit: int, chars: int | None) -> dict[str, Any]:
         size, (_cursor, entries) = replies
         pairs = sorted(entries.items())[:limit] if isinstance(entries, dict) else []
-        items = [{"key": _text(key, chars), "value": _text(value, chars)} for key, value in pairs]
+        items = [
+            {"key": _text(key, chars), "value": _text(value, chars), "raw": (key, value)}
+            for key, value in pairs
+        ]
         return self._shaped(size, items)
 
 
@@ -136,7 +139,9 @@ class SetReader(Reader):
     def shape(self, replies: list[Any], limit: int, chars: int | None) -> dict[str, Any]:
         size, (_cursor, members) = replies
         members = sorted(members)[:limit]
-        return self._shaped(size, [{"value": _text(member, chars)} for member in members])
+        return self._shaped(
+            size, [{"value": _text(member, chars), "raw": member} for member in members]
+        )
 
 
 class ListReader(Reader):
@@ -151,7 +156,10 @@ class ListReader(Reader):
 
     def shape(self, replies: list[Any], limit: int, chars: int | None) -> dict[str, Any]:
         size, values = replies
-        items = [{"index": i, "value": _text(value, chars)} for i, value in enumerate(values)]
+        items = [
+            {"index": i, "value": _text(value, chars), "raw": value}
+            for i, value in enumerate(values)
+        ]
         return self._shaped(size, items)
 
 
@@ -171,7 +179,10 @@ class ZSetReader(Reader):
             pairs = [tuple(pair) for pair in flat]
         else:
             pairs = list(zip(flat[::2], flat[1::2], strict=True))
-        items = [{"value": _text(member, chars), "score": _score(score)} for member, score in pairs]
+        items = [
+            {"value": _text(member, chars), "score": _score(score), "raw": (member, score)}
+            for member, score in pairs
+        ]
         return self._shaped(size, items)
 
 

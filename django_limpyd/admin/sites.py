@@ -256,6 +256,11 @@ class RedisAdminSite:
                 name="delete",
             ),
             path(
+                "<str:app_label>/<str:model_name>/<path:object_id>/history/",
+                view(views.HistoryView),
+                name="history",
+            ),
+            path(
                 "<str:app_label>/<str:model_name>/<path:object_id>/",
                 view(views.InstanceRedirectView),
                 name="instance",

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from django_limpyd.collection.conditions import Negated
 from django_limpyd.exceptions import ImplementationError, InvalidValue
 from django_limpyd.storage.state import hash_entry_token
 from django_limpyd.storage.values import to_redis_string
@@ -41,24 +42,6 @@ def _read_later(value: Any) -> bool:
 def _suffix(name: str) -> str:
     """A filter suffix as indexes name it: Django's ``exact`` is ``eq``."""
     return "eq" if name == "exact" else name
-
-
-class Negated:
-    """``exclude(name=value)``: the pks the wrapped lookup does not match, as the
-    collection function's ``{"op": "not", "ops": [operation]}``. A wrapped lookup that
-    can match nothing (``planned()`` is ``None``) excludes nothing: ``build_plan``
-    drops the negation (``negated``)."""
-
-    negated = True
-
-    def __init__(self, lookup: Any) -> None:
-        self.lookup = lookup
-        self.deferred = getattr(lookup, "deferred", False)
-
-    def planned(self) -> dict[str, Any] | None:
-        """The negated operation (``None``: nothing to exclude)."""
-        operation = self.lookup.planned()
-        return None if operation is None else {"op": "not", "ops": [operation]}
 
 
 class NoMatch:

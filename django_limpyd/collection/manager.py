@@ -14,7 +14,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from django_limpyd.collection.filters import lookups_for
+from django.db.models import Q
+
+from django_limpyd.collection.conditions import conditions_for
 from django_limpyd.collection.plan import build_plan, explain_plan, run_plan
 from django_limpyd.collection.query import Query, Sort
 from django_limpyd.collection.queryset import QuerySetMethods
@@ -55,8 +57,10 @@ class CollectionManager(QuerySetMethods):
         """A new collection with these filters added (and-ed)."""
         return self._filter(filters)
 
-    def _filter(self, filters: dict[str, Any]) -> CollectionManager:
-        lookups = lookups_for(self.model, filters)
+    def _filter(
+        self, filters: dict[str, Any], conditions: tuple[Any, ...] = ()
+    ) -> CollectionManager:
+        lookups = conditions_for(self.model, conditions, filters)
         for lookup in lookups:
             if not getattr(lookup, "deferred", False):
                 lookup.planned()  # a bad filter value fails here, not at evaluation
@@ -94,16 +98,19 @@ class CollectionManager(QuerySetMethods):
         return self._clone()
 
     def get(self, *args: Any, **filters: Any) -> Any:
-        """The one instance of this collection matching ``filters`` (or this pk).
+        """The one instance of this collection matching ``filters`` (or this pk; ``Q``
+        objects as in ``filter()``).
 
         ``Model.DoesNotExist`` if none, ``Model.MultipleObjectsReturned`` (also a
         ``ValueError``) if several match.
         """
+        conditions = tuple(arg for arg in args if isinstance(arg, Q))
+        args = tuple(arg for arg in args if not isinstance(arg, Q))
         if args:
             if len(args) > 1:
                 raise TypeError("get() takes at most one pk")
             filters = {"pk": args[0], **filters}
-        pks = list(self._filter(filters).primary_keys()[:2])
+        pks = list(self._filter(filters, conditions).primary_keys()[:2])
         if not pks:
             raise self.model.DoesNotExist(f"No {self.model.__name__} matches {filters!r}.")
         if len(pks) > 1:

@@ -11,7 +11,9 @@ from typing import Any
 
 from redis.exceptions import ResponseError
 
-from django_limpyd.collection.query import Query
+from django_limpyd.client_cluster import is_cluster
+from django_limpyd.collection.conditions import EVERY
+from django_limpyd.collection.query import Query, Sort
 from django_limpyd.exceptions import ImplementationError, ImplementationValueError
 from django_limpyd.storage import functions
 from django_limpyd.storage.functions import ScriptError
@@ -50,6 +52,15 @@ def sort_value(model: type, by: str) -> list[str]:
     if field.storage_type == "hfield":
         return [meta.keys.instance_hash_prefix, field.name]
     return [meta.keys.field_prefix(field.name)]
+
+
+def sort_key(model: type, sort: Sort) -> dict[str, Any]:
+    """One of several sorts, as the collection function takes it: ``{name, alpha, desc,
+    get}`` (no ``get``: by pk)."""
+    key: dict[str, Any] = {"name": sort.by or "pk", "alpha": sort.alpha, "desc": sort.desc}
+    if sort_pattern(model, sort.by) is not None:
+        key["get"] = sort_value(model, sort.by)
+    return key
 
 
 def walked_index(model: type, by: str, alpha: bool) -> dict[str, str] | None:
@@ -108,9 +119,9 @@ def build_plan(model: type, query: Query, *, count: bool, check: bool) -> dict[s
     for lookup in query.lookups:
         operation = lookup.planned()
         if operation is None:
-            if getattr(lookup, "negated", False):
-                continue  # excluding what matches nothing: every pk
             return None
+        if operation == EVERY:
+            continue  # e.g. excluding what matches nothing
         operations.append(operation)
     operations = _merge_number_ranges(operations)
     if operations is None:
@@ -120,8 +131,15 @@ def build_plan(model: type, query: Query, *, count: bool, check: bool) -> dict[s
         "count": count,
         "check": check,
         **({"auto": True} if model._meta.pk_field.auto else {}),
+        **({"cluster": True} if is_cluster(model._meta.database.connection) else {}),
     }
-    if query.sort is not None:
+    if query.sort is not None and query.sort.then:
+        plan["sort"] = {"keys": [sort_key(model, sort) for sort in query.sort.keys]}
+        if sort_pattern(model, query.sort.by) is not None:
+            walk = walked_index(model, query.sort.by, query.sort.alpha)
+            if walk is not None:  # the first value's range index, read in order
+                plan["sort"]["walk"] = walk
+    elif query.sort is not None:
         plan["sort"] = {"alpha": query.sort.alpha, "desc": query.sort.desc}
         pattern = sort_pattern(model, query.sort.by)
         if pattern is not None:  # JSON null would reach Lua as a true value
@@ -300,6 +318,12 @@ def _call(model: type, client: Any, primary: Any, operation: str, args: list[Any
                 "(expired?)."
             ) from None
         message = payload.get("error", error.payload)
+        field = payload.get("field")
+        if field:  # one of several sorts (order_by)
+            raise ImplementationError(
+                f"Redis could not sort {meta.name} by {field!r}: {message} (a field "
+                "without a NumberRangeIndex sorts as text; sort(by=..., alpha=True) too)."
+            ) from None
         raise ImplementationError(
             f"Redis could not sort {meta.name}: {message} (use alpha=True to sort text)."
         ) from None

@@ -14,11 +14,22 @@ __all__ = ["Query", "Sort"]
 @dataclass(frozen=True)
 class Sort:
     """A ``sort()`` request: ``by`` a field name (``None``: the pk), without the ``-``
-    of ``by='-field'`` (which sets ``desc``)."""
+    of ``by='-field'`` (which sets ``desc``); ``then``: the next sorts, for equal
+    values (``order_by('-year', 'title')``)."""
 
     by: str | None = None
     alpha: bool = False
     desc: bool = False
+    then: tuple[Sort, ...] = ()
+
+    @property
+    def keys(self) -> tuple[Sort, ...]:
+        """Every sort, this one first."""
+        return (replace(self, then=()), *self.then)
+
+    def reversed(self) -> Sort:
+        """This sort in the reverse order (each of its keys)."""
+        return replace(self, desc=not self.desc, then=tuple(sort.reversed() for sort in self.then))
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,11 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from django_limpyd.collection.filters import Negated, NoMatch, lookups_for
+from django.db.models import Q
+
+from django_limpyd.collection.conditions import Condition, Negated, conditions_for
+from django_limpyd.collection.filters import NoMatch
+from django_limpyd.collection.plan import sort_pattern
 from django_limpyd.collection.query import Sort
 from django_limpyd.exceptions import ImplementationError
 
@@ -35,28 +39,23 @@ def sort_is_alpha(model: type, name: str | None) -> bool:
 class QuerySetMethods:
     """Django ``QuerySet`` methods of :class:`CollectionManager` (mixed in)."""
 
-    def filter(self, **filters: Any) -> Any:
-        """A new collection with these filters added (and-ed), as ``collection(**filters)``."""
-        return self._filter(filters)
+    def filter(self, *conditions: Any, **filters: Any) -> Any:
+        """A new collection with these filters added (and-ed), as ``collection(**filters)``;
+        ``conditions`` are Django ``Q`` objects (``Q(a=1) | Q(b=2)``, ``~Q(a=1)``)."""
+        return self._filter(filters, conditions)
 
-    def exclude(self, **filters: Any) -> Any:
-        """A new collection without the instances matching ``filters``.
-
-        Chained excludes are and-ed negations (``exclude(a=1).exclude(b=2)``: neither
-        ``a=1`` nor ``b=2``). One call takes one filter (or filters an index takes
-        together, such as an ``EqualIndexWith``'s): ``exclude(a=1, b=2)``, NOT(a AND b),
-        is refused for now.
-        """
-        lookups = lookups_for(self.model, filters)
-        if len(lookups) != 1:
-            raise ImplementationError(
-                f"{self.model._meta.name}.exclude() takes one filter per call, got "
-                f"{sorted(filters)!r}: exclude(a=1, b=2) would be NOT(a AND b), which "
-                "collections cannot run yet; exclude(a=1).exclude(b=2) excludes both."
-            )
-        [lookup] = lookups
-        if not getattr(lookup, "deferred", False):
-            lookup.planned()  # a bad filter value fails here, not at evaluation
+    def exclude(self, *conditions: Any, **filters: Any) -> Any:
+        """A new collection without the instances matching ``filters`` and ``conditions``
+        together, as Django's: ``exclude(a=1, b=2)`` is NOT (a=1 AND b=2), chained
+        excludes are and-ed (``exclude(a=1).exclude(b=2)``: neither), ``conditions`` are
+        ``Q`` objects. Computed by the collection function in the same call."""
+        lookups = conditions_for(self.model, conditions, filters)
+        if not lookups:  # exclude(), exclude(Q()): nothing excluded
+            return self._clone()
+        for lookup in lookups:
+            if not getattr(lookup, "deferred", False):
+                lookup.planned()  # a bad filter value fails here, not at evaluation
+        [lookup] = lookups if len(lookups) == 1 else [Condition(Q.AND, lookups)]
         return self._clone(_query=self._query.filtered([Negated(lookup)]))
 
     def none(self) -> Any:
@@ -64,26 +63,46 @@ class QuerySetMethods:
         return self._clone(_query=self._query.filtered([NoMatch()]))
 
     def order_by(self, *names: str) -> Any:
-        """A new collection sorted by one field (``'-year'``: descending; no name: not
-        sorted). The sort is ``sort(by=name, alpha=...)``, ``alpha`` chosen by
-        :func:`sort_is_alpha`; several fields raise ``ImplementationError``."""
+        """A new collection sorted by these fields (``'-year'``: descending; no name:
+        not sorted), each as text or as numbers as :func:`sort_is_alpha` says. One field
+        is ``sort(by=name, alpha=...)``; several (``order_by('-year', 'title')``) are
+        sorted by the collection function, among the filtered pks (strategy
+        ``candidates``: Redis ``SORT`` takes one ``BY``). An unknown or multi-value
+        field raises ``ImplementationError`` naming it."""
         if not names:
             return self._clone(_query=self._query.sorted(None))
-        if len(names) > 1:
-            raise ImplementationError(
-                f"{self.model._meta.name}.order_by{names!r}: collections sort by one "
-                "field (Redis SORT takes one BY pattern)."
-            )
-        [name] = names
-        bare = name[1:] if name.startswith("-") else name
-        return self.sort(by=name, alpha=sort_is_alpha(self.model, bare))
+        sorts = []
+        for name in names:
+            if not isinstance(name, str) or name in ("", "-"):
+                raise ImplementationError(
+                    f"{self.model._meta.name}.order_by() takes field names, got {name!r}."
+                )
+            bare, desc = (name[1:], True) if name.startswith("-") else (name, False)
+            if bare == "?":
+                raise ImplementationError(
+                    f"{self.model._meta.name}.order_by('?'): collections have no random order."
+                )
+            by = None if bare == "pk" else bare
+            sort_pattern(self.model, by)  # unknown or multi-value field: fail now
+            sorts.append(Sort(by, sort_is_alpha(self.model, by), desc))
+        for position, sort in enumerate(sorts):
+            if sort_pattern(self.model, sort.by) is None:  # the pk: no two are equal
+                sorts = sorts[: position + 1]
+                break
+        if len(sorts) == 1:
+            [sort] = sorts
+            return self.sort(by=("-" if sort.desc else "") + (sort.by or "pk"), alpha=sort.alpha)
+        first, *then = sorts
+        return self.sort(by=first.by)._clone(
+            _query=self._query.sorted(replace(first, then=tuple(then)))
+        )
 
     def reverse(self) -> Any:
         """A new collection in the reverse order (unsorted: by descending pk)."""
         if self._query.sliced:
             raise ImplementationError("Cannot reverse a collection once a slice is taken.")
         sort = self._query.sort or Sort(None, sort_is_alpha(self.model, None), False)
-        return self._clone(_query=self._query.sorted(replace(sort, desc=not sort.desc)))
+        return self._clone(_query=self._query.sorted(sort.reversed()))
 
     def first(self) -> Any:
         """The first result (in pk order if not sorted), or ``None``: one round trip."""

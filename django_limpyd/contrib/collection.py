@@ -111,10 +111,11 @@ class ExtendedCollectionManager(CollectionManager):
 
     # -- building -------------------------------------------------------------------
 
-    def filter(self, **filters: Any) -> ExtendedCollectionManager:
-        """A new collection with more filters (and-ed). A filter value may be a field
-        of an instance: its value is read when the collection runs."""
-        return self._filter(filters)
+    def filter(self, *conditions: Any, **filters: Any) -> ExtendedCollectionManager:
+        """A new collection with more filters (and-ed; ``conditions``: Django ``Q``
+        objects). A filter value may be a field of an instance: its value is read when
+        the collection runs."""
+        return self._filter(filters, conditions)
 
     def intersect(self, *items: Any) -> ExtendedCollectionManager:
         """A new collection keeping only pks also in each item: a list, set or tuple of

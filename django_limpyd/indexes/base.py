@@ -168,16 +168,17 @@ class BaseIndex:
 
         return clear_index(self, chunk_size)
 
-    def rebuild(self, chunk_size: int = 1000) -> int:
+    def rebuild(self, chunk_size: int = 1000, advance: Callable[[int], None] | None = None) -> int:
         """Clear, then index every instance again, ``chunk_size`` at a time.
 
-        Returns the number of instances read. Meant for quiet times (after adding
-        an index to a field with data): writes made during the rebuild may be
-        indexed twice or missed; ``consistency_check`` tells.
+        Returns the number of instances read (``advance(n)`` is called after each
+        chunk of ``n``). Meant for quiet times (after adding an index to a field with
+        data): writes made during the rebuild may be indexed twice or missed;
+        ``consistency_check`` tells.
         """
         from django_limpyd.indexes.maintenance import rebuild_index
 
-        return rebuild_index(self, chunk_size)
+        return rebuild_index(self, chunk_size, advance)
 
     @classmethod
     def lua_source(cls) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from itertools import islice
 from typing import Any
 
@@ -74,8 +74,13 @@ def expected_entries(
             yield index.entry(pk, value)
 
 
-def rebuild_index(index: Any, chunk_size: int = 1000) -> int:
-    """Clear ``index`` then index every instance, chunk by chunk; instances read."""
+def rebuild_index(
+    index: Any, chunk_size: int = 1000, advance: Callable[[int], None] | None = None
+) -> int:
+    """Clear ``index`` then index every instance, chunk by chunk; instances read.
+
+    ``advance(n)`` is called after each chunk of ``n`` instances (progress).
+    """
     clear_index(index, chunk_size)
     model = index.field.model
     connection = model._meta.database.connection
@@ -90,4 +95,6 @@ def rebuild_index(index: Any, chunk_size: int = 1000) -> int:
                 pipe.zadd(key, {member: score})
         pipe.execute()
         count += len(pks)
+        if advance is not None:
+            advance(len(pks))
     return count

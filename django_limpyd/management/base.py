@@ -29,6 +29,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from django_limpyd import registry
 from django_limpyd.connections import databases
 from django_limpyd.database import RedisDatabase
+from django_limpyd.embedded import EmbeddedServerError
 from django_limpyd.indexes.maintenance import chunks
 from django_limpyd.settings_parser import SETTING
 
@@ -144,19 +145,28 @@ class LimpydCommand(BaseCommand):
     def execute(self, *args: Any, **options: Any) -> Any:
         self.verbosity = int(options.get("verbosity", 1))
         self.alias = options.get("database", self.database_default)
+        self.using: str | None = self.alias  # the alias being worked on (set while looping)
         try:
             return super().execute(*args, **options)
         except (RedisConnectionError, RedisTimeoutError) as exc:
-            where = f"the {self.alias!r} database" if self.alias else "a Redis database"
+            if self.using:
+                where, setting = f"the {self.using!r} database", f"{SETTING}[{self.using!r}]"
+            else:
+                where, setting = "a Redis database", SETTING
             raise CommandError(
                 f"Cannot reach the Redis server of {where}: {exc}\n"
-                f"Hint: is the server running, and does {SETTING} point at it?"
+                f"Hint: is the server running, and does {setting} point at it?"
             ) from exc
+        except (ImproperlyConfigured, EmbeddedServerError) as exc:
+            # a setting found wrong on use (an embedded location, LIMPYD_REDIS_SERVER...):
+            # the message names the alias and the key
+            raise CommandError(str(exc)) from exc
 
     def get_database(self, alias: str | None) -> RedisDatabase | None:
         """The database of ``alias`` (``None`` for ``None``), or ``CommandError``."""
         if alias is None:
             return None
+        self.using = alias
         if not isinstance(alias, str) or alias not in databases:
             raise CommandError(
                 f"Unknown database {alias!r}: {SETTING} defines "
@@ -165,7 +175,8 @@ class LimpydCommand(BaseCommand):
         try:
             return databases[alias]
         except ImproperlyConfigured as exc:
-            raise CommandError(f"{SETTING}[{alias!r}]: {exc}") from exc
+            named = str(exc).startswith(f"{SETTING}[{alias!r}]")
+            raise CommandError(str(exc) if named else f"{SETTING}[{alias!r}]: {exc}") from exc
 
     def check_positive(self, name: str, value: Any) -> int:
         """``value`` if it is a positive integer, else ``CommandError`` naming ``--name``."""
@@ -220,6 +231,7 @@ class LimpydCommand(BaseCommand):
                 f"{label} lives on the {declared!r} database, not on {alias!r}: {hint}. "
                 "Nothing was done."
             )
+        self.using = declared
         try:
             return model._meta.database
         except ImproperlyConfigured as exc:
@@ -259,14 +271,24 @@ class LimpydCommand(BaseCommand):
         progress.finish()
         return seen, picked
 
-    def unlink_keys(self, database: RedisDatabase, match: str, label: str, total: int) -> int:
-        """UNLINK every key matching ``match``, ``chunk_size`` at a time; keys deleted."""
+    def unlink_keys(
+        self,
+        database: RedisDatabase,
+        match: str,
+        label: str,
+        total: int,
+        keep: frozenset[str] = frozenset(),
+    ) -> int:
+        """UNLINK every key matching ``match`` but those of ``keep``, ``chunk_size`` at a
+        time; keys deleted."""
         connection = database.connection
         progress = Progress(self, label, "keys deleted", total)
         deleted = 0
         for chunk in self.scan_chunks(database, match):
-            deleted += connection.unlink(*chunk)
-            progress.advance(len(chunk))
+            doomed = [key for key in chunk if key not in keep]
+            if doomed:
+                deleted += connection.unlink(*doomed)
+            progress.advance(len(doomed))
         progress.finish()
         return deleted
 

@@ -7,9 +7,11 @@ a string (``StringField``, ``InstanceHashField``), a list (``ListField``), a
 sorted list (``SetField``), ``[[member, score], ...]`` (``SortedSetField``), a
 dict (``HashField``); absent fields are omitted.
 
-Reads go one pipeline per chunk of pks (ZSCAN of the model's pks); loads create
-each instance through the model's ``create`` script (index entries and
-uniqueness checks written by the write itself), one pipeline per chunk.
+Reads go one pipeline per chunk of pks (ZSCAN of the model's pks); loads check
+every object first (:func:`check_objects`, which reads objects one at a time, so a
+file can be streamed through it and read again to write), then create each
+instance through the model's ``create`` script (index entries and uniqueness checks
+written by the write itself), one pipeline per chunk (:func:`write_objects`).
 """
 
 from __future__ import annotations
@@ -21,7 +23,16 @@ from django_limpyd import registry
 from django_limpyd.model import writes
 from django_limpyd.storage.state import iter_pk_chunks, queue_key_read
 
-__all__ = ["LoadError", "dump_model", "load_objects", "parse_objects"]
+__all__ = [
+    "LoadError",
+    "check_objects",
+    "dump_model",
+    "load_objects",
+    "parse_object",
+    "parse_objects",
+    "raise_counters",
+    "write_objects",
+]
 
 
 class LoadError(ValueError):
@@ -80,50 +91,135 @@ def parse_objects(data: Any) -> list[tuple[type, str, dict[str, Any]]]:
         raise LoadError(
             f"expected a list of objects (as written by limpyd_dump), got {type(data).__name__}"
         )
-    parsed = []
-    for position, item in enumerate(data):
-        where = f"object #{position}"
-        if not isinstance(item, dict) or not {"model", "pk"} <= set(item):
-            raise LoadError(f"{where}: expected {{'model': ..., 'pk': ..., 'fields': {{...}}}}")
+    return [parse_object(position, item) for position, item in enumerate(data)]
+
+
+def parse_object(position: int, item: Any) -> tuple[type, str, dict[str, Any]]:
+    """``(model, pk, prepared values)`` of the object at ``position`` of a file, checked
+    (model, pk, field names and values); ``LoadError`` naming it otherwise."""
+    where = f"object #{position}"
+    if not isinstance(item, dict) or not {"model", "pk"} <= set(item):
+        raise LoadError(f"{where}: expected {{'model': ..., 'pk': ..., 'fields': {{...}}}}")
+    try:
+        model = registry.get_model(item["model"])
+    except LookupError as exc:
+        raise LoadError(f"{where}: {exc}") from None
+    meta = model._meta
+    try:
+        pk = meta.pk_field.normalize(item["pk"])
+    except Exception as exc:
+        raise LoadError(f"{where} ({meta.label}): bad pk {item['pk']!r}: {exc}") from None
+    if meta.pk_field.auto and not (pk.isdigit() and int(pk) > 0):
+        raise LoadError(f"{meta.label} {pk!r}: an AutoPKField pk must be a positive integer")
+    fields = item.get("fields", {})
+    if not isinstance(fields, dict):
+        raise LoadError(f"{meta.label} {pk!r}: 'fields' must be an object")
+    values = {}
+    for name, value in fields.items():
+        if name == "pk" or not meta.has_field(name) or meta.get_field(name) is meta.pk_field:
+            raise LoadError(f"{meta.label} {pk!r}: unknown field {name!r}")
+        field = meta.get_field(name)
+        if field.storage_type == "zset" and isinstance(value, list):
+            value = {pair[0]: pair[1] for pair in value if isinstance(pair, list | tuple)}
         try:
-            model = registry.get_model(item["model"])
-        except LookupError as exc:
-            raise LoadError(f"{where}: {exc}") from None
-        meta = model._meta
-        try:
-            pk = meta.pk_field.normalize(item["pk"])
+            values[field.name] = field.prepare_value(value)
         except Exception as exc:
-            raise LoadError(f"{where} ({meta.label}): bad pk {item['pk']!r}: {exc}") from None
-        if meta.pk_field.auto and not (pk.isdigit() and int(pk) > 0):
-            raise LoadError(f"{meta.label} {pk!r}: an AutoPKField pk must be a positive integer")
-        fields = item.get("fields", {})
-        if not isinstance(fields, dict):
-            raise LoadError(f"{meta.label} {pk!r}: 'fields' must be an object")
-        values = {}
-        for name, value in fields.items():
-            if name == "pk" or not meta.has_field(name) or meta.get_field(name) is meta.pk_field:
-                raise LoadError(f"{meta.label} {pk!r}: unknown field {name!r}")
-            field = meta.get_field(name)
-            if field.storage_type == "zset" and isinstance(value, list):
-                value = {pair[0]: pair[1] for pair in value if isinstance(pair, list | tuple)}
-            try:
-                values[field.name] = field.prepare_value(value)
-            except Exception as exc:
-                raise LoadError(f"{meta.label} {pk!r}: field {name!r}: {exc}") from None
-        parsed.append((model, pk, values))
-    return parsed
+            raise LoadError(f"{meta.label} {pk!r}: field {name!r}: {exc}") from None
+    return model, pk, values
 
 
-def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
-def _by_model(parsed: Iterable[tuple[type, str, dict[str, Any]]]) -> dict[type, list[Any]]:
-    grouped: dict[type, list[Any]] = {}
-    for model, pk, values in parsed:
-        grouped.setdefault(model, []).append((pk, values))
-    return grouped
+def check_objects(
+    objects: Iterable[tuple[type, str, dict[str, Any]]],
+    chunk_size: int,
+    check_model: Any = None,
+) -> dict[type, int]:
+    """Go through ``objects`` (parsed, possibly streamed) without writing: refuse
+    (``LoadError``) a pk given twice or that exists (asked ``chunk_size`` pks at a time,
+    ``ZMSCORE``), call ``check_model(model)`` for each model when first met. Returns
+    the greatest pk of each AutoPK model (0 for other models). Keeps the pks seen (to
+    find one given twice), not the objects."""
+    seen: dict[type, set[str]] = {}
+    pending: dict[type, list[str]] = {}
+    tops: dict[type, int] = {}
+
+    def ask(model: type) -> None:
+        meta, pks = model._meta, pending.pop(model, [])
+        if pks:
+            scores = meta.database.connection.zmscore(meta.keys.pks, pks)
+            for pk, score in zip(pks, scores, strict=True):
+                if score is not None:
+                    raise LoadError(f"{meta.label} {pk!r} already exists; nothing was loaded")
+
+    for model, pk, _values in objects:
+        if model not in seen:
+            if check_model is not None:
+                check_model(model)
+            seen[model], tops[model] = set(), 0
+        if pk in seen[model]:
+            raise LoadError(f"{model._meta.label} {pk!r} is given twice")
+        seen[model].add(pk)
+        if model._meta.pk_field.auto:
+            tops[model] = max(tops[model], int(pk))
+        pending.setdefault(model, []).append(pk)
+        if len(pending[model]) >= chunk_size:
+            ask(model)
+    for model in list(pending):
+        ask(model)
+    return tops
+
+
+def raise_counters(tops: dict[type, int]) -> None:
+    """Raise the AutoPK counter of each model to its greatest loaded pk, so that later
+    creates never take a loaded pk."""
+    for model, top in tops.items():
+        if not (model._meta.pk_field.auto and top):
+            continue
+        connection = model._meta.database.connection
+        current = connection.get(model._meta.keys.max_pk)
+        if current is None or int(current) < top:
+            connection.set(model._meta.keys.max_pk, top)
+
+
+def write_objects(
+    objects: Iterable[tuple[type, str, dict[str, Any]]], chunk_size: int, progress: Any = None
+) -> dict[type, int]:
+    """Create ``objects`` (checked by :func:`check_objects`) in their order, each with
+    the model's ``create`` function, one pipeline per chunk (and per database);
+    ``progress(model, created)`` after each chunk. Returns the instances created per
+    model."""
+    created: dict[type, int] = {}
+    for chunk in _batches(objects, chunk_size):
+        start = 0
+        while start < len(chunk):
+            database = chunk[start][0]._meta.database
+            stop = start
+            while stop < len(chunk) and chunk[stop][0]._meta.database is database:
+                stop += 1
+            part = chunk[start:stop]
+            with database.pipeline(transaction=False) as pipeline:
+                for model, pk, values in part:
+                    writes.create(model(), pk, values)
+                results = pipeline.execute(raise_on_error=False)
+            for (model, pk, _values), result in zip(part, results, strict=True):
+                if isinstance(result, Exception):
+                    raise LoadError(f"{model._meta.label} {pk!r}: {result}")
+                created[model] = created.get(model, 0) + 1
+            start = stop
+        if progress is not None:
+            for model in dict.fromkeys(model for model, _pk, _values in chunk):
+                progress(model, created[model])
+    return created
 
 
 def load_objects(
@@ -135,38 +231,5 @@ def load_objects(
     The AutoPK counter of a model is raised to its greatest loaded pk first, so
     later creates never take a loaded pk.
     """
-    grouped = _by_model(parsed)
-    for model, items in grouped.items():  # every refusal before the first write
-        meta = model._meta
-        seen: set[str] = set()
-        for pk, _values in items:
-            if pk in seen:
-                raise LoadError(f"{meta.label} {pk!r} is given twice")
-            seen.add(pk)
-        connection = meta.database.connection
-        for chunk in _chunks([pk for pk, _values in items], chunk_size):
-            for pk, score in zip(chunk, connection.zmscore(meta.keys.pks, chunk), strict=True):
-                if score is not None:
-                    raise LoadError(f"{meta.label} {pk!r} already exists; nothing was loaded")
-    created: dict[type, int] = {}
-    for model, items in grouped.items():
-        meta = model._meta
-        database = meta.database
-        if meta.pk_field.auto and items:
-            top = max(int(pk) for pk, _values in items)
-            current = database.connection.get(meta.keys.max_pk)
-            if current is None or int(current) < top:
-                database.connection.set(meta.keys.max_pk, top)
-        created[model] = 0
-        for chunk in _chunks(items, chunk_size):
-            with database.pipeline(transaction=False) as pipeline:
-                for pk, values in chunk:
-                    writes.create(model(), pk, values)
-                results = pipeline.execute(raise_on_error=False)
-            for (pk, _values), result in zip(chunk, results, strict=True):
-                if isinstance(result, Exception):
-                    raise LoadError(f"{meta.label} {pk!r}: {result}")
-            created[model] += len(chunk)
-            if progress is not None:
-                progress(model, created[model])
-    return created
+    raise_counters(check_objects(parsed, chunk_size))
+    return write_objects(parsed, chunk_size, progress)

@@ -55,6 +55,10 @@ class RedisModel(metaclass=ModelBase):
     #: a RedisDatabase, or the alias of one in LIMPYD_DATABASES
     database: ClassVar[Any] = None
     namespace: ClassVar[str] = ""
+    #: Redis Cluster: models with the same ``hash_tag`` keep every key in one slot, so
+    #: that writes touching several of them (related fields) stay atomic; ``None``:
+    #: the model's own slot (see docs/scaling.rst)
+    hash_tag: ClassVar[str | None] = None
     #: accepted for compatibility with limpyd: writes never take a lock here
     lockable: ClassVar[bool] = True
     collection_manager: ClassVar[Any] = None

@@ -109,7 +109,9 @@ class ModelBase(type):
         namespace = cls.namespace
         if app_config is not None and not _sets_namespace(cls):
             namespace = app_config.label
-        cls._meta = Options(cls, namespace=namespace, abstract=abstract)
+        cls._meta = Options(
+            cls, namespace=namespace, abstract=abstract, hash_tag=getattr(cls, "hash_tag", None)
+        )
         if app_config is not None:
             cls._meta.app_label = app_config.label
         for field_name, field in _collect_fields(cls, own).items():

@@ -22,10 +22,16 @@ __all__ = ["Options"]
 class Options:
     """The options object of a model: name, namespace, fields, pk, database, keys."""
 
-    def __init__(self, model: type, *, namespace: str, abstract: bool) -> None:
+    def __init__(
+        self, model: type, *, namespace: str, abstract: bool, hash_tag: str | None = None
+    ) -> None:
         if not isinstance(namespace, str):
             raise ImplementationError(
                 f"{model.__name__}.namespace must be a string, got {namespace!r}."
+            )
+        if hash_tag is not None and (not isinstance(hash_tag, str) or not hash_tag):
+            raise ImplementationError(
+                f"{model.__name__}.hash_tag must be a non-empty string or None, got {hash_tag!r}."
             )
         self.model = model
         self.name: str = model.__name__
@@ -37,7 +43,9 @@ class Options:
         self._data_fields: list[RedisField] | None = None
         self._defaults: dict[str, Any] | None = None
         self.pk_field: PKField | None = None
-        self.keys = ModelKeys(namespace, self.name)
+        #: the Redis Cluster hash tag shared with co-located models, or None
+        self.hash_tag = hash_tag
+        self.keys = ModelKeys(namespace, self.name, hash_tag)
         self._registered_on: RedisDatabase | None = None
         #: related fields of other models pointing to this one (see add_referrer)
         self.referrers: list[RedisField] = []

@@ -26,7 +26,14 @@ from typing import Any
 
 from django_limpyd.storage.protocol import lua_literal
 
-__all__ = ["LIBRARY_PREFIX", "OPERATIONS", "Library", "compile_library", "core_kind_source"]
+__all__ = [
+    "LIBRARY_PREFIX",
+    "OPERATIONS",
+    "Library",
+    "compile_library",
+    "core_kind_source",
+    "key_hash_tag",
+]
 
 #: every library name starts with it
 LIBRARY_PREFIX = "limpyd_"
@@ -67,10 +74,35 @@ class Library:
     sha: str = field(repr=False)
     #: operation -> (``FCALL`` or ``FCALL_RO``, function name)
     calls: dict[str, tuple[str, str]] = field(repr=False, default_factory=dict)
+    #: the hash tag of the model's keys, and those of the other models whose keys its
+    #: operations touch (related fields): on a Redis Cluster they must be equal
+    hash_tag: str = field(repr=False, default="")
+    foreign_hash_tags: tuple[str, ...] = field(repr=False, default=())
 
     def function(self, operation: str) -> str:
         """The name ``FCALL`` knows ``operation`` of this library by."""
         return f"{self.name}_{operation}"
+
+
+def key_hash_tag(key: str) -> str:
+    """The part of a key that decides its Redis Cluster slot: its first non-empty
+    ``{...}``, else the whole key."""
+    start = key.find("{")
+    if start >= 0:
+        end = key.find("}", start + 1)
+        if end > start + 1:
+            return key[start : end + 1]
+    return key
+
+
+def _key_strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value] if value.startswith("{") else []
+    if isinstance(value, Mapping):
+        value = list(value.values())
+    if isinstance(value, (list, tuple)):
+        return [key for item in value for key in _key_strings(item)]
+    return []
 
 
 def compile_library(program: Mapping[str, Any], kinds: Mapping[str, str]) -> Library:
@@ -105,4 +137,6 @@ def compile_library(program: Mapping[str, Any], kinds: Mapping[str, str]) -> Lib
         operation: ("FCALL_RO" if read_only else "FCALL", f"{name}_{operation}")
         for operation, (_call, read_only) in OPERATIONS.items()
     }
-    return Library(name, function_source, script_source, sha, calls)
+    own = key_hash_tag(program["hash"])
+    foreign = sorted({key_hash_tag(key) for key in _key_strings(program)} - {own})
+    return Library(name, function_source, script_source, sha, calls, own, tuple(foreign))

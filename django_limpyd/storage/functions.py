@@ -25,6 +25,7 @@ from typing import Any
 from redis.exceptions import NoScriptError, ReadOnlyError, ResponseError
 
 from django_limpyd.client import resp2_reply_callbacks, send_unobserved
+from django_limpyd.client_cluster import is_cluster
 from django_limpyd.storage.compiler import LIBRARY_PREFIX, Library
 from django_limpyd.storage.keys import glob_escape
 
@@ -104,12 +105,19 @@ def _state(client: Any) -> _ServerState:
     return state
 
 
-def _unobserved(client: Any, *args: Any) -> Any:
+def _unobserved(client: Any, *args: Any, **options: Any) -> Any:
     # django_limpyd's observers (command counts, logging) do not see library loads
-    return send_unobserved(client, *args)
+    return send_unobserved(client, *args, **options)
 
 
 def _load(client: Any, library: Library, state: _ServerState) -> None:
+    if is_cluster(client):
+        _load_on_primaries(client, library)
+        state.functions = True
+        state.loaded.add(library.name)
+        return
+    if state.functions is None:
+        _refuse_cluster_node(client)
     if state.functions is not False:
         try:
             _unobserved(client, "FUNCTION", "LOAD", library.function_source)
@@ -127,6 +135,48 @@ def _load(client: Any, library: Library, state: _ServerState) -> None:
     if state.functions is False:
         _unobserved(client, "SCRIPT", "LOAD", library.script_source)
     state.loaded.add(library.name)
+
+
+def _load_on_primaries(client: Any, library: Library) -> None:
+    """``FUNCTION LOAD`` on every primary of a Redis Cluster (a replica gets it from its
+    primary; a primary that already has it says so).
+
+    Refused when the library touches keys of models in other slots (related fields
+    between models without a shared ``hash_tag``): a function runs on one node."""
+    if library.foreign_hash_tags:
+        from django_limpyd.exceptions import ImplementationError
+
+        raise ImplementationError(
+            f"On a Redis Cluster, the model {library.hash_tag} has related fields to or from "
+            f"{', '.join(library.foreign_hash_tags)}, whose keys live in other slots; give "
+            "these models one hash_tag (e.g. hash_tag = 'blog' on each) so that their "
+            "writes stay atomic on one node (see docs/scaling.rst)."
+        )
+    for node in client.get_primaries():
+        try:
+            _unobserved(client, "FUNCTION", "LOAD", library.function_source, target_nodes=node)
+        except ResponseError as error:
+            if "already exists" not in str(error):
+                raise
+
+
+def _refuse_cluster_node(client: Any) -> None:
+    """Raise ``ImproperlyConfigured`` if ``client``, a plain client, talks to a node of a
+    Redis Cluster: most keys would live on other nodes (``MOVED``)."""
+    try:
+        info = _unobserved(client, "INFO", "cluster")
+    except ResponseError:
+        return
+    if str(info.get("cluster_enabled", 0)) == "1":
+        from django.core.exceptions import ImproperlyConfigured
+
+        kwargs = client.connection_pool.connection_kwargs
+        where = f"{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}"
+        raise ImproperlyConfigured(
+            f"The Redis server at {where} is a node of a Redis Cluster (cluster_enabled:1); "
+            f"connect to the cluster with LOCATION 'redis+cluster://{where}/' (every node "
+            "may be listed, comma-separated), not with a plain redis:// URL."
+        )
 
 
 def _listed(client: Any, library: Library) -> bool:

@@ -3,6 +3,8 @@
 Layout (``P`` is the model prefix)::
 
     P = "{" + esc(namespace) + ":" + esc(model name) + "}"
+    P = "{" + esc(hash_tag) + "}{" + esc(namespace) + ":" + esc(model name) + "}"
+                                     (a model with a ``hash_tag``)
     P:pks                            sorted set of the pks of existing instances (scored
                                      by number for an AutoPK model, else 0)
     P:max                            last AutoPK given (INCR)
@@ -25,7 +27,9 @@ number of escaped parts, so the key is still read back unambiguously. Hence:
 * every key of a model starts with ``P:`` and no other model's prefix starts
   with ``P`` (``P`` ends with ``}``, which escaped parts never contain), so
   ``Foo`` never matches ``FooBar`` nor ``Foo`` of another namespace;
-* the hash tag of every key of a model is ``P``'s braces: one cluster slot.
+* the hash tag of every key of a model is ``P``'s first braces: one cluster slot, shared
+  by the models of one ``hash_tag`` (a tagged prefix never starts another model's:
+  after ``{``, it has ``}`` where an untagged one has ``:``).
 """
 
 from __future__ import annotations
@@ -52,13 +56,16 @@ def glob_escape(text: str) -> str:
 class ModelKeys:
     """The key names of one model (namespace + name)."""
 
-    __slots__ = ("name", "namespace", "prefix")
+    __slots__ = ("hash_tag", "name", "namespace", "prefix")
 
-    def __init__(self, namespace: str, name: str) -> None:
+    def __init__(self, namespace: str, name: str, hash_tag: str | None = None) -> None:
         self.namespace = namespace
         self.name = name
+        self.hash_tag = hash_tag
         #: every key of the model starts with ``prefix + ":"``
         self.prefix = "{" + escape(namespace) + ":" + escape(name) + "}"
+        if hash_tag is not None:
+            self.prefix = "{" + escape(hash_tag) + "}" + self.prefix
 
     def __repr__(self) -> str:
         return f"<ModelKeys {self.prefix}>"

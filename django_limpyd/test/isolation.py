@@ -46,6 +46,7 @@ from django_limpyd.test.blocker import (
     blocker,
     check_aliases,
 )
+from django_limpyd.test.dbrange import check_test_databases
 
 __all__ = [
     "ALL",
@@ -108,6 +109,15 @@ def with_db(url: str, db: int) -> str:
     return base + ("?" + urlencode(pairs) if pairs else "")
 
 
+def _key_count(client: Any) -> int:
+    """DBSIZE of a database, summed over the primaries of a Redis Cluster."""
+    from django_limpyd.client_cluster import is_cluster
+
+    if is_cluster(client):
+        return sum(client.dbsize(target_nodes=client.PRIMARIES).values())
+    return client.dbsize()
+
+
 def _signature(entry: Any) -> str:
     """What must stay equal for an alias to keep its test location after a settings change."""
     if not isinstance(entry, dict):
@@ -157,6 +167,9 @@ class TestDatabases:
     pytest-xdist worker, which sets up its own slot, uses its index + 1).
     ``server_factory(databases)``: returns a started private server with at
     least that many databases; by default the run starts (and stops) its own.
+    ``process_name``: how errors name the process of slot 0 (e.g. a pytest-xdist
+    worker; default ``"main process"``); ``later_processes``: how many processes of
+    the run take the next database numbers (the other xdist workers after this one).
     """
 
     __test__ = False  # not a test class for pytest
@@ -170,8 +183,12 @@ class TestDatabases:
         server_factory: Callable[[int], Any] | None = None,
         log: Callable[[str], None] | None = None,
         verbosity: int = 1,
+        process_name: str = "main process",
+        later_processes: int = 0,
     ) -> None:
         self.workers = workers
+        self.process_name = process_name
+        self.later_processes = later_processes
         self.db_offset = db_offset
         self.keepdb = keepdb
         self.server_factory = server_factory
@@ -181,6 +198,9 @@ class TestDatabases:
         self.urls: dict[int, dict[str, str]] = {}
         #: aliases on the private server
         self.private: set[str] = set()
+        #: Redis Cluster aliases on a private cluster (one per slot)
+        self.private_clusters: set[str] = set()
+        self._clusters: dict[int, Any] = {}
         self.signatures: dict[str, str] = {}
         self.server: Any = None
         self.slot: int | None = None
@@ -217,7 +237,9 @@ class TestDatabases:
         shared: dict[str, str] = {}
         for alias, config in configs.items():
             test = config.test
-            if "LOCATION" in test or "DB" in test:
+            if config.is_cluster and "LOCATION" not in test:
+                self.private_clusters.add(alias)
+            elif "LOCATION" in test or "DB" in test:
                 url = test.get("LOCATION", config.location)
                 shared[alias] = with_db(url, test["DB"]) if "DB" in test else url
             else:
@@ -228,16 +250,24 @@ class TestDatabases:
         if self.private:
             self.server = self._start_server(max(PRIVATE_MIN_DATABASES, len(slots) * len(groups)))
             self._grant_credentials([configs[alias] for alias in self.private])
+        if self.private_clusters:
+            for slot in slots:
+                self._clusters[slot] = self._start_cluster()
         for slot in slots:
             urls = self.urls[slot] = {}
             for alias, config in configs.items():
-                if alias in self.private:
+                if alias in self.private_clusters:
+                    urls[alias] = self._clusters[slot].url
+                elif "+cluster://" in shared.get(alias, ""):
+                    urls[alias] = self._cluster_location(alias, shared[alias], slot)
+                elif alias in self.private:
                     db = slot * len(groups) + groups.index(config.location)
                     urls[alias] = with_db(self.server.url, db)
                 else:
                     base = shared[alias]
                     urls[alias] = with_db(base, url_db(base) + self.db_offset + slot)
         self._check_collisions(configs)
+        check_test_databases(self, configs)  # every TEST DB exists, before any flush
         self._prepare(configs, confirm)
 
     def _start_server(self, count: int) -> Any:
@@ -249,6 +279,30 @@ class TestDatabases:
         server = PrivateRedisServer(self._own_directory, extra={"databases": count})
         self._own_server = server.start()
         return server
+
+    def _start_cluster(self) -> Any:
+        from django_limpyd.test.cluster import PrivateRedisCluster
+
+        if self._own_directory is None:
+            self._own_directory = short_tempdir()
+        directory = os.path.join(self._own_directory, f"cluster{len(self._clusters)}")
+        return PrivateRedisCluster(directory).start()
+
+    def _cluster_location(self, alias: str, url: str, slot: int) -> str:
+        """A Redis Cluster TEST location: it has one database, so it serves one process."""
+        if slot or self.db_offset:
+            raise ImproperlyConfigured(
+                f"The Redis Cluster TEST location {url} of LIMPYD_DATABASES[{alias!r}] has one "
+                f"database and cannot serve {self._slot_name(slot) if slot else 'a worker'} "
+                "too: leave TEST LOCATION out (each test process then gets a private cluster), "
+                "or run the tests in one process."
+            )
+        return url
+
+    @property
+    def clusters(self) -> list[Any]:
+        """The private Redis Clusters of this run (one per slot; stopped at teardown)."""
+        return list(self._clusters.values())
 
     def _grant_credentials(self, configs: list[Any]) -> None:
         """Let the private server accept the USERNAME/PASSWORD of the aliases' OPTIONS."""
@@ -281,9 +335,10 @@ class TestDatabases:
                         f"{self.workers + 1} apart (one per test process)."
                     )
 
-    @staticmethod
-    def _slot_name(slot: int) -> str:
-        return "main process" if slot == 0 else f"worker {slot}"
+    def _slot_name(self, slot: int) -> str:
+        if slot == 0:
+            return self.process_name
+        return f"worker {slot}"
 
     def _prepare(self, configs: dict[str, Any], confirm: Callable[[str], bool] | None) -> None:
         foreign: list[tuple[str, str, int]] = []
@@ -291,11 +346,11 @@ class TestDatabases:
         for slot, urls in self.urls.items():
             for alias, url in urls.items():
                 admin = self._admin(alias, url)
-                if alias in self.private:
+                if alias in self.private or alias in self.private_clusters:
                     to_flush.append((alias, url))
                     continue
                 try:
-                    size = admin.dbsize()
+                    size = _key_count(admin)
                     kept = bool(admin.exists(MARKER_KEY))
                 except RedisError as exc:
                     raise ImproperlyConfigured(
@@ -326,6 +381,8 @@ class TestDatabases:
         for slot, urls in self.urls.items():
             for alias, url in urls.items():
                 where = "private redis-server" if alias in self.private else "TEST location"
+                if alias in self.private_clusters:
+                    where = "private Redis Cluster"
                 if (slot == 0 and self.verbosity >= 1) or self.verbosity >= 2:
                     self.log(
                         f"Redis test database for alias {alias!r}"
@@ -402,7 +459,7 @@ class TestDatabases:
         try:
             for urls in self.urls.values():
                 for alias, url in urls.items():
-                    if alias in self.private:
+                    if alias in self.private or alias in self.private_clusters:
                         continue
                     admin = self._admin(alias, url)
                     if self.keepdb:
@@ -414,11 +471,14 @@ class TestDatabases:
 
     def _release(self) -> None:
         for client in self._admins.values():
-            client.connection_pool.disconnect()
+            client.disconnect()
         self._admins = {}
         if self._own_server is not None:
             self._own_server.stop()
             self._own_server = None
+        for cluster in self._clusters.values():
+            cluster.stop()
+        self._clusters = {}
         if self._own_directory is not None:
             shutil.rmtree(self._own_directory, ignore_errors=True)
             self._own_directory = None
@@ -431,6 +491,7 @@ class TestDatabases:
             {
                 "urls": self.urls,
                 "private": sorted(self.private),
+                "private_clusters": sorted(self.private_clusters),
                 "signatures": self.signatures,
                 "keepdb": self.keepdb,
             }
@@ -443,5 +504,6 @@ class TestDatabases:
         plan = cls(keepdb=data["keepdb"])
         plan.urls = {int(slot): urls for slot, urls in data["urls"].items()}
         plan.private = set(data["private"])
+        plan.private_clusters = set(data.get("private_clusters", ()))
         plan.signatures = data["signatures"]
         return plan

@@ -181,6 +181,8 @@ def limpyd_server() -> Iterator[Any]:
 def limpyd_db_setup(request: pytest.FixtureRequest) -> Iterator[Any]:
     """Point every alias at its test location for the session (``TestDatabases``)."""
     _require_django()
+    from django.core.exceptions import ImproperlyConfigured
+
     from django_limpyd.test.isolation import TestDatabases, TestLocationRefused
 
     config = request.config
@@ -188,10 +190,17 @@ def limpyd_db_setup(request: pytest.FixtureRequest) -> Iterator[Any]:
     def server_factory(count: int) -> Any:
         return request.getfixturevalue("limpyd_server")  # has enough databases
 
+    workerinput = getattr(config, "workerinput", None) or {}
     test_databases = TestDatabases(
         db_offset=_worker_offset(config),
         keepdb=config.getoption("limpyd_keepdb"),
         server_factory=server_factory,
+        process_name=(
+            f"pytest-xdist worker {workerinput['workerid']}"
+            if "workerid" in workerinput
+            else "main process"
+        ),
+        later_processes=max(0, int(workerinput.get("workercount", 0)) - _worker_offset(config)),
     )
     confirm: Callable[[str], bool] | None = None
     if config.getoption("limpyd_noinput"):
@@ -201,6 +210,8 @@ def limpyd_db_setup(request: pytest.FixtureRequest) -> Iterator[Any]:
         test_databases.setup(confirm)
     except TestLocationRefused as exc:
         refused = f"{exc}\nRun with --limpyd-noinput to flush them."
+    except ImproperlyConfigured as exc:  # a TEST setting: one line, no traceback
+        refused = f"django_limpyd: {exc}"
     if refused is not None:
         pytest.fail(refused, pytrace=False)
     try:

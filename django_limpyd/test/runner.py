@@ -5,7 +5,9 @@ Django's runner, extended through its hooks:
 * ``setup_databases`` points every ``LIMPYD_DATABASES`` alias at its test
   location (see :mod:`django_limpyd.test.isolation`) before Django creates its
   test databases; a location holding keys that no test run created is flushed
-  only once confirmed (``--noinput`` answers yes; "no" cancels the run);
+  only once confirmed (``--noinput`` answers yes; "no" cancels the run); a
+  ``TEST`` setting that cannot serve every process (e.g. a ``DB`` too high for
+  ``--parallel``) is a ``CommandError`` before anything is flushed;
 * ``run_suite`` blocks Redis access for the tests that did not ask for it;
 * the parallel worker initializer gives each ``--parallel`` worker its own
   databases;
@@ -19,6 +21,8 @@ import os
 import sys
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management.base import CommandError
 from django.test import runner as django_runner
 
 from django_limpyd.test.isolation import (
@@ -66,6 +70,9 @@ class DiscoverRunner(django_runner.DiscoverRunner):
             self.limpyd_databases = None
             self.log("Tests cancelled.")
             sys.exit(1)
+        except ImproperlyConfigured as exc:  # a TEST setting: one error, no traceback
+            self.limpyd_databases = None
+            raise CommandError(str(exc)) from exc
         os.environ[ENVIRONMENT_VARIABLE] = self.limpyd_databases.to_json()
         try:
             return super().setup_databases(**kwargs)

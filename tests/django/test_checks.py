@@ -7,7 +7,7 @@ from django.core.management.base import SystemCheckError
 from django.test import override_settings
 
 from django_limpyd import fields, registry
-from django_limpyd.checks import check_models, check_servers, check_settings
+from django_limpyd.checks import check_embedded, check_models, check_servers, check_settings
 from django_limpyd.indexes import EqualIndex
 from django_limpyd.model import RedisModel
 
@@ -92,3 +92,52 @@ def test_e007_unreachable_server_only_with_database_tag(redis_server):
 
 def test_checks_are_registered_with_the_limpyd_tag():
     assert "limpyd" in checks.registry.registry.tags_available()
+
+
+def test_e002_an_embedded_db_out_of_range(redis_server, tmp_path):
+    bad = {
+        "default": {"LOCATION": redis_server.url},
+        "local": {"LOCATION": f"embedded://{tmp_path}/redis?db=99"},
+    }
+    with override_settings(LIMPYD_DATABASES=bad):
+        messages = check_settings()
+    assert ids(messages) == ["limpyd.E002"]
+    assert messages[0].msg == (
+        f"LIMPYD_DATABASES['local']['LOCATION'] = 'embedded://{tmp_path}/redis?db=99': The "
+        f"embedded location 'embedded://{tmp_path}/redis?db=99' has db=99; db must be an "
+        "integer from 0 to 15."
+    )
+    assert not (tmp_path / "redis").exists()
+
+
+def test_e008_an_embedded_location_without_a_usable_redis_server(redis_server, tmp_path):
+    entries = {
+        "default": {"LOCATION": redis_server.url},
+        "local": {
+            "LOCATION": f"embedded://{tmp_path}/redis",
+            "TEST": {"LOCATION": f"embedded://{tmp_path}/test"},
+        },
+    }
+    with override_settings(LIMPYD_DATABASES=entries):
+        assert check_embedded() == []
+        with override_settings(LIMPYD_REDIS_SERVER="/nonexistent/redis-server"):
+            messages = check_embedded()
+            with pytest.raises(SystemCheckError, match="limpyd.E008"):
+                call_command("check")
+    assert ids(messages) == ["limpyd.E008", "limpyd.E008"]
+    assert messages[0].msg == (
+        f"LIMPYD_DATABASES['local']['LOCATION'] = 'embedded://{tmp_path}/redis' cannot be "
+        "served: LIMPYD_REDIS_SERVER = '/nonexistent/redis-server' is not an executable "
+        "redis-server (no such file). Set it to the path of a redis-server binary, or remove "
+        "it to use the redis-server on PATH (or the one of the 'embedded' extra)."
+    )
+    assert messages[1].msg.startswith("LIMPYD_DATABASES['local']['TEST']['LOCATION'] = ")
+    assert list(tmp_path.iterdir()) == []  # nothing started, no directory, no lock file
+
+
+def test_e008_a_socket_path_too_long(redis_server, tmp_path):
+    deep = tmp_path / ("d" * 120)
+    entries = {"default": {"LOCATION": f"embedded://{deep}"}}
+    with override_settings(LIMPYD_DATABASES=entries):
+        (message,) = check_embedded()
+    assert message.id == "limpyd.E008" and "bytes long; this platform allows" in message.msg

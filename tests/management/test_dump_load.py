@@ -188,3 +188,47 @@ def test_fixtures_are_found_like_djangos(settings):
         find_fixture("nope", where)
     with pytest.raises(ImproperlyConfigured, match="must be a list, not a string"):
         load_fixtures("shop_small", where)
+
+
+def test_load_streams_the_file(data, tmp_path, raw, monkeypatch):
+    """Objects are read one at a time (never ``json.load`` of the file, blocks of a
+    few characters here), all checked before the first write, then written."""
+    from django_limpyd.management import jsonstream
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the file is streamed, not json.load-ed")
+
+    monkeypatch.setattr(json, "load", refuse)
+    monkeypatch.setattr(jsonstream, "READ_SIZE", 7)
+    objects = [
+        {"model": "shop.person", "pk": str(pk), "fields": {"name": f"p{pk}", "city": "x"}}
+        for pk in range(100, 160)
+    ]
+    path = tmp_path / "people.json"
+    path.write_text(json.dumps(objects, indent=1))
+    bad = tmp_path / "bad.json"
+    # the last object is wrong: nothing at all is written
+    bad.write_text(json.dumps([*objects, {"model": "shop.person", "pk": "7", "fields": []}]))
+    before = contents(raw[0])
+    with pytest.raises(CommandError, match="bad.json: shop.Person '7': 'fields' must be an object"):
+        run("limpyd_load", str(bad))
+    # invalid JSON after valid objects: its character is named, nothing is written
+    bad.write_text(json.dumps(objects)[:-1] + ", nope]")
+    with pytest.raises(CommandError, match=r"not valid JSON: Expecting value at character \d+"):
+        run("limpyd_load", str(bad))
+    # a pk given twice across two files
+    with pytest.raises(CommandError, match=r"shop.Person '100' is given twice"):
+        run("limpyd_load", str(path), str(path))
+    assert contents(raw[0]) == before
+    run("limpyd_load", str(path), chunk_size=7)
+    assert shop.Person.collection(city="x").count() == 60
+    assert consistency_check(shop.Person) == []
+
+
+def test_load_reads_stdin(data, monkeypatch):
+    import io
+
+    text = json.dumps([{"model": "shop.person", "pk": "77", "fields": {"name": "Stdin"}}])
+    monkeypatch.setattr("sys.stdin", io.StringIO(text))
+    run("limpyd_load", "-")
+    assert shop.Person(77).name.hget() == "Stdin"

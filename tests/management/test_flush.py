@@ -30,16 +30,18 @@ def answer(monkeypatch):
 
 
 def without(dumps, client, model):
+    """``dumps`` without the keys of ``model`` but its AutoPK counter (kept by a flush)."""
     prefix = (model._meta.keys.prefix + ":").encode()
-    return {key: value for key, value in dumps.items() if not key.startswith(prefix)}
+    kept = model._meta.keys.max_pk.encode()
+    return {key: value for key, value in dumps.items() if not key.startswith(prefix) or key == kept}
 
 
 def test_flush_foo_leaves_foobar_byte_identical(data, raw):
     before = {db: dump_all(client) for db, client in raw.items()}
-    foo_keys = keys_of(raw[0], shop.Foo)
+    foo_keys = keys_of(raw[0], shop.Foo) - {"{shop:Foo}:max"}  # the AutoPK counter stays
     assert any(key.startswith("{shop:Foo}:x:value:eq:") for key in foo_keys)
     result = run("limpyd_flush", "shop.Foo", "--noinput")
-    assert keys_of(raw[0], shop.Foo) == set()
+    assert keys_of(raw[0], shop.Foo) == {"{shop:Foo}:max"}
     assert result.lines == [
         f"shop.Foo: {len(foo_keys)} keys deleted.",
         f"Flushed {len(foo_keys)} keys from the 'default' database.",
@@ -47,7 +49,7 @@ def test_flush_foo_leaves_foobar_byte_identical(data, raw):
     after = {db: dump_all(client) for db, client in raw.items()}
     assert after[0] == without(before[0], raw[0], shop.Foo)
     assert after[1] == before[1]
-    assert len(keys_of(raw[0], shop.FooBar)) == len(foo_keys)  # same shape, all still there
+    assert len(keys_of(raw[0], shop.FooBar)) == len(foo_keys) + 1  # same shape, all there
 
 
 def test_flush_model_with_glob_pks(data, raw, tag_model):
@@ -64,17 +66,20 @@ def test_confirmation_says_what_will_go_and_no_deletes_nothing(data, raw, answer
     assert result.lines == ["Flush cancelled."]
     assert {db: dump_all(client) for db, client in raw.items()} == before
     (prompt,) = prompts
-    foo, person = len(keys_of(raw[0], shop.Foo)), len(keys_of(raw[0], shop.Person))
+    # the AutoPK counters are not counted: they stay
+    foo, person = len(keys_of(raw[0], shop.Foo)) - 1, len(keys_of(raw[0], shop.Person)) - 1
     assert "on the 'default' database:\n" in prompt
     assert f"    shop.Foo: {foo} keys\n    shop.Person: {person} keys\n" in prompt
     assert f"IRREVERSIBLY DESTROY these {foo + person} keys" in prompt
+    assert "collections). The AutoPK counters are kept (--reset-pk resets them).\n" in prompt
     assert prompt.endswith("Type 'yes' to continue, or 'no' to cancel: ")
 
 
 def test_yes_deletes(data, raw, answer):
     answer("yes")
     run("limpyd_flush", "shop.Person", "shop.FooBar")
-    assert keys_of(raw[0], shop.Person) == keys_of(raw[0], shop.FooBar) == set()
+    assert keys_of(raw[0], shop.Person) == {"{shop:Person}:max"}
+    assert keys_of(raw[0], shop.FooBar) == {"{shop:FooBar}:max"}
     assert keys_of(raw[0], shop.Foo) and keys_of(raw[0], crm.Person)
 
 
@@ -82,7 +87,7 @@ def test_dry_run_only_counts(data, raw, answer):
     prompts = answer("yes")
     before = dump_all(raw[0])
     result = run("limpyd_flush", "shop.Foo", "crm.Person", dry_run=True)
-    foo, person = len(keys_of(raw[0], shop.Foo)), len(keys_of(raw[0], crm.Person))
+    foo, person = len(keys_of(raw[0], shop.Foo)) - 1, len(keys_of(raw[0], crm.Person)) - 1
     assert result.lines == [
         f"Dry run: {foo + person} keys would be deleted from the 'default' database:",
         f"    shop.Foo: {foo} keys",
@@ -102,7 +107,7 @@ def test_other_database(data, raw):
     assert dump_all(raw[0]) == before  # shop.Foo was checked first, not flushed
     assert keys_of(raw[1], crm.Contact)
     run("limpyd_flush", "crm.Contact", "--database", "other", "--noinput")
-    assert raw[1].keys("*") == [] and dump_all(raw[0]) == before
+    assert raw[1].keys("*") == [b"{contacts:Contact}:max"] and dump_all(raw[0]) == before
     with pytest.raises(CommandError, match="shop.Foo lives on the 'default' database"):
         run("limpyd_flush", "shop.Foo", database="other", interactive=False)
 
@@ -122,7 +127,7 @@ def test_chunks_and_progress(raw):
     total = len(keys_of(raw[0], shop.Foo))
     command = limpyd_flush.Command()
     command.chunk_size, command.progress_every = 4, 10
-    result = run(command, "shop.Foo", interactive=False)
+    result = run(command, "shop.Foo", interactive=False, reset_pk=True)
     assert keys_of(raw[0], shop.Foo) == set() and keys_of(raw[0], shop.FooBar)
     assert total == 52  # pks, max, 25 values, 25 index keys
     steps = [12, 20, 32, 40, 52]  # a line each time 10 more keys are done, chunks of 4

@@ -147,4 +147,6 @@ def test_unreachable_server(tmp_path):
     done = manage(f"unix://{tmp_path}/nothing.sock?db=0", "limpyd_scan")
     assert done.returncode == 1
     assert "CommandError: Cannot reach the Redis server of the 'default' database" in done.stderr
-    assert "Hint: is the server running, and does LIMPYD_DATABASES point at it?" in done.stderr
+    assert "Hint: is the server running, and does LIMPYD_DATABASES['default'] point at it?" in (
+        done.stderr
+    )

@@ -3,15 +3,20 @@
 The rows of a page are read with ``count_and_slice()`` of an
 ``ExtendedCollectionManager.values()`` collection: how many instances match,
 and the filtered, sorted and sliced page with its values, in one round trip;
-Django's ``Paginator`` then only lays the pages out. A page past the last one
-reads the last one (a second round trip, as ``Paginator.get_page`` answers it).
+Django's ``Paginator`` then only lays the pages out. A page number that is not
+one (``x``, ``0``, ``-1``) shows the first page; a page past the last one is a
+404 (as Django's ``ListView``), never silently another page.
 A filtered list also reads the model's total (``12 of 10,000 persons``:
 ``collection().count()``, counted by Redis). None of it grows with the number
 of instances: a page of a model of a million costs the commands it costs for a
 thousand (see :mod:`django_limpyd.admin.filters` for the equality choices).
 
-The delete action is a POST of the selected pks; it answers a confirmation
-page listing what will go, whose POST (``post=yes``) deletes.
+The delete action is a POST of the selected pks, or of ``select_across=1`` (every
+instance the list's filters and search match, the "Select all N" of the action
+bar); it answers a confirmation page listing what will go, whose POST
+(``post=yes``) deletes, logs each deletion in Django's admin log, and says which
+selected instances did not exist any more. ``?_popup=1`` is the list opened by a
+related field's lookup link: clicking a row gives its pk to the input.
 """
 
 from __future__ import annotations
@@ -22,11 +27,13 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.admin.utils import quote
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils.formats import number_format
 
+from django_limpyd.admin import history
 from django_limpyd.admin.filters import (
     PAGE_PARAM,
+    POPUP_PARAM,
     SEARCH_FIELD_PARAM,
     SEARCH_PARAM,
     SORT_PARAM,
@@ -34,13 +41,16 @@ from django_limpyd.admin.filters import (
     query_string,
 )
 from django_limpyd.admin.views.base import ModelView, describe_instances, related_model
-from django_limpyd.contrib.collection import ExtendedCollectionManager
 from django_limpyd.exceptions import ImplementationError, InvalidValue
 
 __all__ = ["ChangeListView"]
 
 ACTION_DELETE = "delete_selected"
 SELECTED = "_selected_action"
+#: "every instance of the list" instead of the selected rows (Django admin's name)
+SELECT_ACROSS = "select_across"
+#: the most instances a confirmation page lists
+CONFIRM_MAX = 100
 
 
 def grouped(number: int) -> str:
@@ -53,8 +63,8 @@ MAX_ROWS = 10**12
 
 
 def page_number(value: str | None, per_page: int) -> int:
-    """The page asked (``_p``, from 1); anything else than a number: the first; a
-    page after ``MAX_ROWS`` rows: the one just after them (past the end)."""
+    """The page asked (``_p``, from 1); anything else than a number from 1: the
+    first; a page after ``MAX_ROWS`` rows: the one just after them (past the end)."""
     try:
         number = max(int(value or 1), 1)
     except ValueError:
@@ -116,18 +126,20 @@ class ChangeListView(ModelView):
         label = admin.get_label_field()
         if label not in names:
             names.append(label)
-        collection = self.model.collection(manager=ExtendedCollectionManager, **filters.lookups)
+        collection = filters.collection()
         per_page = admin.list_per_page
         number = page_number(params.get(PAGE_PARAM), per_page)
         values = self._values(collection, sort_name, desc, names)
         total, rows = values.count_and_slice((number - 1) * per_page, number * per_page)
-        if not rows and number > 1:  # past the end: the last page
-            number = max(math.ceil(total / per_page), 1)
-            total, rows = values.count_and_slice((number - 1) * per_page, number * per_page)
+        if not rows and number > 1:  # past the end
+            last = max(math.ceil(total / per_page), 1)
+            raise Http404(f"There is no page {number}: the list has {last} page{'s' * (last > 1)}.")
         paginator = Paginator(CountedPage(total, (number - 1) * per_page, rows), per_page)
         page = paginator.page(number)
         if filters.active:
             total = self.model.collection().count()  # counted by Redis, one call
+        popup = POPUP_PARAM in params
+        can_delete = admin.has_delete_permission(request) and not popup
         return self.render(
             "django_limpyd/change_list.html",
             title=f"Select {self.opts.verbose_name} to change"
@@ -152,9 +164,16 @@ class ChangeListView(ModelView):
                 search_field_param=SEARCH_FIELD_PARAM,
                 page_param=PAGE_PARAM,
                 actions=[(ACTION_DELETE, f"Delete selected {self.opts.verbose_name_plural}")]
-                if admin.has_delete_permission(request)
+                if can_delete
                 else [],
                 selected_param=SELECTED,
+                select_across_param=SELECT_ACROSS,
+                selection_note=f"0 of {len(rows)} selected",
+                selection_note_all=f"All {grouped(paginator.count)} selected",
+                rows_on_page=len(rows),
+                is_popup=popup,
+                has_add_permission=admin.has_add_permission(request) and not popup,
+                popup_param=POPUP_PARAM,
             ),
         )
 
@@ -214,6 +233,8 @@ class ChangeListView(ModelView):
             cell["name"] = column["name"]
             if column["name"] in links:
                 cell["url"] = self.url("change", pk)
+                if POPUP_PARAM in self.request.GET:
+                    cell["popup_pk"] = pk  # a lookup popup: gives the pk to the input
             cells.append(cell)
         return {"pk": pk, "cells": cells}
 
@@ -226,13 +247,20 @@ class ChangeListView(ModelView):
         if request.POST.get("action") != ACTION_DELETE:
             messages.warning(request, "No action selected.", fail_silently=True)
             return back
-        pks = []
-        for raw in request.POST.getlist(SELECTED):
-            try:
-                pks.append(self.opts.pk_field.normalize(raw))
-            except InvalidValue:
-                continue
-        pks = list(dict.fromkeys(pks))
+        across = request.POST.get(SELECT_ACROSS) == "1"
+        if across:  # every instance of the list (its filters and search)
+            pks = list(Filters(self.model_admin, request.GET).collection())
+        else:
+            pks = []
+            for raw in request.POST.getlist(SELECTED):
+                try:
+                    pks.append(self.opts.pk_field.normalize(raw))
+                except InvalidValue:
+                    continue
+            pks = list(dict.fromkeys(pks))
+        if not pks and across:
+            messages.warning(request, "The list is empty: nothing to delete.", fail_silently=True)
+            return back
         if not pks:
             messages.warning(
                 request,
@@ -241,19 +269,54 @@ class ChangeListView(ModelView):
             )
             return back
         if request.POST.get("post") == "yes":
-            deleted = sum(bool(self.model.lazy_connect(pk).delete()) for pk in pks)
-            noun = self.opts.verbose_name if deleted == 1 else self.opts.verbose_name_plural
-            messages.success(
-                request, f"Successfully deleted {grouped(deleted)} {noun}.", fail_silently=True
-            )
+            self.delete(pks)
             return back
-        instances = describe_instances(self.site, self.model_admin, pks)
+        instances = describe_instances(self.site, self.model_admin, pks[:CONFIRM_MAX])
         return self.render(
             "django_limpyd/delete_selected_confirmation.html",
             title="Delete multiple objects",
             **self.model_context(
                 instances=instances,
+                count=len(pks),
+                more=max(len(pks) - CONFIRM_MAX, 0),
+                across=across,
                 action=ACTION_DELETE,
                 selected_param=SELECTED,
+                select_across_param=SELECT_ACROSS,
             ),
         )
+
+    def delete(self, pks: list[str]) -> None:
+        """Delete the instances ``pks`` (each with its index entries), log each deletion,
+        and say what was deleted and which did not exist any more."""
+        request, admin = self.request, self.model_admin
+        labels = {item["pk"]: item["label"] for item in describe_instances(self.site, admin, pks)}
+        deleted, missing = [], []
+        for pk in pks:
+            if pk in labels and self.model.lazy_connect(pk).delete():
+                deleted.append(pk)
+                history.log_deletion(request, admin, pk, labels[pk])
+            else:
+                missing.append(pk)
+
+        def noun(count: int) -> str:
+            return self.opts.verbose_name if count == 1 else self.opts.verbose_name_plural
+
+        if deleted:
+            messages.success(
+                request,
+                f"Successfully deleted {grouped(len(deleted))} {noun(len(deleted))}.",
+                fail_silently=True,
+            )
+        if missing:
+            shown = ", ".join(f"“{pk}”" for pk in missing[:10]) + ("…" if len(missing) > 10 else "")
+            messages.warning(
+                request,
+                (
+                    f"Nothing was deleted: no {self.opts.verbose_name} with pk {shown} exists."
+                    if not deleted
+                    else f"{grouped(len(missing))} selected {noun(len(missing))} did not "
+                    f"exist any more: {shown}."
+                ),
+                fail_silently=True,
+            )

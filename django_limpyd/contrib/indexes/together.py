@@ -14,7 +14,7 @@ the fields changes, atomically). With ``unique=True`` no two instances hold the
 same combination.
 
 Filtering needs every field in the same call (``name='foo', priority=1``; each
-may use ``__eq`` or ``__in``): :func:`django_limpyd.collection.filters.lookups_for`
+may use ``__eq``, ``__exact`` or ``__in``): :func:`django_limpyd.collection.filters.lookups_for`
 asks the index to combine them into one lookup (:meth:`EqualIndexWith.combine_filters`).
 """
 
@@ -234,7 +234,7 @@ class EqualIndexWith(BaseIndex):
         base = field_name
         if field_name == self.field.name and self.prefix:
             base += "__" + self.prefix
-        return {base: "eq", base + "__eq": "eq", base + "__in": "in"}
+        return {base: "eq", base + "__eq": "eq", base + "__exact": "eq", base + "__in": "in"}
 
     def combine_filters(self, filters: Mapping[str, Any]) -> tuple[Lookup, list[str]] | None:
         """One lookup for filters on every field of the index (and the filter names it

@@ -73,7 +73,8 @@ class Command(BaseCommand):
                 try:
                     socket_path = ensure_server(directory, location=location)
                 except (ImproperlyConfigured, EmbeddedServerError) as exc:
-                    raise CommandError(f"{alias}: {exc}") from exc
+                    where = f"{SETTING}[{alias!r}]['LOCATION'] = {location!r}"
+                    raise CommandError(f"{where}: {exc}") from exc
                 self.stdout.write(f"{alias}: running at {socket_path}")
             elif action == "stop":
                 stopped = stop_server(directory)

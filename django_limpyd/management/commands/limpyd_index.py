@@ -4,11 +4,14 @@
 (or of one field), e.g. after adding an index to a field that already holds
 data; it first upgrades the model's pks written by an earlier version (a set,
 now a sorted set: :func:`~django_limpyd.storage.upgrade.upgrade_pks`).
-``check`` runs :func:`~django_limpyd.consistency.consistency_check` and prints
-every difference between the data and the indexes (and every orphan
-key); it fails (non-zero exit) while differences remain. ``check --repair``
-rebuilds the indexes of each field that has differences, then checks again.
-Without a label, every registered model (of ``--database`` if given).
+``check`` prints every difference between the data and the indexes, every
+orphan key, and every dangling pointer (a value of a related field naming a
+target pk that does not exist, see
+:mod:`django_limpyd.contrib.related.integrity`); it fails (non-zero exit) while
+differences remain. ``check --repair`` clears the dangling pointers (through the
+fields' own writes), rebuilds the indexes of each field that has differences,
+then checks again. Without a label, every registered model (of ``--database``
+if given). Both show progress on stderr (instances read) for big models.
 """
 
 from __future__ import annotations
@@ -17,8 +20,14 @@ from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
 
-from django_limpyd.consistency import consistency_check
-from django_limpyd.management.base import LimpydCommand
+from django_limpyd.consistency import index_differences
+from django_limpyd.contrib.related.integrity import (
+    DanglingPointer,
+    clear_dangling,
+    find_dangling,
+    related_fields,
+)
+from django_limpyd.management.base import LimpydCommand, Progress
 from django_limpyd.storage.upgrade import upgrade_pks
 
 #: a model and the fields to work on (``None``: every indexed field)
@@ -112,7 +121,8 @@ class Command(LimpydCommand):
                 "orphan keys are not index entries: delete them by hand (limpyd_scan --model "
                 "lists a model's keys)"
                 if repair
-                else "run again with --repair to rebuild the indexes with differences"
+                else "run again with --repair to rebuild the indexes with differences and "
+                "clear the dangling pointers"
             )
             verb = "remains" if remaining == 1 else "remain"
             raise CommandError(f"{plural(remaining, 'difference')} {verb}. Hint: {hint}.")
@@ -150,6 +160,11 @@ class Command(LimpydCommand):
 
     # -- actions --------------------------------------------------------------------
 
+    def progress(self, model: type, label: str, passes: int) -> Progress:
+        """A progress line on stderr counting the instances read in ``passes`` passes."""
+        total = model._meta.database.connection.zcard(model._meta.keys.pks) * passes
+        return Progress(self, label, "instances read", total)
+
     def rebuild_model(self, model: type, fields: list[Any] | None, chunk_size: int) -> None:
         """Clear and rebuild the indexes of ``fields`` (default: every indexed field)."""
         label = model._meta.label
@@ -160,9 +175,11 @@ class Command(LimpydCommand):
         if not fields and self.verbosity >= 2:
             self.stdout.write(f"{label}: no indexed field.")
         for field in fields:
+            progress = self.progress(model, f"{label}.{field.name}", len(field.indexes))
             instances = 0
             for index in field.indexes:
-                instances = index.rebuild(chunk_size)
+                instances = index.rebuild(chunk_size, progress.advance)
+            progress.finish()
             if self.verbosity >= 1:
                 self.stdout.write(
                     f"{label}.{field.name}: {plural(len(field.indexes), 'index')} rebuilt "
@@ -174,37 +191,51 @@ class Command(LimpydCommand):
     ) -> int:
         """Check (and repair) ``model``; the number of differences that remain."""
         label = model._meta.label
-        problems = self.find_problems(model, fields, chunk_size)
-        if not problems:
-            if self.verbosity >= 1:
-                self.stdout.write(f"{label}: OK")
-            return 0
-        count = sum(len(found) for found in problems.values())
-        self.stdout.write(f"{label}: {plural(count, 'difference')}")
-        for found in problems.values():
-            for problem in found:
-                self.stdout.write(f"  {problem}")
-        if not repair:
+        problems, dangling = self.find_problems(model, fields, chunk_size)
+        count = self.report(label, problems, dangling, "")
+        if not count or not repair:
             return count
+        cleared = sum(1 for pointer in dangling if clear_dangling(pointer))
+        if cleared and self.verbosity >= 1:
+            self.stdout.write(f"{label}: {plural(cleared, 'dangling pointer')} cleared.")
         broken = [model._meta.get_field(name) for name in problems if name is not None]
         self.rebuild_model(model, broken, chunk_size)
-        problems = self.find_problems(model, fields, chunk_size)
-        count = sum(len(found) for found in problems.values())
-        if not count:
-            self.stdout.write(f"{label}: OK after repair")
+        problems, dangling = self.find_problems(model, fields, chunk_size)
+        return self.report(label, problems, dangling, " after repair")
+
+    def report(
+        self,
+        label: str,
+        problems: dict[str | None, list[str]],
+        dangling: list[DanglingPointer],
+        when: str,
+    ) -> int:
+        """Write the differences found (``OK`` if none); their number."""
+        found = [problem for group in problems.values() for problem in group]
+        found += [pointer.message for pointer in dangling]
+        if not found:
+            if self.verbosity >= 1 or when:
+                self.stdout.write(f"{label}: OK{when}")
             return 0
-        self.stdout.write(f"{label}: {plural(count, 'difference')} after repair")
-        for found in problems.values():
-            for problem in found:
-                self.stdout.write(f"  {problem}")
-        return count
+        self.stdout.write(f"{label}: {plural(len(found), 'difference')}{when}")
+        for problem in found:
+            self.stdout.write(f"  {problem}")
+        return len(found)
 
     def find_problems(
         self, model: type, fields: list[Any] | None, chunk_size: int
-    ) -> dict[str | None, list[str]]:
-        """The differences of ``model`` by field (only those of ``fields`` if given)."""
-        grouped = group_problems(model, consistency_check(model, chunk_size))
+    ) -> tuple[dict[str | None, list[str]], list[DanglingPointer]]:
+        """The index differences of ``model`` by field, and its dangling pointers (only
+        those of ``fields`` if given)."""
+        passes = sum(len(field.indexes) for field in model._meta.data_fields)
+        progress = self.progress(
+            model, f"{model._meta.label} check", passes + len(related_fields(model))
+        )
+        grouped = group_problems(model, index_differences(model, chunk_size, progress.advance))
+        dangling = find_dangling(model, chunk_size, progress.advance)
+        progress.finish()
         if fields is not None:
             names = {field.name for field in fields}
             grouped = {name: found for name, found in grouped.items() if name in names}
-        return grouped
+            dangling = [pointer for pointer in dangling if pointer.field.name in names]
+        return grouped, dangling

@@ -2,35 +2,54 @@
 
 Creates the instances written by ``limpyd_dump`` (Django's ``dumpdata`` shape),
 with their pks, through the models' writes: index entries and uniqueness checks
-are done by the writes themselves, one pipeline per chunk. Every object is
-checked (model, pk, fields, no pk that exists) before the first write. A file
-is read whole (``json.load``), not streamed.
+are done by the writes themselves, one pipeline per chunk. Files are streamed
+(:mod:`django_limpyd.management.jsonstream`): read twice, one object at a time,
+first to check every object (model, pk, fields, no pk that exists or is given
+twice) before the first write, then to write them. Standard input (``-``) is
+copied to a temporary file to be read twice.
 """
 
 from __future__ import annotations
 
-import json
-from typing import Any
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import ExitStack
+from typing import IO, Any
 
 from django.core.management.base import CommandError, CommandParser
 
 from django_limpyd.management.base import LimpydCommand
-from django_limpyd.management.dumpload import LoadError, load_objects, parse_objects
+from django_limpyd.management.dumpload import (
+    LoadError,
+    check_objects,
+    parse_object,
+    raise_counters,
+    write_objects,
+)
+from django_limpyd.management.jsonstream import JSONStreamError, NotAnArray, iter_array
 
 
-def read_fixture(path: str) -> Any:
-    """The JSON of ``path`` (``"-"``: stdin), or ``CommandError``."""
-    import sys
-
+def open_fixture(path: str) -> IO[str]:
+    """``path`` opened for reading (``CommandError`` if it cannot be)."""
     try:
-        if path == "-":
-            return json.load(sys.stdin)
-        with open(path, encoding="utf-8") as stream:
-            return json.load(stream)
+        return open(path, encoding="utf-8")
     except OSError as exc:
         raise CommandError(f"Cannot read {path!r}: {exc}") from exc
-    except ValueError as exc:
-        raise CommandError(f"{path!r} is not valid JSON: {exc}") from exc
+
+
+def read_objects(path: str, stream: IO[str]) -> Iterator[tuple[type, str, dict[str, Any]]]:
+    """The parsed objects of the JSON array in ``stream`` (read from its start), one at
+    a time; ``CommandError`` naming ``path`` and the object or character at fault."""
+    stream.seek(0)
+    try:
+        for position, item in enumerate(iter_array(stream)):
+            yield parse_object(position, item)
+    except (JSONStreamError, UnicodeDecodeError) as exc:
+        raise CommandError(f"{path!r} is not valid JSON: {exc}. Nothing was loaded.") from exc
+    except (NotAnArray, LoadError) as exc:
+        raise CommandError(f"{path}: {exc}. Nothing was loaded.") from exc
 
 
 class Command(LimpydCommand):
@@ -57,23 +76,32 @@ class Command(LimpydCommand):
         chunk_size = self.check_positive(
             "chunk-size", self.chunk_size if chunk_size is None else chunk_size
         )
-        parsed = []
-        for path in files:
+        with ExitStack() as stack:
+            streams = []
+            for path in files:
+                if path == "-":
+                    spool = stack.enter_context(tempfile.TemporaryFile("w+", encoding="utf-8"))
+                    shutil.copyfileobj(sys.stdin, spool)
+                    streams.append((path, spool))
+                else:
+                    streams.append((path, stack.enter_context(open_fixture(path))))
+
+            def objects() -> Iterator[tuple[type, str, dict[str, Any]]]:
+                for path, stream in streams:
+                    yield from read_objects(path, stream)
+
+            def check_model(model: type) -> None:
+                self.model_database(model, database)
+
+            def progress(model: type, done: int) -> None:
+                if self.verbosity >= 2:
+                    self.stderr.write(f"{model._meta.label}: {done} instances loaded")
+
             try:
-                parsed += parse_objects(read_fixture(path))
+                raise_counters(check_objects(objects(), chunk_size, check_model))
+                created = write_objects(objects(), chunk_size, progress)
             except LoadError as exc:
-                raise CommandError(f"{path}: {exc}. Nothing was loaded.") from exc
-        for model in dict.fromkeys(model for model, _pk, _values in parsed):
-            self.model_database(model, database)
-
-        def progress(model: type, done: int) -> None:
-            if self.verbosity >= 2:
-                self.stderr.write(f"{model._meta.label}: {done} instances loaded")
-
-        try:
-            created = load_objects(parsed, chunk_size, progress)
-        except LoadError as exc:
-            raise CommandError(f"{exc}.") from exc
+                raise CommandError(f"{exc}.") from exc
         if self.verbosity >= 1:
             for model, count in created.items():
                 word = "instance" if count == 1 else "instances"

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import CommandError, CommandParser
 
+from django_limpyd.embedded import EmbeddedServerError
 from django_limpyd.management.base import LimpydCommand, format_bytes, model_alias
 
 #: keys read with MEMORY USAGE per model
@@ -43,22 +45,31 @@ class Command(LimpydCommand):
         headers = ["app", "model", "database", "namespace", "instances", "keys"]
         if memory:
             headers.append("memory")
+        self.failures: dict[str, list[str]] = {}
         rows = [self._row(model, memory) for model in self.models_on(database)]
         if not rows:
             where = f" on the {database!r} database" if database else ""
             self.stdout.write(f"No Redis models{where}.")
             return
         self.write_table(headers, rows, numeric={4, 5, 6})
+        if self.failures:  # "?" in the table: say why, once per error, and exit non-zero
+            raise CommandError(
+                "\n".join(
+                    f"{', '.join(labels)}: {error}" for error, labels in self.failures.items()
+                )
+            )
 
     def _row(self, model: type, memory: bool) -> list[Any]:
         meta = model._meta
         row: list[Any] = [meta.app_label, meta.name, model_alias(model), meta.namespace]
         try:
             database = self.model_database(model)
-        except CommandError as exc:
-            self.stderr.write(str(exc))
+            connection = database.connection
+            connection.ping()
+        except (CommandError, ImproperlyConfigured, EmbeddedServerError) as exc:
+            error = str(exc.__cause__ or exc) if isinstance(exc, CommandError) else str(exc)
+            self.failures.setdefault(error, []).append(meta.label)
             return row + ["?", "?"] + (["?"] if memory else [])
-        connection = database.connection
         keys, sample = self.count_keys(
             database, meta.keys.scan_pattern, meta.label, MEMORY_SAMPLE if memory else 0
         )

@@ -7,11 +7,17 @@
 -- args[1]  plan (JSON):
 --   filters [operations, see django_limpyd.indexes.lookups], and-ed; also
 --           {op = "key", key = k}: the members of an existing set, sorted set or list;
---           {op = "not", ops = {operation}}: the pks the operation does not hold
+--           {op = "not", ops = {operation}}: the pks the operation does not hold;
+--           {op = "all", ops = {operations}}: the pks every operation holds (no ops:
+--           every pk); {op = "odd", ops = {operations}}: the pks an odd number of
+--           operations hold (XOR); {op = "any", ops = {...}} (see lookups) may hold them too
 --   source  nil | key of a stored collection (a list of pks, in order)
 --   sort    nil | {by = SORT BY pattern or nil (by pk), alpha = bool, desc = bool,
 --           get = {prefix, hash field or nil}: the value sorted by, per pk,
 --           walk = nil | {key, kind = "text" | "num"}: the field's range index in its order}
+--           | {keys = {{name, get = nil (the pk) | {prefix, hash field or nil},
+--           alpha, desc}, ...}, walk = nil | the first value's range index}: by several
+--           values, sorted in the function (candidates, or walk_several for a page)
 --   score   nil | {key = sorted set, desc = bool}: order by the pks' scores in it
 --   limit   nil | {offset, count (-1: all)}
 --   count   bool: return how many instead
@@ -19,6 +25,7 @@
 --           source, check and score applied, limit not) with the (sliced) result
 --   check   bool: drop pks no longer in keys[1]
 --   auto    bool: an AutoPK model (pks in number order; else in byte order)
+--   cluster bool: on a Redis Cluster (no SORT BY/GET patterns there)
 --   values  nil | [{kind = "pk" | "string" | "hfield" | "score" | "set" | "list" | "zset" |
 --           "hash", key = prefix, name = n}]: return those values for each pk instead of the
 --           pk (a flat array; a multi-value field's value as an array: its members, its
@@ -31,15 +38,17 @@
 --   "pk order"     no filter, unsorted (or sorted by pk in the pks' order): ZRANGE of the
 --                  pks by rank
 --   "sort key"     no filter, or one set filter: SORT_RO of that key, BY the sorted field
---                  (unsorted: by pk), LIMIT the page (Redis 6.2: read and sorted in the
---                  script)
+--                  (unsorted: by pk), LIMIT the page (Redis 6.2, and a Redis Cluster,
+--                  which refuses BY and GET patterns: read and sorted in the script)
 --   "stored list"  a stored collection read in its order, LRANGE of the page
 --   "index walk"   sorted by a field with a matching range index: that sorted set read
---                  in order (see walk_index)
+--                  in order (see walk_index); a page sorted by several values, the
+--                  first one's index read up to the page and its ties (walk_several)
 --   "candidates"   the smallest filter's pks (counted first, read once), the others
 --                  tested on them (SMISMEMBER/ZMSCORE, or read whole when they cannot be
---                  tested by pk), then sorted (values read per candidate) and sliced in
---                  the function, without temporary keys
+--                  tested by pk; negations only tested), then sorted (values read per
+--                  candidate, one or several) and sliced in the function, without
+--                  temporary keys
 --
 -- Errors: LIMPYD_SORT {error}, LIMPYD_NOSTORED {key} (a stored collection expired),
 -- LIMPYD_KEYTYPE {key, type} (intersect() with a key that is not a set, sorted set or list).
@@ -164,6 +173,12 @@ end
 local function size(op)
     -- a negation is never read (its pks are all the others): tested only
     if op.op == 'not' then return math.huge end
+    if op.op == 'all' then
+        -- its smallest part (none: every pk, never read)
+        local smallest = math.huge
+        for _, child in ipairs(op.ops) do smallest = math.min(smallest, size(child)) end
+        return smallest
+    end
     if op.op == 'set' then return redis.call('SCARD', op.key) end
     if op.op == 'pks' then return #op.values end
     if op.op == 'text' then
@@ -177,7 +192,7 @@ local function size(op)
         if op.type == 'list' then return redis.call('LLEN', op.key) end
         return 0
     end
-    if op.op == 'any' then
+    if op.op == 'any' or op.op == 'odd' then
         local total = 0
         for _, child in ipairs(op.ops) do total = total + size(child) end
         return total
@@ -185,10 +200,24 @@ local function size(op)
     error('unknown collection operation ' .. tostring(op.op))
 end
 
--- the pks of an operation, each once
-local function members(op)
+local contains
+
+-- the pks of an operation, each once (not of a negation: it is only tested)
+local function members(op, steps)
     local pks
-    if op.op == 'set' then
+    if op.op == 'all' then
+        -- the pks of its smallest part, tested against the others
+        local smallest, smallest_size = nil, math.huge
+        for i, child in ipairs(op.ops) do
+            local count = size(child)
+            if count < smallest_size then smallest, smallest_size = i, count end
+        end
+        pks = members(op.ops[smallest], steps)
+        for i, child in ipairs(op.ops) do
+            if i ~= smallest and #pks > 0 then pks = keep(pks, contains(child, pks, steps)) end
+        end
+        return pks
+    elseif op.op == 'set' then
         pks = redis.call('SMEMBERS', op.key)
     elseif op.op == 'pks' then
         -- pks given by value: those of existing instances
@@ -205,19 +234,21 @@ local function members(op)
         elseif op.type == 'zset' then pks = redis.call('ZRANGE', op.key, 0, -1)
         elseif op.type == 'list' then return distinct(redis.call('LRANGE', op.key, 0, -1))
         else pks = {} end
-    elseif op.op == 'any' then
+    elseif op.op == 'any' or op.op == 'odd' then
         local all = {}
         for _, child in ipairs(op.ops) do
-            for _, pk in ipairs(members(child)) do all[#all + 1] = pk end
+            for _, pk in ipairs(members(child, steps)) do all[#all + 1] = pk end
         end
-        return distinct(all)
+        all = distinct(all)
+        if op.op == 'odd' and #all > 0 then all = keep(all, contains(op, all, steps)) end
+        return all
     end
     return pks
 end
 
 -- whether each pk is in the operation's pks: {true/false, ...} aligned with pks; by pk
 -- (SMISMEMBER, ZMSCORE) where the index allows it, else by reading its pks
-local function contains(op, pks, steps)
+function contains(op, pks, steps)
     if op.op == 'set' or (op.op == 'key' and op.type == 'set') then
         steps[#steps + 1] = 'SMISMEMBER ' .. op.key
         return in_set(op.key, pks)
@@ -243,6 +274,28 @@ local function contains(op, pks, steps)
         for i = 1, #pks do inside[i] = not inside[i] end
         return inside
     end
+    if op.op == 'all' then
+        -- each part tested on the pks the previous parts kept
+        local found, left, at = {}, {}, {}
+        for i = 1, #pks do
+            found[i] = true
+            left[i], at[i] = pks[i], i
+        end
+        for _, child in ipairs(op.ops) do
+            if #left == 0 then break end
+            local inside = contains(child, left, steps)
+            local next_left, next_at = {}, {}
+            for j = 1, #left do
+                if inside[j] then
+                    next_left[#next_left + 1], next_at[#next_at + 1] = left[j], at[j]
+                else
+                    found[at[j]] = false
+                end
+            end
+            left, at = next_left, next_at
+        end
+        return found
+    end
     if op.op == 'any' then
         local found = {}
         for i = 1, #pks do found[i] = false end
@@ -252,12 +305,21 @@ local function contains(op, pks, steps)
         end
         return found
     end
+    if op.op == 'odd' then
+        local found = {}
+        for i = 1, #pks do found[i] = false end
+        for _, child in ipairs(op.ops) do
+            local inside = contains(child, pks, steps)
+            for i = 1, #pks do found[i] = found[i] ~= inside[i] end
+        end
+        return found
+    end
     -- read whole (once per call): pks given by value, text ranges, lists...
     local lookup = op.lookup
     if not lookup then
         if op.op ~= 'pks' then steps[#steps + 1] = 'read ' .. op.op .. ' ' .. tostring(op.key) end
         lookup = {}
-        for _, pk in ipairs(members(op)) do lookup[pk] = true end
+        for _, pk in ipairs(members(op, steps)) do lookup[pk] = true end
         op.lookup = lookup
     end
     local found = {}
@@ -281,30 +343,67 @@ local function slice(pks, plan)
     return page
 end
 
--- sorting candidates in the function, as SORT would (BY a field, ALPHA, DESC), equal
--- values in pk order
-local function sort_candidates(pks, sort)
-    local keys = {}
-    if sort.get then
-        local prefix, name = sort.get[1], sort.get[2]
-        for i, pk in ipairs(pks) do
-            local value
-            if name then value = redis.call('HGET', prefix .. pk, name)
-            else value = redis.call('GET', prefix .. pk) end
-            keys[pk] = value or false
+-- the value of each pk sorted by (`get`: {prefix, hash field or nil}; nil: the pk), as
+-- numbers unless alpha (a missing value: 0, or false before every text); nil and an
+-- error reply when a value is not a number
+local function sort_values(pks, get, alpha, name)
+    local values = {}
+    for _, pk in ipairs(pks) do
+        local value = pk
+        if get then
+            if get[2] then value = redis.call('HGET', get[1] .. pk, get[2])
+            else value = redis.call('GET', get[1] .. pk) end
         end
-    else
-        for _, pk in ipairs(pks) do keys[pk] = pk end
-    end
-    if not sort.alpha then
-        for pk, value in pairs(keys) do
+        value = value or false
+        if not alpha then
             local number = value == false and 0 or tonumber(value)
             if number == nil or number ~= number then
-                return fail('SORT', {error = "One or more scores can't be converted into double"})
+                return nil, fail('SORT', {error = "One or more scores can't be converted into double",
+                    field = name})
             end
-            keys[pk] = number
+            value = number
         end
+        values[pk] = value
     end
+    return values
+end
+
+-- whether value a comes before value b (false: a missing text, first)
+local function before(a, b)
+    if a == false then return b ~= false end
+    if b == false then return false end
+    return a < b
+end
+
+-- sorting candidates in the function, as SORT would (BY a field, ALPHA, DESC), equal
+-- values in pk order; or by several values (sort.keys), equal ones in the model's pk
+-- order
+local function sort_candidates(pks, sort, auto)
+    if sort.keys then
+        local columns = {}
+        for i, key in ipairs(sort.keys) do
+            local values, failure = sort_values(pks, key.get, key.alpha, key.name)
+            if failure then return failure end
+            columns[i] = values
+        end
+        local keys, count = sort.keys, #sort.keys
+        local number = {}
+        if auto then for _, pk in ipairs(pks) do number[pk] = tonumber(pk) end end
+        table.sort(pks, function(a, b)
+            for i = 1, count do
+                local va, vb = columns[i][a], columns[i][b]
+                if va ~= vb then
+                    if keys[i].desc then return before(vb, va) end
+                    return before(va, vb)
+                end
+            end
+            if auto then return number[a] < number[b] end
+            return a < b
+        end)
+        return nil
+    end
+    local keys, failure = sort_values(pks, sort.get, sort.alpha, nil)
+    if failure then return failure end
     -- as SORT: equal numbers in the order of their pks (reversed by DESC), equal texts
     -- in the order of their pks (not reversed)
     local desc, alpha = sort.desc, sort.alpha
@@ -314,16 +413,8 @@ local function sort_candidates(pks, sort)
             if desc and not alpha then return b < a end
             return a < b
         end
-        local before
-        if ka == false then
-            before = true
-        elseif kb == false then
-            before = false
-        else
-            before = ka < kb
-        end
-        if desc then return not before end
-        return before
+        if desc then return before(kb, ka) end
+        return before(ka, kb)
     end)
     return nil
 end
@@ -380,7 +471,8 @@ end
 
 -- SORT_RO of an existing key (the pks, or one set filter): the page straight from Redis
 local function sort_key(key, plan)
-    if not SORT_COMMAND then
+    -- a Redis Cluster refuses SORT's BY and GET patterns: sorted in the script there
+    if not SORT_COMMAND or (plan.cluster and plan.sort and plan.sort.by) then
         local pks
         if redis.call('TYPE', key).ok == 'zset' then pks = redis.call('ZRANGE', key, 0, -1)
         else pks = redis.call('SMEMBERS', key) end
@@ -408,7 +500,7 @@ local function sort_key(key, plan)
     end
     if plan.sort and plan.sort.alpha then args[#args + 1] = 'ALPHA' end
     if plan.sort and plan.sort.desc then args[#args + 1] = 'DESC' end
-    if plan.values and not (plan.check and key ~= plan.pks) then
+    if plan.values and not plan.cluster and not (plan.check and key ~= plan.pks) then
         -- the values of each pk read by SORT itself (GET patterns), when it can read them
         local gets = {}
         for _, wanted in ipairs(plan.values) do
@@ -495,6 +587,100 @@ local function walk_index(keys, plan, filters, steps, walk)
     return slice(matched, plan)
 end
 
+-- 'sort N candidates [by -a, b]': the step of a sort in the function
+local function sort_step(count, sort)
+    local step = 'sort ' .. count .. ' candidates'
+    if sort.keys then
+        local names = {}
+        for i, key in ipairs(sort.keys) do names[i] = (key.desc and '-' or '') .. key.name end
+        step = step .. ' by ' .. table.concat(names, ', ')
+    end
+    return step
+end
+
+-- a page sorted by several values (sort.keys) whose first has a range index (walk, as
+-- for walk_index): that index read in order, in chunks (pks tested against the
+-- filters), until the page is full and every pk holding the first value of its last
+-- one is read; those pks sorted by every value in the function, then sliced. nil when
+-- another strategy costs less (as walk_index: with filters, when the page / selectivity
+-- estimate is below the smallest filter), for counts, for unsliced pages, and for the
+-- total of filtered pages.
+local function walk_several(keys, plan, filters, steps, walk)
+    if walk.kind == 'text' and not BYTEWISE then return nil end
+    local first, last = page_bounds(plan)
+    if plan.count or last == math.huge or (plan.total and #filters > 0) then return nil end
+    local all = redis.call('ZCARD', keys[1])
+    if redis.call('ZCARD', walk.key) ~= all then return nil end
+    if last < first then
+        plan.cost = 1
+        if plan.total then plan.walk_total = all end
+        return {}
+    end
+    local chunk = math.max(last, 64)
+    if #filters > 0 then
+        local smallest = nil
+        for _, op in ipairs(filters) do
+            local count = size(op)
+            if smallest == nil or count < smallest then smallest = count end
+        end
+        if smallest == 0 then return nil end
+        local estimate = last * all / smallest
+        if estimate >= smallest then return nil end
+        chunk = math.max(chunk, math.ceil(estimate * 1.25))
+    end
+    chunk = math.min(chunk, 8192)
+    local desc = plan.sort.keys[1].desc
+    -- {pks}, {first values} of members start..stop of the index, in the sort's order
+    local function read(start, stop)
+        local pks, values = {}, {}
+        if walk.kind == 'num' then
+            local flat = redis.call(desc and 'ZREVRANGE' or 'ZRANGE', walk.key, start, stop, 'WITHSCORES')
+            for i = 1, #flat, 2 do
+                pks[#pks + 1], values[#values + 1] = flat[i], flat[i + 1]
+            end
+        else
+            local members = redis.call(desc and 'ZREVRANGE' or 'ZRANGE', walk.key, start, stop)
+            for i, member in ipairs(members) do
+                local cut = string.find(member, '\0', 1, true)
+                pks[i], values[i] = string.sub(member, cut + 1), string.sub(member, 1, cut - 1)
+            end
+        end
+        return pks, values
+    end
+    local matched, boundary, start = {}, nil, 0
+    plan.cost = 0
+    while true do
+        local pks, values = read(start, start + chunk - 1)
+        plan.cost = plan.cost + #pks
+        local inside = {}
+        for i = 1, #pks do inside[i] = true end
+        for _, op in ipairs(filters) do
+            local found = contains(op, pks, {})
+            for i = 1, #pks do inside[i] = inside[i] and found[i] end
+        end
+        local done = false
+        for i = 1, #pks do
+            if inside[i] then
+                if boundary ~= nil and values[i] ~= boundary then done = true break end
+                matched[#matched + 1] = pks[i]
+                if #matched == last then boundary = values[i] end
+            end
+        end
+        if done or start + chunk >= all then break end
+        start = start + chunk
+        chunk = math.min(chunk * 2, 16384)
+    end
+    steps[#steps + 1] = (desc and 'ZREVRANGE ' or 'ZRANGE ') .. walk.key
+        .. ' in chunks (' .. plan.cost .. ' of ' .. all .. ' members)'
+    for _, op in ipairs(filters) do steps[#steps + 1] = 'test ' .. op.op .. ' ' .. tostring(op.key) end
+    steps[#steps + 1] = sort_step(#matched, plan.sort)
+    plan.cost = plan.cost + #matched * #plan.sort.keys
+    local failure = sort_candidates(matched, plan.sort, plan.auto)
+    if failure then return nil, failure end
+    if plan.total then plan.walk_total = all end
+    return slice(matched, plan)
+end
+
 -- the collection's pks (and its total when asked), or an error reply
 local function collect(keys, plan)
     local steps = {}
@@ -561,7 +747,7 @@ local function collect(keys, plan)
     end
 
     -- sorted by pk in the order of the pks' sorted set
-    local by_pk = plan.sort and not plan.sort.by
+    local by_pk = plan.sort and not plan.sort.by and not plan.sort.keys
         and ((plan.auto and not plan.sort.alpha) or (not plan.auto and plan.sort.alpha and BYTEWISE))
 
     -- an index walk: the sorted field's range index (or the pks, in pk order) read in
@@ -572,7 +758,13 @@ local function collect(keys, plan)
             walk = {key = keys[1], kind = 'pk'}
         end
         if walk then
-            local walked = walk_index(keys, plan, filters, steps, walk)
+            local walked, failure
+            if plan.sort and plan.sort.keys then
+                walked, failure = walk_several(keys, plan, filters, steps, walk)
+                if failure then return nil, nil, nil, nil, failure end
+            else
+                walked = walk_index(keys, plan, filters, steps, walk)
+            end
             if walked then return 'index walk', steps, walked, plan.walk_total end
         end
     end
@@ -598,7 +790,8 @@ local function collect(keys, plan)
     -- itself is counted, sorted and sliced by Redis
     local one_set = #filters == 1 and filters[1].op == 'set'
         and not (plan.check and plan.total and not HAS_INTERCARD)
-    if not plan.source and not plan.score and (#filters == 0 or one_set) then
+    local several = plan.sort and plan.sort.keys  -- SORT takes one BY: sorted here
+    if not plan.source and not plan.score and not several and (#filters == 0 or one_set) then
         local key = #filters == 0 and keys[1] or filters[1].key
         local total = false
         if plan.count or plan.total then
@@ -644,8 +837,8 @@ local function collect(keys, plan)
             end
         end
         local driver = filters[smallest]
-        if driver.op == 'not' then
-            -- only negations: every pk is a candidate
+        if smallest_size == math.huge then
+            -- only negations (or conditions made of them): every pk is a candidate
             steps[#steps + 1] = 'ZRANGE ' .. keys[1]
             candidates = redis.call('ZRANGE', keys[1], 0, -1)
             others = filters
@@ -654,7 +847,7 @@ local function collect(keys, plan)
         if smallest then
             steps[#steps + 1] = 'read ' .. driver.op .. ' ' .. tostring(driver.key)
                 .. ' (' .. smallest_size .. ' of ' .. #filters .. ' filters, smallest)'
-            candidates = members(driver)
+            candidates = members(driver, steps)
             for i, op in ipairs(filters) do
                 if i ~= smallest then others[#others + 1] = op end
             end
@@ -677,9 +870,9 @@ local function collect(keys, plan)
     elseif not plan.sort then
         pk_order(candidates, plan.auto)
     elseif plan.sort then
-        steps[#steps + 1] = 'sort ' .. #candidates .. ' candidates'
-        plan.cost = plan.cost + #candidates
-        local failure = sort_candidates(candidates, plan.sort)
+        steps[#steps + 1] = sort_step(#candidates, plan.sort)
+        plan.cost = plan.cost + #candidates * (plan.sort.keys and #plan.sort.keys or 1)
+        local failure = sort_candidates(candidates, plan.sort, plan.auto)
         if failure then return nil, nil, nil, nil, failure end
     end
     return 'candidates', steps, slice(candidates, plan), #candidates

@@ -58,6 +58,13 @@ def test_list_filters_on_status(client, posts):
     assert listed(client.get("/?status=draft")) == []  # excluded, whatever the filter
 
 
+def test_list_filters_with_q_objects(client, posts):
+    Post(title="Also 2020", status="published", year="2020")
+    # year >= 2020 or archived, drafts excluded, by year then title (one round trip each)
+    assert listed(client.get("/?since=2020")) == ["Newest", "Also 2020"]
+    assert listed(client.get("/?since=2020&page=2")) == ["Redis &amp; Django", "Sets"]
+
+
 def test_detail_renders_fields_and_tags_and_404s(client, posts):
     pk = posts["Redis & Django"].pk.get()
     response = client.get(f"/{pk}/")

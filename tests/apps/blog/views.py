@@ -1,6 +1,7 @@
 """The blog's views, written only with ``Post.objects``, Django's shortcuts and Paginator."""
 
 from django.core.paginator import Paginator
+from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 
 from tests.apps.blog.forms import PostForm
@@ -13,7 +14,9 @@ def post_list(request):
     posts = Post.objects.exclude(status="draft")
     if request.GET.get("status"):
         posts = posts.filter(status=request.GET["status"])
-    posts = posts.order_by("-year")
+    if request.GET.get("since"):  # the posts since that year, and the archived ones
+        posts = posts.filter(Q(year__gte=request.GET["since"]) | Q(status="archived"))
+    posts = posts.order_by("-year", "title")
     page = Paginator(posts, PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "blog/post_list.html", {"page": page})
 

@@ -1,0 +1,269 @@
+"""The redis-py client of a database on a Redis Cluster, and the one module that
+depends on redis-py's cluster internals (as :mod:`django_limpyd.client` does for
+the plain client).
+
+:class:`LimpydRedisCluster` is a ``redis.RedisCluster`` with the guarantees of
+:class:`~django_limpyd.client.LimpydRedis`:
+
+* **decoded responses**;
+* **no blind retries of writes**: the cluster-level retry policy sends nothing
+  again after a connection error (MOVED and ASK redirections, which mean "not run
+  here", are still followed); read-only commands are sent again up to
+  ``read_retries`` times, after the client refreshed its view of the cluster;
+* **observers** see every command, and a pipeline as one round trip per node;
+* **one round trip for our calls**: the slot of ``FCALL``/``FCALL_RO`` (and of a few
+  other commands whose keys redis-py asks the server for with ``COMMAND GETKEYS``)
+  is computed from the arguments.
+
+:class:`LimpydClusterPipeline` is redis-py's ``ClusterPipeline`` with the named
+methods :class:`django_limpyd.pipelines.Pipeline` reads the queue through. Without
+a transaction, queued commands are grouped by node: one round trip per node. A
+transaction (``MULTI``/``EXEC``, ``WATCH``) runs on one node and must stay within one
+slot; a command of another slot is refused when it is queued, naming both hash tags
+(:class:`CrossSlotBatchError`).
+
+redis-py internals used here, and only here: ``ClusterPipeline._execution_strategy``
+(its ``command_queue`` of ``PipelineCommand`` objects with ``args``, and for a
+transaction its ``_watching``, ``_explicit_transaction`` and ``_pipeline_slots``),
+and ``RedisCluster.determine_slot``, overridden. Cluster support needs a redis-py
+whose cluster pipelines run transactions (``redis.cluster.TransactionStrategy``,
+redis-py >= 6.2): :func:`check_support`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import redis
+from redis.cluster import ClusterNode, ClusterPipeline, RedisCluster
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisClusterException
+
+from django_limpyd.client import READ_ONLY_COMMANDS, Observer, _notify, no_retry
+from django_limpyd.storage.compiler import key_hash_tag as hash_tag
+
+__all__ = [
+    "CrossSlotBatchError",
+    "LimpydClusterPipeline",
+    "LimpydRedisCluster",
+    "check_support",
+    "is_cluster",
+]
+
+#: commands whose keys follow a key count: (position of the count, position of the first key)
+_NUMKEYS_COMMANDS = {
+    "FCALL": (2, 3),
+    "FCALL_RO": (2, 3),
+    "EVAL": (2, 3),
+    "EVALSHA": (2, 3),
+    "EVAL_RO": (2, 3),
+    "EVALSHA_RO": (2, 3),
+    "SINTERCARD": (1, 2),
+    "ZINTERCARD": (1, 2),
+}
+
+#: commands whose (first) key is their first argument, though redis-py asks the server
+_FIRST_KEY_COMMANDS = frozenset({"SORT", "SORT_RO"})
+
+
+def check_support() -> None:
+    """Raise ``ImproperlyConfigured`` if the installed redis-py cannot run our cluster
+    client (its cluster pipelines must support transactions)."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    if not hasattr(redis.cluster, "TransactionStrategy"):
+        raise ImproperlyConfigured(
+            f"Redis Cluster databases need redis-py >= 6.2 (installed: {redis.__version__}), "
+            "whose cluster pipelines run MULTI/EXEC transactions."
+        )
+
+
+def is_cluster(client: Any) -> bool:
+    """True if ``client`` (a client or pipeline) talks to a Redis Cluster."""
+    return isinstance(client, RedisCluster)
+
+
+class CrossSlotBatchError(RedisClusterException):
+    """A transaction on a Redis Cluster was given keys of two slots."""
+
+
+class _SlotsFromArguments:
+    """``determine_slot`` without a ``COMMAND GETKEYS`` round trip for our commands."""
+
+    def determine_slot(self, *args: Any) -> int | None:
+        name = str(args[0]).upper()
+        positions = _NUMKEYS_COMMANDS.get(name)
+        if positions is not None and len(args) > positions[0]:
+            count_at, first = positions
+            keys = args[first : first + int(args[count_at])]
+            if keys:
+                slots = {self.keyslot(key) for key in keys}  # type: ignore[attr-defined]
+                if len(slots) != 1:
+                    raise RedisClusterException(f"{name} - all keys must map to the same key slot")
+                return slots.pop()
+        elif name in _FIRST_KEY_COMMANDS and len(args) > 1:
+            return self.keyslot(args[1])  # type: ignore[attr-defined]
+        return super().determine_slot(*args)  # type: ignore[misc]
+
+
+class LimpydClusterPipeline(_SlotsFromArguments, ClusterPipeline):
+    """A cluster pipeline reported to the client's observers, read through named
+    methods (as :class:`~django_limpyd.client.LimpydPipeline`)."""
+
+    _limpyd_observers: list[Observer]
+
+    def __init__(self, *args: Any, transaction: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, transaction=transaction, **kwargs)
+        #: True for a MULTI/EXEC pipeline
+        self.transaction = bool(transaction)
+        self._limpyd_observers = []
+
+    # -- the queue and the watch -----------------------------------------------------
+
+    def _queue(self) -> list[Any]:
+        return self._execution_strategy.command_queue
+
+    def queued_count(self) -> int:
+        """The number of commands queued for :meth:`execute`."""
+        return len(self._queue())
+
+    def queued_commands(self) -> list[tuple[Any, ...]]:
+        """The arguments of each queued command, in order (a copy)."""
+        return [tuple(command.args) for command in self._queue()]
+
+    def replace_queued(self, position: int, args: Sequence[Any]) -> None:
+        """Send ``args`` instead of the command queued at ``position``."""
+        self._queue()[position].args = tuple(args)
+
+    def is_watching(self) -> bool:
+        """True between a ``WATCH`` and the end of the transaction."""
+        return bool(getattr(self._execution_strategy, "_watching", False))
+
+    def sends_at_once(self) -> bool:
+        """True if a command is sent now rather than queued (watching, before ``multi()``)."""
+        strategy = self._execution_strategy
+        return self.is_watching() and not getattr(strategy, "_explicit_transaction", False)
+
+    # -- redis-py overrides --------------------------------------------------------------
+
+    def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        if self.transaction:
+            self._check_one_slot(args)
+        if not self._limpyd_observers or not self.sends_at_once():
+            return super().execute_command(*args, **kwargs)
+        start = time.perf_counter()
+        try:
+            return super().execute_command(*args, **kwargs)
+        finally:
+            _notify(self._limpyd_observers, [args], start)
+
+    def _check_one_slot(self, args: tuple[Any, ...]) -> None:
+        if str(args[0]).upper() in ("UNWATCH", "MULTI", "EXEC", "DISCARD"):
+            return
+        slot = self.determine_slot(*args)
+        slots = getattr(self._execution_strategy, "_pipeline_slots", set())
+        if slot is None or not slots or slot in slots:
+            return
+        held = [tuple(command.args) for command in self._queue()]
+        before = sorted({hash_tag(str(a[1])) for a in held if len(a) > 1}) or ["(watched keys)"]
+        raise CrossSlotBatchError(
+            f"A transaction on a Redis Cluster runs within one slot: it holds keys of "
+            f"{', '.join(before)} and {args[0]} touches another slot ({slot}). Give the "
+            "models one hash_tag (see docs/scaling.rst), or use pipeline(transaction=False)."
+        )
+
+    def execute(self, raise_on_error: bool = True) -> list[Any]:
+        observers = self._limpyd_observers
+        if not observers:
+            return super().execute(raise_on_error)
+        commands = self.queued_commands()
+        if self.transaction and commands:
+            commands = [("MULTI",), *commands, ("EXEC",)]
+        start = time.perf_counter()
+        try:
+            return super().execute(raise_on_error)
+        finally:
+            if commands:
+                _notify(observers, commands, start)
+
+
+class LimpydRedisCluster(_SlotsFromArguments, RedisCluster):
+    """``redis.RedisCluster`` that retries only reads and reports commands to observers."""
+
+    def __init__(self, *args: Any, read_retries: int = 1, **kwargs: Any) -> None:
+        check_support()
+        kwargs.setdefault("retry", no_retry())
+        kwargs["decode_responses"] = True
+        self.read_retries = read_retries
+        self._limpyd_observers: list[Observer] = []
+        super().__init__(*args, **kwargs)
+
+    def add_observer(self, observer: Observer) -> None:
+        """Start reporting every round trip to ``observer``."""
+        self._limpyd_observers.append(observer)
+
+    def remove_observer(self, observer: Observer) -> None:
+        """Stop reporting to ``observer``."""
+        self._limpyd_observers.remove(observer)
+
+    def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        observers = self._limpyd_observers
+        start = time.perf_counter() if observers else 0.0
+        try:
+            return self._execute_with_read_retries(args, kwargs)
+        finally:
+            if observers:
+                _notify(observers, [args], start)
+
+    def _execute_with_read_retries(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        attempts = 0
+        while True:
+            try:
+                return super().execute_command(*args, **kwargs)
+            except RedisConnectionError:
+                name = str(args[0]).upper()
+                if attempts >= self.read_retries or name not in READ_ONLY_COMMANDS:
+                    raise
+                attempts += 1
+
+    def pipeline(self, transaction: Any = None, shard_hint: Any = None) -> LimpydClusterPipeline:
+        if shard_hint:
+            raise RedisClusterException("shard_hint is not used in cluster mode")
+        pipe = LimpydClusterPipeline(
+            nodes_manager=self.nodes_manager,
+            commands_parser=self.commands_parser,
+            startup_nodes=self.nodes_manager.startup_nodes,
+            result_callbacks=self.result_callbacks,
+            cluster_response_callbacks=self.cluster_response_callbacks,
+            read_from_replicas=self.read_from_replicas,
+            load_balancing_strategy=self.load_balancing_strategy,
+            reinitialize_steps=self.reinitialize_steps,
+            retry=self.retry,
+            lock=self._lock,
+            transaction=bool(transaction),
+        )
+        pipe._limpyd_observers = self._limpyd_observers
+        return pipe
+
+    def keys(self, pattern: str = "*", **kwargs: Any) -> list[str]:
+        """``KEYS`` of every primary (redis-py asks only one node)."""
+        kwargs.setdefault("target_nodes", self.PRIMARIES)
+        return super().keys(pattern, **kwargs)
+
+    def dbsize(self, **kwargs: Any) -> int:
+        """The number of keys on every primary together (redis-py asks only one node)."""
+        kwargs.setdefault("target_nodes", self.PRIMARIES)
+        sizes = super().dbsize(**kwargs)
+        return sum(sizes.values()) if isinstance(sizes, dict) else sizes
+
+    def primaries(self) -> list[ClusterNode]:
+        """The primary nodes as this client knows them now."""
+        return list(self.get_primaries())
+
+    def disconnect(self) -> None:
+        """Close every connection to every node (the client can connect again)."""
+        for node in self.get_nodes():
+            if node.redis_connection is not None:
+                node.redis_connection.connection_pool.disconnect()
