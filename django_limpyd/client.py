@@ -1,7 +1,7 @@
 """The redis-py client used by every django_limpyd database, and THE one module that
 depends on redis-py internals.
 
-Two behaviours differ from a plain ``redis.Redis``:
+Three behaviours differ from a plain ``redis.Redis``:
 
 * **No blind retries of writes.** redis-py 6+ retries failed commands by
   default; a retried ``INCR``, ``FCALL`` (or ``EVALSHA``) of a create or
@@ -15,6 +15,10 @@ Two behaviours differ from a plain ``redis.Redis``:
   every pipeline as one round trip) with its duration. With none registered
   the cost is one truth test per command. They back command logging and
   ``django_limpyd.test.commands.assert_num_commands``.
+* **Not from an event loop.** A command sent from a thread running an event loop
+  raises Django's ``SynchronousOnlyOperation`` (unless ``DJANGO_ALLOW_ASYNC_UNSAFE``
+  is set), as Django's ORM does: async code uses the async API
+  (:mod:`django_limpyd.aio`).
 
 redis-py internals used here, and only here (everything else in django_limpyd
 uses documented redis-py API, or the named functions and methods below):
@@ -49,8 +53,10 @@ above. On redis-py 5 our connections speak RESP2 (its default); on 8.1, RESP3.
 
 from __future__ import annotations
 
+import os
 import re
 import time
+from asyncio import _get_running_loop
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -163,6 +169,23 @@ def retry_count(retry: Retry) -> int:
     return retry.get_retries()
 
 
+def refuse_in_event_loop() -> None:
+    """Raise Django's ``SynchronousOnlyOperation`` when called in a thread running an
+    event loop (a sync call from async code would block the loop), unless
+    ``DJANGO_ALLOW_ASYNC_UNSAFE`` is set, as Django's ORM does. Callers test
+    ``_get_running_loop() is not None`` first (a C call): the sync path pays nothing
+    more."""
+    if _get_running_loop() is None or os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE"):
+        return
+    from django.core.exceptions import SynchronousOnlyOperation
+
+    raise SynchronousOnlyOperation(
+        "You cannot call this from an async context - use a thread or sync_to_async, "
+        "or django_limpyd's async API (await Model.acreate(...), await field.aget(), "
+        "await Model.objects.aget(...): see docs/orm/async.rst)."
+    )
+
+
 def _notify(observers: list[Observer], commands: list[tuple[Any, ...]], start: float) -> None:
     duration = time.perf_counter() - start
     for observer in list(observers):
@@ -233,6 +256,8 @@ class LimpydPipeline(Pipeline):
 
     def immediate_execute_command(self, *args: Any, **options: Any) -> Any:
         """redis-py's, reported to the observers as one round trip."""
+        if _get_running_loop() is not None:
+            refuse_in_event_loop()
         observers = self._limpyd_observers
         if not observers:
             return super().immediate_execute_command(*args, **options)
@@ -244,6 +269,8 @@ class LimpydPipeline(Pipeline):
 
     def execute(self, raise_on_error: bool = True) -> list[Any]:
         """redis-py's, reported to the observers as one round trip."""
+        if _get_running_loop() is not None:
+            refuse_in_event_loop()
         observers = self._limpyd_observers
         if not observers:
             return super().execute(raise_on_error)
@@ -274,6 +301,8 @@ class LimpydRedis(redis.Redis):
         self._limpyd_observers.remove(observer)
 
     def execute_command(self, *args: Any, **options: Any) -> Any:
+        if _get_running_loop() is not None:
+            refuse_in_event_loop()
         observers = self._limpyd_observers
         start = time.perf_counter() if observers else 0.0
         try:

@@ -49,7 +49,9 @@ __all__ = [
     "LimpydClusterPipeline",
     "LimpydRedisCluster",
     "check_support",
+    "client_of_key",
     "is_cluster",
+    "primary_clients",
 ]
 
 #: commands whose keys follow a key count: (position of the count, position of the first key)
@@ -80,6 +82,23 @@ def check_support() -> None:
         )
 
 
+def client_of_key(client: Any, key: str) -> Any:
+    """A client of the node holding ``key``: ``client`` itself on one server, the plain
+    client of that node's primary on a Redis Cluster (for node-wide commands such as a
+    ``SCAN`` of one model's keys, which all live in the slot of ``key``)."""
+    if not is_cluster(client):
+        return client
+    return client.get_redis_connection(client.get_node_from_key(key))
+
+
+def primary_clients(client: Any) -> list[Any]:
+    """A client per primary, in a stable order: ``[client]`` on one server."""
+    if not is_cluster(client):
+        return [client]
+    nodes = sorted(client.get_primaries(), key=lambda node: node.name)
+    return [client.get_redis_connection(node) for node in nodes]
+
+
 def is_cluster(client: Any) -> bool:
     """True if ``client`` (a client or pipeline) talks to a Redis Cluster."""
     return isinstance(client, RedisCluster)
@@ -87,6 +106,17 @@ def is_cluster(client: Any) -> bool:
 
 class CrossSlotBatchError(RedisClusterException):
     """A transaction on a Redis Cluster was given keys of two slots."""
+
+
+def _first_key(args: Sequence[Any]) -> list[str]:
+    """The first key of a command (none if it has no key), for messages."""
+    positions = _NUMKEYS_COMMANDS.get(str(args[0]).upper())
+    if positions is not None:
+        count_at, first = positions
+        if len(args) > first and int(args[count_at]) > 0:
+            return [str(args[first])]
+        return []
+    return [str(args[1])] if len(args) > 1 else []
 
 
 class _SlotsFromArguments:
@@ -166,27 +196,49 @@ class LimpydClusterPipeline(_SlotsFromArguments, ClusterPipeline):
         slots = getattr(self._execution_strategy, "_pipeline_slots", set())
         if slot is None or not slots or slot in slots:
             return
-        held = [tuple(command.args) for command in self._queue()]
-        before = sorted({hash_tag(str(a[1])) for a in held if len(a) > 1}) or ["(watched keys)"]
+        held = {hash_tag(key) for command in self._queue() for key in _first_key(command.args)}
+        before = sorted(held) or ["(watched keys)"]
+        after = ", ".join(sorted({hash_tag(key) for key in _first_key(args)})) or str(args[0])
         raise CrossSlotBatchError(
             f"A transaction on a Redis Cluster runs within one slot: it holds keys of "
-            f"{', '.join(before)} and {args[0]} touches another slot ({slot}). Give the "
+            f"{', '.join(before)}, and {after} lives in another slot ({slot}). Give the "
             "models one hash_tag (see docs/scaling.rst), or use pipeline(transaction=False)."
         )
 
     def execute(self, raise_on_error: bool = True) -> list[Any]:
+        queued = (
+            [(tuple(c.args), dict(c.options)) for c in self._queue()] if self.transaction else []
+        )
         observers = self._limpyd_observers
         if not observers:
-            return super().execute(raise_on_error)
+            return self._parsed(queued, super().execute(raise_on_error))
         commands = self.queued_commands()
         if self.transaction and commands:
             commands = [("MULTI",), *commands, ("EXEC",)]
         start = time.perf_counter()
         try:
-            return super().execute(raise_on_error)
+            return self._parsed(queued, super().execute(raise_on_error))
         finally:
             if commands:
                 _notify(observers, commands, start)
+
+    def _parsed(self, queued: list[tuple[tuple, dict]], replies: list[Any]) -> list[Any]:
+        """Replies of a transaction parsed as a plain client parses them: redis-py's
+        cluster transactions apply only the cluster reply callbacks (SMEMBERS would
+        come back a list, not a set)."""
+        if not queued:
+            return replies
+        callbacks = self.get_default_node().redis_connection.response_callbacks
+        own = self.cluster_response_callbacks
+        parsed = []
+        for (args, options), reply in zip(queued, replies, strict=False):
+            name = str(args[0]).upper()
+            callback = callbacks.get(name)
+            if callback is not None and name not in own and not isinstance(reply, Exception):
+                options = {k: v for k, v in options.items() if k != "keys"}
+                reply = callback(reply, **options)
+            parsed.append(reply)
+        return parsed
 
 
 class LimpydRedisCluster(_SlotsFromArguments, RedisCluster):

@@ -110,4 +110,13 @@ def index_differences(
             for key, score in zip(chunk, present, strict=True):
                 if score is None:
                     problems.append(f"{meta.name}: orphan key {key!r} (pk not in the model)")
+    if meta.expirable:  # every deadline is an instance's (docs/orm/expiry.rst)
+        deadlines = (pk for pk, _at in connection.zscan_iter(meta.keys.expiry, count=chunk_size))
+        for chunk in chunks(deadlines, chunk_size):
+            present = connection.zmscore(meta.keys.pks, chunk)
+            for pk, score in zip(chunk, present, strict=True):
+                if score is None:
+                    problems.append(
+                        f"{meta.name}: orphan deadline of pk {pk!r} in {meta.keys.expiry!r}"
+                    )
     return problems

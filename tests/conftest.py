@@ -34,6 +34,16 @@ def pytest_report_header(config: pytest.Config) -> str | None:
     return None
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """With --redis-cluster, every RelatedModel of the suite shares one hash tag: related
+    fields write the keys of two models in one function call, which a cluster runs
+    only within one slot (docs/scaling.rst). Set before the test modules define them."""
+    if session.config.getoption("redis_cluster"):
+        from django_limpyd.contrib.related import RelatedModel
+
+        RelatedModel.hash_tag = "related"
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     on_cluster = config.getoption("redis_cluster")
     skip = pytest.mark.skip(

@@ -5,6 +5,7 @@ import importlib
 import pytest
 
 PUBLIC = {
+    "django_limpyd.aio": {"AsyncLimpydRedis", "aclose_clients", "get_client"},
     "django_limpyd.database": {"RedisDatabase", "DEFAULT_CONNECTION_SETTINGS"},
     "django_limpyd.model": {
         "RedisModel",

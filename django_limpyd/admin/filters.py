@@ -28,6 +28,7 @@ from urllib.parse import urlencode
 from django.http import QueryDict
 
 from django_limpyd.admin.search import SEARCH_FIELD_PARAM, SEARCH_PARAM, Search
+from django_limpyd.client_cluster import client_of_key
 from django_limpyd.contrib.collection import ExtendedCollectionManager
 from django_limpyd.exceptions import ImplementationError, InvalidValue
 from django_limpyd.storage.state import hash_entry_token
@@ -264,7 +265,8 @@ class Filters:
         limit = self.admin.filter_choices_scan_max_keys
         if not self._to_scan or limit <= 0:
             return
-        connection = self.model._meta.database.connection
+        # every key of the model is on the node of its pks (one slot on a cluster)
+        connection = client_of_key(self.model._meta.database.connection, self.model._meta.keys.pks)
         if connection.dbsize() > limit:
             return
         pipe = connection.pipeline(transaction=False)

@@ -16,6 +16,7 @@ from typing import Any
 
 from django.db.models import Q
 
+from django_limpyd.aio.queryset import AsyncQuerySetMethods
 from django_limpyd.collection.conditions import conditions_for
 from django_limpyd.collection.plan import build_plan, explain_plan, run_plan
 from django_limpyd.collection.query import Query, Sort
@@ -30,9 +31,10 @@ from django_limpyd.collection.results import (
 __all__ = ["CollectionManager"]
 
 
-class CollectionManager(QuerySetMethods):
+class CollectionManager(QuerySetMethods, AsyncQuerySetMethods):
     """A lazy collection of a model's instances matching filters (with Django's
-    ``QuerySet`` methods, see :class:`QuerySetMethods`)."""
+    ``QuerySet`` methods, see :class:`QuerySetMethods`, and their async twins, see
+    :class:`~django_limpyd.aio.queryset.AsyncQuerySetMethods`)."""
 
     def __init__(self, model: type) -> None:
         self.model = model
@@ -111,13 +113,17 @@ class CollectionManager(QuerySetMethods):
                 raise TypeError("get() takes at most one pk")
             filters = {"pk": args[0], **filters}
         pks = list(self._filter(filters, conditions).primary_keys()[:2])
+        if len(pks) == 1:
+            return self.model._connected(pks[0], checked=True)
+        # what was asked: the Q objects (not the empty ones), then the filters (``{}``:
+        # every instance)
+        parts = [str(condition) for condition in conditions if condition]
+        asked = " and ".join([*parts, repr(filters)] if filters or not parts else parts)
         if not pks:
-            raise self.model.DoesNotExist(f"No {self.model.__name__} matches {filters!r}.")
-        if len(pks) > 1:
-            raise self.model.MultipleObjectsReturned(
-                f"More than one {self.model.__name__} matches {filters!r}."
-            )
-        return self.model._connected(pks[0], checked=True)
+            raise self.model.DoesNotExist(f"No {self.model.__name__} matches {asked}.")
+        raise self.model.MultipleObjectsReturned(
+            f"More than one {self.model.__name__} matches {asked}."
+        )
 
     @property
     def ordered(self) -> bool:

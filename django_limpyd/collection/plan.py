@@ -131,6 +131,7 @@ def build_plan(model: type, query: Query, *, count: bool, check: bool) -> dict[s
         "count": count,
         "check": check,
         **({"auto": True} if model._meta.pk_field.auto else {}),
+        **({"expiring": True} if model._meta.expirable else {}),
         **({"cluster": True} if is_cluster(model._meta.database.connection) else {}),
     }
     if query.sort is not None and query.sort.then:
@@ -156,7 +157,9 @@ def build_plan(model: type, query: Query, *, count: bool, check: bool) -> dict[s
 
 
 #: what a plan may hold that the direct reads below do not do
-_NOT_DIRECT = ("sort", "limit", "values", "source", "score", "store", "total", "check")
+#: (``expiring``: a model with expiry, whose index entries may hold expired pks, which only
+#: the collection function drops)
+_NOT_DIRECT = ("sort", "limit", "values", "source", "score", "store", "total", "check", "expiring")
 
 
 def _text_bounds(op: dict[str, Any]) -> tuple[str, str | bytes]:
@@ -327,5 +330,13 @@ def _call(model: type, client: Any, primary: Any, operation: str, args: list[Any
         raise ImplementationError(
             f"Redis could not sort {meta.name}: {message} (use alpha=True to sort text)."
         ) from None
-    except ResponseError:
+    except ResponseError as error:
+        text = str(error)
+        if "hash to the same slot" in text or "non local key" in text:
+            raise ImplementationValueError(
+                f"A collection of {meta.name} on a Redis Cluster reads only keys of its slot "
+                f"(hash tag {meta.keys.prefix.split('}')[0]}}}): a key given to intersect() "
+                "or sort(by_score=...) lives in another slot. Name such keys with the "
+                "model's hash tag, or store them in a field of the model."
+            ) from None
         raise

@@ -25,6 +25,7 @@ __all__ = ["QuerySetMethods", "sort_is_alpha"]
 
 def sort_is_alpha(model: type, name: str | None) -> bool:
     """Whether ``order_by(name)`` sorts as text: a field with a ``NumberRangeIndex``
+    (without transform: a transformed one indexes something made from the value)
     sorts as numbers, every other field as text (a ``TextRangeIndex`` or none); the
     pk as numbers in an ``AutoPKField`` model, else as text."""
     meta = model._meta
@@ -32,8 +33,8 @@ def sort_is_alpha(model: type, name: str | None) -> bool:
         return not meta.pk_field.auto
     if not meta.has_field(name):
         return True  # sort() names the unknown field
-    kinds = {index.kind for index in meta.get_field(name).indexes}
-    return "num" not in kinds
+    indexes = meta.get_field(name).indexes
+    return not any(index.kind == "num" and not index.has_transform for index in indexes)
 
 
 class QuerySetMethods:

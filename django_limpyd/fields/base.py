@@ -16,7 +16,7 @@ from redis.connection import Encoder
 from redis.exceptions import DataError, ResponseError
 
 from django_limpyd.exceptions import ImplementationError, InvalidValue
-from django_limpyd.fields.commands import build_command, install_commands
+from django_limpyd.fields.commands import async_twin, build_command, install_commands
 from django_limpyd.indexes import BaseIndex, EqualIndex
 from django_limpyd.storage.values import to_member_list, to_redis_string
 
@@ -74,6 +74,8 @@ class RedisField:
     accepts_default: ClassVar[bool] = False
     #: whether the expiry commands are available
     allows_expiry: ClassVar[bool] = True
+    #: why a field without expiry commands has none (in the error)
+    expiry_refusal: ClassVar[str] = ""
     read_commands: ClassVar[tuple[str, ...]]
     write_commands: ClassVar[tuple[str, ...]]
     #: commands written as methods (not installed by ``install_commands``), listed in
@@ -287,8 +289,12 @@ class RedisField:
 
     def _read(self, name: str, *args: Any, **kwargs: Any) -> Any:
         instance = self._instance
-        if instance is not None and not instance.__dict__.get("_exists_checked", True):
-            # a lazily connected instance: check and read in one call
+        if instance is not None and (
+            not instance.__dict__.get("_exists_checked", True)
+            or (self.model._meta.expirable and instance._pk is not None)
+        ):
+            # a lazily connected instance, or one that may expire: check and read in
+            # one call
             from django_limpyd.model.reads import checked_read
 
             try:
@@ -351,12 +357,20 @@ class RedisField:
         return [value for value in args if isinstance(value, (str, int, float))]
 
     def _check_expiry_allowed(self) -> None:
+        whole = (
+            " To make whole instances expire (data, index entries and pk together), give "
+            "the model a `ttl` or `expirable = True` and use instance.expire() "
+            "(docs/orm/expiry.rst)."
+        )
         if not self.allows_expiry:
-            raise ImplementationError(f"{self.describe()} does not support expiry commands.")
+            raise ImplementationError(
+                f"{self.describe()} does not support expiry commands: {self.expiry_refusal}{whole}"
+            )
         if self.indexable:
             raise ImplementationError(
                 f"{self.describe()} is indexable: an expiring value would leave its index "
-                "entries behind, so expiry commands are refused."
+                "entries behind (Redis deletes the key alone, so filters would still find "
+                f"the old value), so expiry commands are refused.{whole}"
             )
 
     expire = _expiry_command("expire", write=True)
@@ -372,6 +386,11 @@ class RedisField:
         if self._instance is not None and self._instance._pk is None:
             return 0
         return self._write("delete")
+
+    #: async twins of :meth:`delete`, :meth:`proxy_get` and :meth:`proxy_set`
+    adelete = async_twin("delete")
+    aproxy_get = async_twin("proxy_get")
+    aproxy_set = async_twin("proxy_set")
 
     def exists(self) -> bool:
         """True if the field has a value in Redis (its key exists); ``False`` for an
@@ -409,6 +428,11 @@ class RedisField:
         """For a field pointing to instances of another model (related fields): the
         key of that model's set of pks if ``index`` holds the pointers, so that
         writes refuse values that are not pks of existing instances. ``None`` here."""
+        return None
+
+    def pointer_target_expiry(self, index: BaseIndex) -> str | None:
+        """The deadlines key of the model :meth:`pointer_target` names, when that model
+        has expiry (an expired target is missing). ``None`` here."""
         return None
 
     def clear_indexes(self, chunk_size: int = 1000, aggressive: bool = False) -> int:

@@ -14,7 +14,7 @@ from typing import Any
 
 from redis.commands.core import CoreCommands
 
-__all__ = ["build_command", "install_commands"]
+__all__ = ["async_twin", "build_command", "install_commands"]
 
 
 class _CommandCapture(CoreCommands):
@@ -61,8 +61,23 @@ def _writer(name: str) -> Callable[..., Any]:
     return command
 
 
+def async_twin(name: str) -> Callable[..., Any]:
+    """The async twin ``a<name>`` of the command method ``name``: the sync method plans
+    the command, the async transport sends it (see :mod:`django_limpyd.aio.capture`)."""
+
+    async def command(self: Any, *args: Any, **kwargs: Any) -> Any:
+        from django_limpyd.aio.capture import run_field_command
+
+        return await run_field_command(self, name, args, kwargs)
+
+    command.__name__ = command.__qualname__ = "a" + name
+    command.__doc__ = f"``await field.a{name}(...)``: :meth:`{name}` on the async transport."
+    return command
+
+
 def install_commands(read: Iterable[str] = (), write: Iterable[str] = ()) -> Callable[[type], type]:
-    """Class decorator adding the named read and write commands (unless defined)."""
+    """Class decorator adding the named read and write commands (unless defined), and
+    their async twins (``a<name>``)."""
     read, write = tuple(read), tuple(write)
 
     def decorate(cls: type) -> type:
@@ -72,6 +87,9 @@ def install_commands(read: Iterable[str] = (), write: Iterable[str] = ()) -> Cal
         for name in write:
             if name not in cls.__dict__:
                 setattr(cls, name, _writer(name))
+        for name in read + write:
+            if "a" + name not in cls.__dict__:
+                setattr(cls, "a" + name, async_twin(name))
         cls.read_commands = tuple(getattr(cls, "read_commands", ())) + read
         cls.write_commands = tuple(getattr(cls, "write_commands", ())) + write
         return cls

@@ -23,6 +23,9 @@ class InstanceHashField(SingleValueField):
 
     storage_type = "hfield"
     allows_expiry = False
+    expiry_refusal = (
+        "its value is one entry of the instance's hash, and Redis only expires whole keys."
+    )
     read_command = "hget"
     proxy_getter = "hget"
     proxy_setter = "hset"

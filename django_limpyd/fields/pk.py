@@ -6,6 +6,7 @@ from typing import Any
 
 from django_limpyd.exceptions import ImplementationError, InvalidValue
 from django_limpyd.fields.base import SingleValueField
+from django_limpyd.fields.commands import async_twin
 
 __all__ = ["AutoPKField", "PKField"]
 
@@ -19,6 +20,7 @@ class PKField(SingleValueField):
     storage_type = "pk"
     accepts_default = False
     allows_expiry = False
+    expiry_refusal = "the pk is the instance itself."
     #: True when pks are given by the database (1, 2, 3, ...)
     auto = False
     proxy_getter = "get"
@@ -26,6 +28,9 @@ class PKField(SingleValueField):
     available_getters = frozenset({"get"})
     available_modifiers = frozenset({"set"})
     available_commands = available_getters | available_modifiers
+    #: async twins of :meth:`get` (no round trip) and :meth:`set`
+    aget = async_twin("get")
+    aset = async_twin("set")
 
     def __init__(self, **kwargs: Any) -> None:
         for option in ("indexable", "unique", "indexes", "default"):

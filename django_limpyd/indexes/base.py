@@ -204,4 +204,7 @@ class BaseIndex:
         target = self.field.pointer_target(self)
         if target is not None:
             spec["target"] = target
+            target_expiry = self.field.pointer_target_expiry(self)
+            if target_expiry is not None:
+                spec["target_expiry"] = target_expiry
         return spec

@@ -13,6 +13,24 @@ from django_limpyd.model.metaclass import ModelBase
 __all__ = ["RedisModel"]
 
 
+def _split_conditions(model: type, args: tuple) -> tuple[tuple, tuple]:
+    """``(Q objects, other arguments)`` of the positional arguments of ``get()`` and
+    ``exists()``; a pk given with ``Q`` objects is refused, as with filters."""
+    from django.db.models import Q
+
+    conditions = tuple(arg for arg in args if isinstance(arg, Q))
+    others = tuple(arg for arg in args if not isinstance(arg, Q))
+    if conditions and others:
+        raise ImplementationValueError(
+            f"{model.__name__}: give one pk, or filters and Q objects, not both."
+        )
+    return conditions, others
+
+
+#: ``Model(...)`` without ``ttl=``: the model's default time to live
+_NO_TTL = object()
+
+
 class _ClassOrInstanceMethod:
     """A method receiving the class when called on it, the instance otherwise."""
 
@@ -80,16 +98,25 @@ class RedisModel(metaclass=ModelBase):
                     "create with keyword arguments only."
                 )
             pk = self._meta.pk_field.normalize(args[0])
-            if self._meta.database.read_connection.zscore(self._meta.keys.pks, pk) is None:
+            if not type(self)._pks_exist([pk])[0]:
                 raise self.DoesNotExist(f"{type(self).__name__} {pk!r} does not exist.")
             self._pk = pk
             return
         values = kwargs
+        ttl = _NO_TTL
+        if "ttl" in kwargs and "ttl" not in self._meta.fields:
+            from django_limpyd.model.expiry import require_expirable
+
+            require_expirable(type(self), "create with ttl=")
+            values = dict(kwargs)
+            ttl = values.pop("ttl")
         defaults = self._meta.defaults
         if defaults:
-            values = {**defaults, **kwargs}
+            values = {**defaults, **values}
         if values:
-            self._create(values)
+            self._create(values, ttl)
+        elif ttl is not _NO_TTL:
+            raise InvalidValue(f"{type(self).__name__}(ttl=...) needs values to create with.")
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} pk={self._pk!r}>"
@@ -109,7 +136,7 @@ class RedisModel(metaclass=ModelBase):
 
     # -- creation -------------------------------------------------------------------
 
-    def _create(self, values: dict[str, Any]) -> None:
+    def _create(self, values: dict[str, Any], ttl: Any = None) -> None:
         if self._pk is not None:
             raise ImplementationError(f"{self!r} already exists.")
         meta = self._meta
@@ -136,7 +163,7 @@ class RedisModel(metaclass=ModelBase):
                 prepared[field.name] = field.prepare_value(value)
         if not pk and not pk_field.auto:
             raise InvalidValue(f"{pk_field.describe()} needs a value to create a {meta.name}.")
-        writes.create(self, pk, prepared)
+        writes.create(self, pk, prepared, ttl)
 
     # -- class methods --------------------------------------------------------------
 
@@ -163,6 +190,46 @@ class RedisModel(metaclass=ModelBase):
         return instances
 
     @classmethod
+    def _pks_exist(cls, pks: list[str]) -> list[bool]:
+        """Whether each (normalized) pk is an existing instance (one round trip): in the
+        model's pks, and, for a model with expiry, before its deadline."""
+        meta = cls._meta
+        if meta.expirable:
+            from django_limpyd.model import expiry
+
+            return expiry.alive(cls, pks)
+        connection = meta.database.read_connection
+        if len(pks) == 1:
+            return [connection.zscore(meta.keys.pks, pks[0]) is not None]
+        return [score is not None for score in connection.zmscore(meta.keys.pks, pks)]
+
+    @classmethod
+    def delete_expired(cls, limit: int | None = None) -> int:
+        """Remove the instances whose deadline passed (at most ``limit``), sending
+        ``post_delete`` with ``expired=True``; how many (see docs/orm/expiry.rst)."""
+        from django_limpyd.model import expiry
+
+        return expiry.delete_expired(cls, limit)
+
+    @classmethod
+    async def acreate(cls, **values: Any) -> RedisModel:
+        """``await Model.acreate(**values)``: ``Model(**values)`` from async code, on the
+        async transport (see :doc:`/orm/async`)."""
+        from django_limpyd.aio.model import acreate
+
+        return await acreate(cls, values)
+
+    @classmethod
+    async def abulk_create(
+        cls, values: Iterable[dict[str, Any]], raise_on_error: bool = True
+    ) -> list[RedisModel]:
+        """``await Model.abulk_create(values)``: :meth:`bulk_create` from async code, on the
+        async transport (one round trip)."""
+        from django_limpyd.aio.model import abulk_create
+
+        return await abulk_create(cls, list(values), raise_on_error)
+
+    @classmethod
     def lazy_connect(cls, pk: Any) -> RedisModel:
         """An instance for ``pk`` without checking now that it exists: its first read
         checks (``DoesNotExist``), and every write checks atomically."""
@@ -181,8 +248,7 @@ class RedisModel(metaclass=ModelBase):
         (checked once, on its first read)."""
         if self.__dict__.get("_exists_checked", True):
             return
-        meta = self._meta
-        if meta.database.read_connection.zscore(meta.keys.pks, self._pk) is None:
+        if not type(self)._pks_exist([self._pk])[0]:
             raise self.DoesNotExist(f"{type(self).__name__} {self._pk!r} does not exist.")
         self._exists_checked = True
 
@@ -202,19 +268,27 @@ class RedisModel(metaclass=ModelBase):
 
     @classmethod
     def exists(cls, *args: Any, **filters: Any) -> bool:
-        """True if an instance with this pk (or matching these filters) exists."""
+        """True if an instance with this pk (or matching these filters and Django ``Q``
+        objects) exists."""
+        conditions, args = _split_conditions(cls, args)
+        if conditions:
+            return cls._filtered(filters).filter(*conditions).exists()
         pk = cls._single_pk(args, filters)
         if pk is not None:
-            return cls._meta.database.read_connection.zscore(cls._meta.keys.pks, pk) is not None
+            return cls._pks_exist([pk])[0]
         return cls._filtered(filters).exists()
 
     @classmethod
     def get(cls, *args: Any, **filters: Any) -> RedisModel:
-        """The one instance with this pk, or matching these filters.
+        """The one instance with this pk, or matching these filters and Django ``Q``
+        objects (``Post.get(Q(slug=x) | Q(pk=x))``, as ``Post.objects.get``).
 
         ``DoesNotExist`` if none, ``MultipleObjectsReturned`` (also a ``ValueError``) if
         several match.
         """
+        conditions, args = _split_conditions(cls, args)
+        if conditions:
+            return cls._filtered({}).get(*conditions, **filters)
         pk = cls._single_pk(args, filters)
         if pk is not None:
             return cls(pk)
@@ -275,14 +349,13 @@ class RedisModel(metaclass=ModelBase):
         normalize = cls._meta.pk_field.normalize
         pks = [normalize(pk) for pk in pks]
         if not lazy and pks:
-            found = cls._meta.database.read_connection.zmscore(cls._meta.keys.pks, pks)
-            pks = [pk for pk, score in zip(pks, found, strict=True) if score is not None]
+            pks = [pk for pk, found in zip(pks, cls._pks_exist(pks), strict=True) if found]
         return (cls._connected(pk, checked=not lazy) for pk in pks)
 
     @classmethod
     def instances(cls, lazy: bool = False, **filters: Any) -> Iterator[RedisModel]:
         """Instances matching ``filters`` (every instance without filters)."""
-        if not filters:
+        if not filters and not cls._meta.expirable:
             pairs = cls._meta.database.read_connection.zscan_iter(cls._meta.keys.pks)
             return (cls._connected(pk, checked=True) for pk, _score in pairs)
         return iter(cls.collection(**filters).instances(lazy=lazy))
@@ -344,6 +417,50 @@ class RedisModel(metaclass=ModelBase):
         """Delete the instance: every key, every index entry, its pk."""
         return writes.delete(self)
 
+    # -- expiry (a model with ``ttl`` or ``expirable = True``: docs/orm/expiry.rst) -----
+
+    def expire(self, seconds: Any) -> bool:
+        """Make the whole instance (data, index entries, pk) disappear in ``seconds``
+        (a number or a timedelta); ``DoesNotExist`` if it is gone."""
+        from django_limpyd.model import expiry
+
+        return expiry.set_deadline(self, "in", seconds)
+
+    def expireat(self, when: Any) -> bool:
+        """Make the instance disappear at ``when`` (an aware datetime or a unix time)."""
+        from django_limpyd.model import expiry
+
+        return expiry.set_deadline(self, "at", when)
+
+    def persist(self) -> bool:
+        """Remove the instance's deadline; True if it had one."""
+        from django_limpyd.model import expiry
+
+        return expiry.set_deadline(self, "persist")
+
+    def pttl(self) -> int:
+        """Milliseconds before the instance's deadline; -1 without one; ``DoesNotExist``
+        if it is gone."""
+        from django_limpyd.model import expiry
+
+        return expiry.remaining(self)
+
+    def ttl(self) -> Any:
+        """Seconds (rounded up, as Redis's TTL) before the instance's deadline; -1 without
+        one; ``DoesNotExist`` if it is gone."""
+        from django_limpyd.model import expiry
+
+        left = expiry.remaining(self)
+        if isinstance(left, int):
+            return left if left < 0 else -(-left // 1000)
+        return left  # queued in a pipeline: the reply is the ms (see pttl)
+
+    async def adelete(self) -> bool:
+        """``await instance.adelete()``: :meth:`delete` on the async transport."""
+        from django_limpyd.aio.model import adelete
+
+        return await adelete(self)
+
     def scan_keys(self) -> Iterator[str]:
         """The keys holding data of this instance (one round trip)."""
         keys = self._meta.keys
@@ -373,7 +490,9 @@ class RedisModel(metaclass=ModelBase):
         """A read of the instance's hash (queued while a pipeline is active)."""
         # not saved yet: the hash of pk "", never written (reads answer empty)
         key = self._meta.keys.instance_hash(self._pk or "")
-        if not self.__dict__.get("_exists_checked", True):
+        if not self.__dict__.get("_exists_checked", True) or (
+            self._meta.expirable and self._pk is not None
+        ):
             from django_limpyd.model.reads import checked_read
 
             return checked_read(self, (key,), command, args, {})

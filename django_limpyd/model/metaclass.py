@@ -76,6 +76,35 @@ def _check_default_indexes(name: str, default_indexes: Any) -> None:
         )
 
 
+def _expiry_options(name: str, bases: tuple[type, ...], attrs: dict[str, Any]) -> tuple:
+    """``(ttl, expirable)`` of a model: its own ``ttl`` (seconds) and ``expirable`` class
+    attributes, taken out of the class (``instance.ttl()`` is a method), else its model
+    parents'."""
+    ttl, expirable = None, False
+    for base in bases:
+        meta = base.__dict__.get("_meta")
+        if meta is not None:
+            ttl, expirable = meta.ttl, meta.expirable
+            break
+    if "ttl" in attrs and not callable(attrs["ttl"]):
+        ttl = attrs.pop("ttl")
+        if ttl is not None and (
+            isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not ttl > 0
+        ):
+            raise ImplementationError(
+                f"{name}.ttl must be a positive number of seconds or None, got {ttl!r}."
+            )
+        expirable = expirable or ttl is not None
+    if "expirable" in attrs:
+        value = attrs.pop("expirable")
+        if not isinstance(value, bool):
+            raise ImplementationError(f"{name}.expirable must be True or False, got {value!r}.")
+        expirable = value or ttl is not None
+        if not value and ttl is not None:
+            raise ImplementationError(f"{name}: a ttl needs expirable instances.")
+    return ttl, expirable
+
+
 def _model_exception(cls: type, bases: tuple[type, ...], name: str, default: type) -> type:
     """The model's own ``name`` exception (``DoesNotExist``...), a subclass of its model
     parents' (or of ``default``)."""
@@ -99,6 +128,7 @@ class ModelBase(type):
         if not any(isinstance(base, ModelBase) for base in bases):
             return super().__new__(mcs, name, bases, attrs, **kwargs)  # RedisModel itself
         abstract = bool(attrs.pop("abstract", False))
+        expiry = _expiry_options(name, bases, attrs)
         _check_default_indexes(name, attrs.get("default_indexes"))
         own = {k: v for k, v in attrs.items() if isinstance(v, RedisField)}
         for field_name in own:
@@ -112,6 +142,7 @@ class ModelBase(type):
         cls._meta = Options(
             cls, namespace=namespace, abstract=abstract, hash_tag=getattr(cls, "hash_tag", None)
         )
+        cls._meta.ttl, cls._meta.expirable = expiry
         if app_config is not None:
             cls._meta.app_label = app_config.label
         for field_name, field in _collect_fields(cls, own).items():

@@ -16,7 +16,10 @@ if TYPE_CHECKING:
     from django_limpyd.fields.pk import PKField
     from django_limpyd.indexes.base import BaseIndex
 
-__all__ = ["Options"]
+__all__ = ["EXPIRY_SWEEP", "Options"]
+
+#: how many expired instances a write of a model with expiry removes, at most
+EXPIRY_SWEEP = 20
 
 
 class Options:
@@ -53,6 +56,11 @@ class Options:
         self._positions: dict[str, str] | None = None
         self._headers: dict[tuple[str, ...], str] = {}
         self._transforms: bool | None = None
+        #: the default time to live of a new instance, in seconds (``ttl`` class
+        #: attribute), or None; see docs/orm/expiry.rst
+        self.ttl: float | None = None
+        #: whether instances can expire (``ttl`` or ``expirable = True``)
+        self.expirable = False
 
     def __repr__(self) -> str:
         return f"<Options for {self.name}>"
@@ -299,6 +307,7 @@ class Options:
             "hash": self.keys.instance_hash_prefix,
             "scratch": self.keys.scratch,
             **({"auto": True} if self.pk_field.auto else {}),
+            **(self.expiry_program() if self.expirable else {}),
             "referrers": [
                 {
                     "field": field.model._meta.field_spec(field),
@@ -306,6 +315,16 @@ class Options:
                 }
                 for field in self.referrers
             ],
+        }
+
+    def expiry_program(self) -> dict[str, Any]:
+        """What a model with expiry adds to its program: its deadlines key, its default
+        time to live in ms, how many expired instances each write cleans up (none when
+        their removal may need a transform: ``Model.delete_expired()`` does it)."""
+        return {
+            "expiry": self.keys.expiry,
+            "ttl": round(self.ttl * 1000) if self.ttl else None,
+            "sweep": 0 if self.has_transforms else EXPIRY_SWEEP,
         }
 
     @property

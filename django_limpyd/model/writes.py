@@ -65,7 +65,13 @@ def _precompute(meta: Options, fields: Iterable[RedisField], raws: Iterable[Any]
 
 def _send(signal: Any, instance: RedisModel, **kwargs: Any) -> None:
     model = type(instance)
-    signal.send(sender=model, instance=instance, using=model._meta.database.alias, **kwargs)
+    database = model._meta.database
+    # the async API plans with this code and sends signals itself (Signal.asend)
+    defer = getattr(database.active_pipeline(), "defer_signal", None)
+    if defer is not None:
+        defer(signal, dict(sender=model, instance=instance, using=database.alias, **kwargs))
+        return
+    signal.send(sender=model, instance=instance, using=database.alias, **kwargs)
 
 
 def _error(model: type[RedisModel], error: ScriptError) -> Exception:
@@ -341,10 +347,22 @@ def _flat_items(storage_type: str, value: Any) -> list[str]:
     return list(value)
 
 
-def create(instance: RedisModel, pk: str, values: dict[str, Any]) -> str:
-    """Create ``instance`` with prepared ``values``; return its pk."""
+def create(instance: RedisModel, pk: str, values: dict[str, Any], ttl: Any = None) -> str:
+    """Create ``instance`` with prepared ``values``; return its pk. ``ttl`` (a model
+    with expiry): its time to live in seconds, ``None`` for none, anything else (or not
+    given) for the model's default."""
     model = type(instance)
     meta = model._meta
+    expiry: list[str] = []
+    if meta.expirable:
+        from django_limpyd.model.expiry import milliseconds
+
+        if ttl is None:
+            expiry = ["0"]
+        elif isinstance(ttl, (int, float)) or hasattr(ttl, "total_seconds"):
+            expiry = [str(milliseconds(ttl, f"{meta.name}(ttl=...)"))]
+        else:
+            expiry = [""]
     listened = _listened(model, signals.pre_save, signals.post_save)
     if listened:
         _send(signals.pre_save, instance, created=True, update_fields=None)
@@ -387,7 +405,7 @@ def create(instance: RedisModel, pk: str, values: dict[str, Any]) -> str:
         model,
         "create",
         keys,
-        lambda tmap: protocol.create_args(pk, tmap, ",".join(given), items),
+        lambda tmap: protocol.create_args(pk, tmap, ",".join(given), items, expiry),
         tmap,
         finish,
     )

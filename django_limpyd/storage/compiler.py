@@ -27,6 +27,7 @@ from typing import Any
 from django_limpyd.storage.protocol import lua_literal
 
 __all__ = [
+    "EXPIRY_OPERATIONS",
     "LIBRARY_PREFIX",
     "OPERATIONS",
     "Library",
@@ -43,14 +44,29 @@ OPERATIONS: dict[str, tuple[str, bool]] = {
     "create": ("create(M, keys, args)", False),
     "write": ("write(M, keys, args)", False),
     "delete": ("delete(M, keys, args)", False),
-    "read": ("read(keys, args)", True),
-    "collection": ("collection(keys, args)", True),
-    "store": ("store(keys, args)", False),
+    "read": ("read(M, keys, args)", True),
+    "collection": ("collection(M, keys, args)", True),
+    "store": ("store(M, keys, args)", False),
+}
+
+#: the operations of a model with expiry (``M.expiry``, see ``lua/expiry.lua``): its
+#: writing calls wrapped (expired holders removed, then a bounded cleanup), and its own
+EXPIRY_OPERATIONS: dict[str, tuple[str, bool]] = {
+    "create": ("with_expiry(create, M, keys, args)", False),
+    "write": ("with_expiry(write, M, keys, args)", False),
+    "delete": ("with_expiry(delete, M, keys, args)", False),
+    "read": ("read(M, keys, args)", True),
+    "collection": ("collection(M, keys, args)", True),
+    "store": ("store(M, keys, args)", False),
+    "expire": ("with_expiry(expire, M, keys, args)", False),
+    "reap": ("reap(M, keys, args)", False),
+    "deadlines": ("deadlines(M, keys, args)", True),
+    "due": ("due(M, keys, args)", True),
 }
 
 _LUA = resources.files("django_limpyd.storage") / "lua"
 _BEFORE_KINDS = ("core",)
-_AFTER_KINDS = ("effects", "create", "write", "delete", "read", "collection")
+_AFTER_KINDS = ("effects", "remove", "create", "write", "delete", "read", "collection")
 
 
 @functools.cache
@@ -111,11 +127,15 @@ def compile_library(program: Mapping[str, Any], kinds: Mapping[str, str]) -> Lib
     parts = [_source(name) for name in _BEFORE_KINDS]
     parts += [kinds[kind] for kind in sorted(kinds)]
     parts += [_source(name) for name in _AFTER_KINDS]
+    operations = OPERATIONS
+    if program.get("expiry"):
+        parts.append(_source("expiry"))
+        operations = EXPIRY_OPERATIONS
     parts.append("local M = " + lua_literal(program))
     body = "\n".join(parts)
     name = LIBRARY_PREFIX + hashlib.sha1(body.encode()).hexdigest()[:24]
     registrations = []
-    for operation, (call, read_only) in OPERATIONS.items():
+    for operation, (call, read_only) in operations.items():
         callback = f"function(keys, args) return {call} end"
         flags = "{'no-writes'}" if read_only else "{}"
         registrations.append(
@@ -125,7 +145,7 @@ def compile_library(program: Mapping[str, Any], kinds: Mapping[str, str]) -> Lib
     function_source = f"#!lua name={name}\n{body}\n" + "\n".join(registrations) + "\n"
     dispatch = ",\n".join(
         f"    {operation} = function(keys, args) return {call} end"
-        for operation, (call, _read_only) in OPERATIONS.items()
+        for operation, (call, _read_only) in operations.items()
     )
     script_source = (
         f"{body}\nlocal OPERATIONS = {{\n{dispatch}\n}}\n"
@@ -135,7 +155,7 @@ def compile_library(program: Mapping[str, Any], kinds: Mapping[str, str]) -> Lib
     sha = hashlib.sha1(script_source.encode()).hexdigest()
     calls = {
         operation: ("FCALL_RO" if read_only else "FCALL", f"{name}_{operation}")
-        for operation, (_call, read_only) in OPERATIONS.items()
+        for operation, (_call, read_only) in operations.items()
     }
     own = key_hash_tag(program["hash"])
     foreign = sorted({key_hash_tag(key) for key in _key_strings(program)} - {own})

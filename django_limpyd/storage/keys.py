@@ -8,6 +8,8 @@ Layout (``P`` is the model prefix)::
     P:pks                            sorted set of the pks of existing instances (scored
                                      by number for an AutoPK model, else 0)
     P:max                            last AutoPK given (INCR)
+    P:ttl                            sorted set of the deadlines of expiring instances (pk by
+                                     unix time in ms; models with expiry only)
     P:h:<pk>                         hash of the instance's InstanceHashFields
     P:f:<esc(field)>:<pk>            key of a StringField / HashField / SetField / ...
     P:x:<esc(field)>:eq[,p=<esc(prefix)>][,k=<esc(key)>]:<value>
@@ -80,6 +82,12 @@ class ModelKeys:
     def max_pk(self) -> str:
         """The counter of the AutoPKField."""
         return self.prefix + ":max"
+
+    @property
+    def expiry(self) -> str:
+        """The sorted set of deadlines of a model with expiry: pk scored by the unix time
+        (ms) after which the instance no longer exists (see docs/orm/expiry.rst)."""
+        return self.prefix + ":ttl"
 
     @property
     def instance_hash_prefix(self) -> str:

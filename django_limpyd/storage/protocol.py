@@ -90,11 +90,14 @@ def header(fields: str, tmap: TransformMap) -> list[str]:
     return [f"{fields}|{len(flat) // 3}", *flat]
 
 
-def create_args(pk: str, tmap: TransformMap, fields: str, items: Sequence[str]) -> list:
+def create_args(
+    pk: str, tmap: TransformMap, fields: str, items: Sequence[str], expiry: Sequence[str] = ()
+) -> list:
     """Arguments of ``create``: ``fields`` says which fields ``items`` give (``"1,2,5*"``:
     positions in the program; ``*``: a multi-value field, whose items start with their
-    count)."""
-    return [pk, *header(fields, tmap), *items]
+    count). ``expiry``: for a model with expiry only, ``[ttl]``: the time to live in ms
+    (``""``: the model's default, ``"0"``: none)."""
+    return [pk, *expiry, *header(fields, tmap), *items]
 
 
 def write_args(pk: str, fields: str, tmap: TransformMap, command: Sequence[Any]) -> list:

@@ -298,3 +298,26 @@ class PrivateRedisCluster:
 
         self._wait(served, timeout, f"a live master for slot {slot}")
         return self.master_of_slot(slot)
+
+    def move_slot(self, slot: int, to: PrivateRedisServer, batch: int = 100) -> None:
+        """Move ``slot`` and its keys to the master ``to``, live, as ``redis-cli --cluster
+        reshard`` does: IMPORTING/MIGRATING, ``MIGRATE`` of its keys in batches (clients
+        meanwhile get ``ASK``/``TRYAGAIN`` redirections), then ``SETSLOT NODE`` on every
+        master."""
+        source = self.master_of_slot(slot)
+        if source is to:
+            return
+        source_id, target_id = self.node_id(source), self.node_id(to)
+        with self.node_client(to) as target_client, self.node_client(source) as source_client:
+            target_client.execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", source_id)
+            source_client.execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", target_id)
+            while True:
+                keys = source_client.execute_command("CLUSTER", "GETKEYSINSLOT", slot, batch)
+                if not keys:
+                    break
+                source_client.execute_command(
+                    "MIGRATE", "127.0.0.1", to.port, "", 0, 5000, "KEYS", *keys
+                )
+            for node in self.masters():
+                with self.node_client(node) as client:
+                    client.execute_command("CLUSTER", "SETSLOT", slot, "NODE", target_id)

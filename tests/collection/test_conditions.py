@@ -161,6 +161,29 @@ def test_q_objects_errors(Post):
         Post.objects.filter("status")
 
 
+def test_model_get_and_exists_take_q_objects(Post):
+    """``Post.get(Q)`` / ``Post.exists(Q)`` as ``Post.objects.get(Q)``, in one round trip."""
+    with assert_num_commands(1, Post):
+        found = Post.get(Q(title="t03") | Q(title="nope"))
+    assert found == Post(3)
+    assert Post.get(Q(title="t03") | Q(title="t04"), status="draft") == Post(3)
+    assert Post.get(~Q(status="draft"), Q(tags="five"), year=1995) == Post(5)
+    with pytest.raises(Post.DoesNotExist, match=r"No Post matches \(OR: \('title', 'x'\)"):
+        Post.get(Q(title="x") | Q(title="y"))
+    with pytest.raises(Post.MultipleObjectsReturned, match=r"\(AND: \('tags', 'five'\)\) and"):
+        Post.get(Q(tags="five"), status="archived")  # 5, 20
+    with pytest.raises(Post.MultipleObjectsReturned, match=r"More than one Post matches \{\}\.$"):
+        Post.get(Q())  # an empty Q is no condition
+    with pytest.raises(ImplementationError, match="Post: give one pk, or filters and Q"):
+        Post.get(Q(title="t03"), 3)
+    with pytest.raises(ImplementationError, match="no field 'nope'"):
+        Post.get(Q(nope=1))
+    assert Post.exists(Q(title="t03") | Q(title="nope"))
+    assert Post.exists(Q(status="gone") | Q(year__gt=1995))
+    assert not Post.exists(Q(status="gone") | Q(year__gt=1996))
+    assert not Post.exists(Q(title="t03"), status="published")
+
+
 def test_conditions_read_nothing_but_what_they_test(Post):
     """Explained: the smallest and-ed part is read, the rest tested on it, negations
     never read."""

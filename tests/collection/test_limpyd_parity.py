@@ -357,6 +357,7 @@ def test_parity_value_error_two_pk_names(database):
     assert not Named.exists(pk="a")
 
 
+@pytest.mark.standalone  # a key outside the model's slot: tests/cluster
 def test_parity_value_error_intersect_key_of_wrong_type(Extended, database):
     # the collection function checks the type of each intersected key: a string or a
     # hash is a ValueError (as in limpyd), raised when the collection runs

@@ -132,6 +132,7 @@ def test_errors_name_the_field(Post):
         Post.objects.order_by("year", "")
 
 
+@pytest.mark.standalone  # a key outside the model's slot: tests/cluster
 def test_by_score_is_replaced(Post):
     scores = Post.get_connection()
     scores.zadd("orderby:scores", {"1": 3, "2": 1, "3": 2})
@@ -210,3 +211,29 @@ def test_keys_after_the_pk_are_dropped(Item):
     objects = Item.objects.order_by("-pk", "name")
     assert pks(objects[:3]) == [60, 59, 58]
     assert objects._query.sort.then == ()
+
+
+def test_a_transformed_number_index_sorts_as_text(database):
+    """A ``NumberRangeIndex`` with a transform indexes something made from the value
+    (here its length): the value itself sorts as text."""
+
+    class Word(RedisModel):
+        namespace = "orderby"
+        text = fields.InstanceHashField(
+            indexable=True, indexes=[EqualIndex, NumberRangeIndex.configure(transform=len)]
+        )
+
+    Word.use_database(database)
+    for text in ("pear", "fig", "apple"):
+        Word(text=text)
+    assert [word.text.hget() for word in Word.objects.order_by("text")] == [
+        "apple",
+        "fig",
+        "pear",
+    ]
+    assert [word.text.hget() for word in Word.objects.order_by("-text", "pk")] == [
+        "pear",
+        "fig",
+        "apple",
+    ]
+    assert [word.text.hget() for word in Word.objects.filter(text__gte=4)] == ["pear", "apple"]

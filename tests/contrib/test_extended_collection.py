@@ -87,6 +87,7 @@ def test_seed_chaining_filters(Person):
     assert list(collection.filter(lastname="Doe")) == ["2"]
 
 
+@pytest.mark.standalone  # keys outside the model's slot (tests/cluster)
 def test_seed_intersections(Person, current_user):
     my_friends = [1, 2, 3]
     john_people = list(Person.collection(firstname="John"))
@@ -145,6 +146,7 @@ def test_seed_storing(Person, current_user, database):
         list(again)
 
 
+@pytest.mark.standalone  # keys outside the model's slot (tests/cluster)
 def test_store_defaults(Person):
     stored = Person.collection(firstname="John").values("lastname").store()
     assert DEFAULT_STORE_TTL == 60

@@ -19,7 +19,9 @@ from django_limpyd.consistency import consistency_check
 from tests.contrib import related_models
 from tests.contrib.related_models import DATABASE, Group, Person
 
-pytestmark = pytest.mark.slow
+# standalone: its spawned workers do not get the suite's cluster hash tag (tests/cluster
+# runs processes on a cluster)
+pytestmark = [pytest.mark.slow, pytest.mark.standalone]
 
 ROOT = str(Path(__file__).resolve().parents[2])
 WRITERS = 4

@@ -153,6 +153,7 @@ def test_sort_store_refused(Example, database):
     assert keyspace(database) == before
 
 
+@pytest.mark.standalone  # SORT BY/GET patterns: refused by a Redis Cluster
 def test_sort_by_and_get_external_keys(Example, database):
     connection = database.connection
     example = Example(stuff=["a", "b", "c"])

@@ -165,6 +165,7 @@ def test_parity_instances_connection_and_get_connection(Email, database):
         assert email.connection is pipeline.connection
 
 
+@pytest.mark.standalone  # database numbers: a cluster has only db 0
 def test_parity_instances_connection_settings_and_connect(Email, database, redis_server):
     settings = database.connection_settings
     for name, value in redis_server.connection_kwargs().items():
@@ -186,6 +187,7 @@ def test_parity_instances_connection_settings_and_connect(Email, database, redis
     assert Email(email.pk.get()).subject.get() == "in db 0"
 
 
+@pytest.mark.standalone
 def test_parity_instances_connection_settings_of_an_alias_database():
     from django_limpyd import databases
 

@@ -16,6 +16,7 @@ from django.utils.formats import number_format
 from redis.exceptions import RedisError
 
 from django_limpyd.admin.views.base import RedisAdminView
+from django_limpyd.client_cluster import is_cluster, primary_clients
 from django_limpyd.exceptions import LimpydException
 
 __all__ = ["IndexView"]
@@ -79,13 +80,7 @@ class IndexView(RedisAdminView):
             "error": "",
         }
         try:
-            pipe = database.connection.pipeline(transaction=False)
-            pipe.info("server")
-            pipe.info("memory")
-            pipe.dbsize()
-            for entry in entries:
-                pipe.zcard(entry["model"]._meta.keys.pks)
-            server, memory, size, *counts = pipe.execute()
+            server, memory, size, counts = _server_figures(database, entries)
         except (RedisError, LimpydException, ImproperlyConfigured, OSError) as exc:
             info["error"] = f"{type(exc).__name__}: {exc}"
             return info
@@ -101,10 +96,36 @@ class IndexView(RedisAdminView):
         return info
 
 
+def _server_figures(database: Any, entries: list[dict[str, Any]]) -> tuple:
+    """INFO server and memory, the number of keys and each model's instance count: one
+    round trip on one server; on a Redis Cluster, the first primary's INFO, the keys of
+    every primary, the counts in one round trip per node."""
+    connection = database.connection
+    if not is_cluster(connection):
+        pipe = connection.pipeline(transaction=False)
+        pipe.info("server")
+        pipe.info("memory")
+        pipe.dbsize()
+        for entry in entries:
+            pipe.zcard(entry["model"]._meta.keys.pks)
+        server, memory, size, *counts = pipe.execute()
+        return server, memory, size, counts
+    first = primary_clients(connection)[0]
+    pipe = connection.pipeline(transaction=False)
+    for entry in entries:
+        pipe.zcard(entry["model"]._meta.keys.pks)
+    counts = pipe.execute() if entries else []
+    return first.info("server"), first.info("memory"), connection.dbsize(), counts
+
+
 def _public_location(database: Any) -> str:
     """Where the connection goes (a test run's location included), without
     credentials."""
-    kwargs = database.connection.connection_pool.connection_kwargs
+    connection = database.connection
+    if is_cluster(connection):
+        nodes = sorted(node.name for node in connection.get_primaries())
+        return "redis+cluster://" + ",".join(nodes) + "/"
+    kwargs = connection.connection_pool.connection_kwargs
     db = kwargs.get("db", 0)
     if kwargs.get("path"):
         return f"unix://{kwargs['path']}?db={db}"

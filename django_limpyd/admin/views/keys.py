@@ -39,6 +39,7 @@ from django_limpyd.admin.filters import query_string
 from django_limpyd.admin.readers import RAW, READERS, as_text, reader_for
 from django_limpyd.admin.views.base import RedisAdminView
 from django_limpyd.admin.views.instance import format_ttl
+from django_limpyd.client_cluster import is_cluster, primary_clients
 from django_limpyd.exceptions import LimpydException
 from django_limpyd.storage.keys import glob_escape
 
@@ -47,6 +48,8 @@ __all__ = ["KeyBrowserView", "PageScan", "scan_pattern"]
 #: keys per page: default, least and most
 PAGE_SIZE, MIN_PAGE_SIZE, MAX_PAGE_SIZE = 100, 1, 1000
 #: the largest SCAN cursor (an unsigned 64-bit integer)
+#: a SCAN cursor (on a Redis Cluster, node cursor * primaries + node index: node
+#: cursors index hash tables, far below 2**64 / primaries)
 MAX_CURSOR = 2**64 - 1
 #: what a preview shows: items of a collection, characters of a value
 PREVIEW_ITEMS, PREVIEW_CHARS = 5, 80
@@ -121,6 +124,8 @@ class PageScan:
         return self
 
     def _call(self, cursor: int, hint: int) -> tuple[int, list[bytes]]:
+        if is_cluster(self.connection):
+            return self._call_nodes(cursor, hint)
         args = ("SCAN", cursor, "MATCH", self.pattern, "COUNT", hint)
         if self.calls == 0:
             pipe = self.connection.pipeline(transaction=False)
@@ -132,6 +137,23 @@ class PageScan:
         self.calls += 1
         self.examined += hint
         return int(cursor), batch
+
+    def _call_nodes(self, cursor: int, hint: int) -> tuple[int, list[bytes]]:
+        """On a Redis Cluster: one primary after the other (in name order), the page's
+        cursor holding both: ``node cursor * primaries + node index``."""
+        nodes = primary_clients(self.connection)
+        index, node_cursor = cursor % len(nodes), cursor // len(nodes)
+        if index >= len(nodes):
+            return 0, []
+        if self.calls == 0:
+            self.dbsize = sum(node.dbsize() for node in nodes)
+        args = ("SCAN", node_cursor, "MATCH", self.pattern, "COUNT", hint)
+        node_cursor, batch = nodes[index].execute_command(*args, **RAW)
+        self.calls += 1
+        self.examined += hint
+        if int(node_cursor):
+            return int(node_cursor) * len(nodes) + index, batch
+        return (index + 1 if index + 1 < len(nodes) else 0), batch
 
     def _next_hint(self, hint: int, matched: int) -> int:
         """The next COUNT hint: enough keys to fill the page at the rate seen so far,

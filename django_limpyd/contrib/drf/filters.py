@@ -11,12 +11,14 @@ model, the field and the lookup, before anything is sent. Other parameters
 restricts the filters: a list of field names, or a dict of field name to the
 suffixes allowed (``{"birth_year": ["gte", "lte"]}``; ``eq`` is the bare name).
 
-:class:`RedisOrderingFilter` sorts by one single-value field or the pk:
-``?ordering=name``, ``?ordering=-birth_year`` (descending). Fields with a
-NumberRangeIndex, and AutoPKField pks, sort as numbers; others as text.
-``ordering_fields`` on the view restricts the fields, ``ordering`` gives the
-default. Sorting is done by the collection script (Redis ``SORT``), in the same
-round trip as the page; detail routes are not sorted.
+:class:`RedisOrderingFilter` sorts by single-value fields or the pk, as
+``order_by()`` does: ``?ordering=name``, ``?ordering=-birth_year`` (descending),
+``?ordering=-birth_year,name`` (several fields: equal values sorted by the next
+one). Fields with a NumberRangeIndex, and AutoPKField pks, sort as numbers;
+others as text. ``ordering_fields`` on the view restricts the fields,
+``ordering`` (a name or a list) gives the default. Sorting is done by the
+collection function, in the same round trip as the page; detail routes are not
+sorted.
 """
 
 from __future__ import annotations
@@ -28,7 +30,6 @@ from rest_framework.filters import BaseFilterBackend
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 
-from django_limpyd.contrib.drf.fields import is_numeric
 from django_limpyd.exceptions import ImplementationError, InvalidValue
 
 __all__ = ["RedisFilterBackend", "RedisOrderingFilter"]
@@ -127,19 +128,22 @@ class RedisFilterBackend(BaseFilterBackend):
 
 
 class RedisOrderingFilter(BaseFilterBackend):
-    """``?ordering=field`` / ``?ordering=-field``: the collection sorted by one field."""
+    """``?ordering=field`` / ``?ordering=-field`` / ``?ordering=-year,title``: the
+    collection sorted as ``order_by(...)`` sorts it."""
 
     ordering_param = api_settings.ORDERING_PARAM
 
-    def get_ordering(self, request: Request, view: Any) -> str | None:
-        """The requested ordering, else the view's ``ordering`` (one field)."""
-        value = request.query_params.get(self.ordering_param, "").strip()
-        if value:
-            return value
+    def get_ordering(self, request: Request, view: Any) -> list[str]:
+        """The requested ordering (comma-separated fields), else the view's ``ordering``
+        (a name or a list of names); ``[]``: not sorted."""
+        value = request.query_params.get(self.ordering_param, "")
+        terms = [term.strip() for term in value.split(",") if term.strip()]
+        if terms:
+            return terms
         default = getattr(view, "ordering", None)
-        if isinstance(default, (list, tuple)):
-            default = default[0] if default else None
-        return default
+        if isinstance(default, str):
+            return [default]
+        return list(default or [])
 
     def sortable(self, model: type, view: Any) -> list[str]:
         """The names one may order by: the view's ``ordering_fields``, else the pk and
@@ -155,19 +159,18 @@ class RedisOrderingFilter(BaseFilterBackend):
         return list(dict.fromkeys(names))
 
     def filter_queryset(self, request: Request, queryset: Any, view: Any) -> Any:
-        """The collection sorted as asked (nothing is sent); as it is on the detail
-        routes of a viewset, where one instance is looked up."""
+        """The collection sorted as asked, by ``order_by(*fields)`` (nothing is sent); as
+        it is on the detail routes of a viewset, where one instance is looked up."""
         ordering = self.get_ordering(request, view)
         if not ordering or getattr(view, "detail", False):
             return queryset
         model = queryset.model
         meta = model._meta
-        if "," in ordering:
-            self.fail(f"{meta.name} can be ordered by one field only, got {ordering!r}.")
-        desc = ordering.startswith("-")
-        name = ordering.lstrip("-")
         sortable = self.sortable(model, view)
-        if name not in sortable:
+        for term in ordering:
+            name = term[1:] if term.startswith("-") else term
+            if name in sortable:
+                continue
             if not meta.has_field(name):
                 reason = f"{meta.name} has no field {name!r}"
             elif meta.get_field(name).multi:
@@ -177,10 +180,8 @@ class RedisOrderingFilter(BaseFilterBackend):
             self.fail(
                 f"Cannot order {meta.name} by {name!r}: {reason} (allowed: {', '.join(sortable)})."
             )
-        field = meta.get_field(name)
-        numeric = field.auto if field is meta.pk_field else is_numeric(field)
         try:
-            return queryset.sort(by=name, alpha=not numeric, desc=desc)
+            return queryset.order_by(*ordering)
         except ImplementationError as exc:
             self.fail(str(exc))
 
@@ -195,7 +196,10 @@ class RedisOrderingFilter(BaseFilterBackend):
                 "name": self.ordering_param,
                 "required": False,
                 "in": "query",
-                "description": "One field to order by; prefix it with '-' for descending.",
+                "description": (
+                    "Fields to order by, comma-separated (equal values sorted by the next "
+                    "field); prefix one with '-' for descending."
+                ),
                 "schema": {"type": "string"},
             }
         ]

@@ -181,6 +181,13 @@ class RelatedFieldMixin:
         except ImplementationError:
             return None  # unknown target yet: writes to this field are refused anyway
 
+    def pointer_target_expiry(self, index: BaseIndex) -> str | None:
+        """The target model's deadlines key when it has expiry (see docs/orm/expiry.rst)."""
+        if self.pointer_target(index) is None:
+            return None
+        meta = self.related_model._meta
+        return meta.keys.expiry if meta.expirable else None
+
     def pointer_index(self) -> BaseIndex:
         """The EqualIndex whose set for a target pk holds the instances pointing to it."""
         for index in self._declared().indexes:

@@ -3,7 +3,8 @@
 -- function on Redis 7: it runs on replicas). Only `store` writes: the resulting pks in a
 -- list.
 --
--- keys[1]  the model's pks (a sorted set: by number in an AutoPK model, else by bytes)
+-- keys[1]  the model's pks (a sorted set: by number in an AutoPK model, else by bytes);
+--          a model with expiry drops the pks whose deadline passed (drop_expired)
 -- args[1]  plan (JSON):
 --   filters [operations, see django_limpyd.indexes.lookups], and-ed; also
 --           {op = "key", key = k}: the members of an existing set, sorted set or list;
@@ -26,6 +27,7 @@
 --   check   bool: drop pks no longer in keys[1]
 --   auto    bool: an AutoPK model (pks in number order; else in byte order)
 --   cluster bool: on a Redis Cluster (no SORT BY/GET patterns there)
+--   expiring bool: a model with expiry (never answered by direct index reads in Python)
 --   values  nil | [{kind = "pk" | "string" | "hfield" | "score" | "set" | "list" | "zset" |
 --           "hash", key = prefix, name = n}]: return those values for each pk instead of the
 --           pk (a flat array; a multi-value field's value as an array: its members, its
@@ -878,8 +880,97 @@ local function collect(keys, plan)
     return 'candidates', steps, slice(candidates, plan), #candidates
 end
 
-local function collection(keys, args)
+-- A model with expiry (M.expiry) whose expired instances are not all cleaned up yet: the
+-- pks whose deadline passed must not count. Nothing changes while no deadline has passed
+-- (one ZCOUNT). With up to DEAD_LISTED of them, a count is made as usual, then the
+-- expired pks the collection holds are subtracted (tested against its filters), and an
+-- unfiltered, unsorted page is read by rank, skipping them; otherwise (and with more of
+-- them) the filter "deadline not passed" is added, tested on the candidates (ZMSCORE).
+local DEAD_LISTED = 2000
+
+local function dead_pks(M)
+    if not M.expiry then return nil end
+    local now = tostring(now_ms())
+    local dead = redis.call('ZCOUNT', M.expiry, '-inf', now)
+    if dead == 0 then return nil end
+    return now, dead
+end
+
+local function drop_expired(M, plan, now)
+    plan.filters[#plan.filters + 1] = {op = 'not', ops = {
+        {op = 'num', key = M.expiry, min = '-inf', max = now, multi = false}}}
+end
+
+-- the expired pks the collection holds: in the pks, and in every filter
+local function dead_held(keys, plan, dead)
+    local steps = {}
+    dead = keep(dead, in_pks(keys[1], dead))
+    for _, op in ipairs(plan.filters) do
+        if #dead == 0 then break end
+        dead = keep(dead, contains(op, dead, steps))
+    end
+    return dead
+end
+
+-- an unfiltered page in the pks' order (by rank), without the expired pks `dead`
+local function alive_page(keys, plan, dead)
+    local is_dead, ranks = {}, {}
+    for _, pk in ipairs(dead) do
+        local rank = redis.call('ZRANK', keys[1], pk)
+        if rank then
+            is_dead[pk] = true
+            ranks[#ranks + 1] = rank
+        end
+    end
+    table.sort(ranks)
+    local total = (plan.count or plan.total) and redis.call('ZCARD', keys[1]) - #ranks
+    if plan.count then return total end
+    local first, last = page_bounds(plan)
+    local page = {}
+    if last < first then return {}, total end
+    local raw = first - 1  -- the rank of the first alive pk of the page
+    for _, rank in ipairs(ranks) do
+        if rank <= raw then raw = raw + 1 else break end
+    end
+    local want = last - first + 1
+    while #page < want do
+        local stop = -1
+        if want ~= math.huge then stop = raw + (want - #page) + #ranks - 1 end
+        local chunk = redis.call('ZRANGE', keys[1], raw, stop)
+        for _, pk in ipairs(chunk) do
+            if not is_dead[pk] then
+                page[#page + 1] = pk
+                if #page >= want then break end
+            end
+        end
+        if stop == -1 or #chunk == 0 then break end
+        raw = stop + 1
+    end
+    return page, total
+end
+
+local function collection(M, keys, args)
     local plan = cjson.decode(args[1])
+    local now, dead = dead_pks(M)
+    if now then
+        local listed = dead <= DEAD_LISTED and not plan.explain and not plan.source
+            and not plan.score
+        if listed and #plan.filters == 0 and not plan.sort then
+            local expired = redis.call('ZRANGEBYSCORE', M.expiry, '-inf', now)
+            local result, total = alive_page(keys, plan, expired)
+            if plan.count then return result end
+            if plan.values then result = read_values(plan, result) end
+            if plan.total then return {total, result} end
+            return result
+        end
+        if listed and plan.count then
+            local _, _, count, _, failure = collect(keys, plan)
+            if failure then return failure end
+            local expired = redis.call('ZRANGEBYSCORE', M.expiry, '-inf', now)
+            return count - #dead_held(keys, plan, expired)
+        end
+        drop_expired(M, plan, now)
+    end
     local strategy, steps, result, total, failure = collect(keys, plan)
     if failure then return failure end
     if plan.explain then return {strategy, steps, plan.cost} end
@@ -891,8 +982,10 @@ end
 
 -- store: run the collection, keep its pks in the list args[2] (expiring after args[3]
 -- seconds when given); returns how many
-local function store(keys, args)
+local function store(M, keys, args)
     local plan = cjson.decode(args[1])
+    local now = dead_pks(M)
+    if now then drop_expired(M, plan, now) end
     local _, _, result, _, failure = collect(keys, plan)
     if failure then return failure end
     local key = args[2]

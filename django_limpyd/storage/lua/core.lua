@@ -10,7 +10,10 @@
 -- A field: {name, type = string|hfield|hash|set|list|zset, key = key without its pk,
 --   multi = bool, indexes = [index], dependents = [{owner = field, index = index}]}
 -- An index: {id, kind, base, unique, transform = bool, deps = [light fields],
---   target = pks key of the model pointed to (related fields), together = bool}
+--   target = pks key of the model pointed to (related fields), target_expiry = its
+--   deadlines key (a target model with expiry), together = bool}
+-- M.expiry, M.ttl, M.sweep  (a model with expiry only) its deadlines key, the default time
+--   to live of a new instance in ms, how many expired instances a write cleans up
 -- A transform map {index id: {raw: indexed value, or false: "not indexed"}} arrives flat in
 -- ARGV (see read_header).
 --
@@ -36,6 +39,34 @@ end
 local function has_pk(key, pk)
     return redis.call('ZSCORE', key, pk) ~= false
 end
+
+-- Expiry (M.expiry: the model's deadlines, a zset of pk -> unix time in ms; nil for a
+-- model without expiry, where none of this runs). An instance whose deadline passed does
+-- not exist for any operation, cleaned up or not.
+local function now_ms()
+    local time = redis.call('TIME')
+    return tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+end
+
+-- whether the deadline of `pk` in the deadlines `key` passed
+local function passed(key, pk, now)
+    local deadline = redis.call('ZSCORE', key, pk)
+    return deadline ~= false and tonumber(deadline) <= (now or now_ms())
+end
+
+local function expired(M, pk, now)
+    return M.expiry ~= nil and passed(M.expiry, pk, now)
+end
+
+-- the pk is an instance of the model and its deadline (if any) has not passed
+local function alive(M, key, pk)
+    return has_pk(key, pk) and not expired(M, pk)
+end
+
+-- during a writing call of a model with expiry: {M, now, doomed = {pk = true}}: the
+-- expired instances found holding a unique value the call takes, deleted before it
+-- writes (see reap_doomed); nil otherwise
+local EXPIRING = nil
 
 local function call_chunked(command, key, items, step)
     step = step or 1
@@ -368,6 +399,11 @@ local function check_token(index, owner, pk, token, own)
     end
     if index.unique then
         local other = kind.holder(index, pk, token)
+        if other and EXPIRING and expired(EXPIRING.M, other, EXPIRING.now) then
+            -- held by an expired instance: free from its deadline
+            EXPIRING.doomed[other] = true
+            other = nil
+        end
         if other then
             local value = token
             if kind.describe then value = kind.describe(token) end
@@ -376,7 +412,8 @@ local function check_token(index, owner, pk, token, own)
         end
     end
     if index.target and not (token == pk and index.target == own)
-            and not has_pk(index.target, token) then
+            and not (has_pk(index.target, token)
+                     and not (index.target_expiry and passed(index.target_expiry, token))) then
         return fail('NOTARGET', {field = owner.name, pk = token})
     end
     return nil

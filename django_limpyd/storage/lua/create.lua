@@ -1,13 +1,15 @@
 -- create.lua: a whole new instance (pk, every given field, index entries), atomically.
 --
 -- keys[1]  the model's pks (zset)         keys[2]  the model's AutoPK counter
--- args     the pk ("" = take the next AutoPK), the header (see read_header): the given
+-- args     the pk ("" = take the next AutoPK), for a model with expiry only: the time to
+--          live in ms ("": the model's default, "0": none), the header (see read_header): the given
 --          fields, "<position>" for a single value, "<position>*" for a multi-value field,
 --          comma-separated), then the items of each given field in that order (a
 --          string/hfield: its value; a multi-value field: the number of items, then the
 --          items: set/list members; zset: member, score, ...; hash: key, value, ...)
 --
--- Checks everything before the first write. Returns the pk. Errors (nothing written):
+-- Checks everything before the first write (then, for a model with expiry, removes the
+-- expired instances holding its pk or a unique value it takes). Returns the pk. Errors (nothing written):
 --   LIMPYD_EXISTS {pk}, LIMPYD_UNIQUE {...}, LIMPYD_NEED {...}, LIMPYD_INVALID {...},
 --   LIMPYD_NOTARGET {field, pk}
 
@@ -31,7 +33,7 @@ end
 
 -- the create of a plan whose index entries are plain values of single-value fields
 -- (create_plan's plan[4]): checks, then writes, without change lists
-local function create_lean(M, keys, args, pk, at, plan)
+local function create_lean(M, keys, args, pk, at, plan, ttl)
     local given, entries = plan[1], plan[5]
     local values = create_values(args, at, plan[2])
     local holder_pk = pk
@@ -40,6 +42,8 @@ local function create_lean(M, keys, args, pk, at, plan)
         local refused = check_token(entries[j], entries[j + 1], holder_pk, values[entries[j + 2]], keys[1])
         if refused then return refused end
     end
+    local doomed = reap_doomed(M, keys[1], NO_TRANSFORMS)
+    if doomed then return doomed end
 
     if pk == '' then pk = tostring(redis.call('INCR', keys[2])) end
     local hashed = {}
@@ -60,21 +64,25 @@ local function create_lean(M, keys, args, pk, at, plan)
         KINDS[index.kind].add(index, entries[j + 1], pk, values[entries[j + 2]])
     end
     add_pk(M, keys[1], pk)
+    if ttl then set_deadline(M, pk, ttl, EXPIRING.now) end
     return pk
 end
 
 local function create(M, keys, args)
     local pk = args[1]
-    local fields, tmap, at = read_header(args, 2)
+    local ttl, first = nil, 2
+    if M.expiry then ttl, first = args[2], 3 end
+    local fields, tmap, at = read_header(args, first)
 
     if pk ~= '' and has_pk(keys[1], pk) then
-        return fail('EXISTS', {pk = pk})
+        if not expired(M, pk, ttl and EXPIRING.now) then return fail('EXISTS', {pk = pk}) end
+        EXPIRING.doomed[pk] = true  -- expired: replaced
     end
 
     -- the given fields and the state each will have, in snapshot() form
     local plan = create_plan(M, fields)
     local given, affected = plan[1], plan[3]
-    if plan[4] and tmap == NO_TRANSFORMS then return create_lean(M, keys, args, pk, at, plan) end
+    if plan[4] and tmap == NO_TRANSFORMS then return create_lean(M, keys, args, pk, at, plan, ttl) end
     local after = {}
     for i, value in ipairs(create_values(args, at, plan[2])) do after[given[i].name] = value end
 
@@ -83,7 +91,7 @@ local function create(M, keys, args)
 
     local holder_pk = pk
     if holder_pk == '' then holder_pk = '\0' end  -- no existing instance can have this pk
-    local refused = check_changes(holder_pk, changes, keys[1])
+    local refused = check_changes(holder_pk, changes, keys[1]) or reap_doomed(M, keys[1], tmap)
     if refused then return refused end
 
     if pk == '' then pk = tostring(redis.call('INCR', keys[2])) end
@@ -105,5 +113,6 @@ local function create(M, keys, args)
 
     apply_changes(pk, changes)
     add_pk(M, keys[1], pk)
+    if ttl then set_deadline(M, pk, ttl, EXPIRING.now) end
     return pk
 end

@@ -4,10 +4,10 @@
 -- keys[1]  the model's pks (zset)         keys[2]  the key read
 -- args     the pk, the Redis command, its arguments after the key
 --
--- Returns the command's reply. Errors: LIMPYD_MISSING {pk}
+-- Returns the command's reply. Errors: LIMPYD_MISSING {pk} (also: its deadline passed)
 
-local function read(keys, args)
-    if not has_pk(keys[1], args[1]) then
+local function read(M, keys, args)
+    if not alive(M, keys[1], args[1]) then
         return fail('MISSING', {pk = args[1]})
     end
     return redis.call(args[2], keys[2], unpack(args, 3))

@@ -10,6 +10,10 @@
 --          in M.fields of the fields written, "3" or "3,4"; see read_header), the Redis
 --          command and its arguments after the key
 --
+-- A model with expiry: an instance whose deadline passed is MISSING; an expired instance
+-- holding a unique value the write takes is removed first (after every check); an
+-- instance the write creates gets the model's default deadline (M.ttl).
+--
 -- Returns the result of the command ({pk, result} when the write created the instance,
 -- whose pk the caller learns so). Errors, with nothing written (nothing replicated):
 --   LIMPYD_MISSING {pk}, LIMPYD_UNIQUE {field, value, pk, index, together},
@@ -33,7 +37,7 @@ local function write(M, keys, args)
 
     if creating then
         pk = tostring((tonumber(redis.call('GET', keys[2])) or 0) + 1)
-    elseif not has_pk(keys[1], pk) then
+    elseif not has_pk(keys[1], pk) or (M.expiry and expired(M, pk, EXPIRING.now)) then
         return fail('MISSING', {pk = pk})
     end
 
@@ -45,6 +49,7 @@ local function write(M, keys, args)
         -- a plain replacement of one indexed value
         local value = args[#args]
         local old, refused = check_replacement(spec, key, pk, value, keys[1])
+        refused = refused or reap_doomed(M, keys[1], tmap)
         if refused then return refused end
         result = redis.call(command, key, unpack(args, first))
         replace_indexed(spec, pk, old, value)
@@ -61,7 +66,7 @@ local function write(M, keys, args)
             local removed, added = DELTAS[command](spec, key, args, first)
             if removed then
                 local changes = delta_changes(affected, removed, added, states)
-                local refused = check_changes(pk, changes, keys[1])
+                local refused = check_changes(pk, changes, keys[1]) or reap_doomed(M, keys[1], tmap)
                 if refused then return refused end
                 result = call_command(command, key, args, first, M.scratch)
                 apply_changes(pk, changes)
@@ -118,7 +123,7 @@ local function write(M, keys, args)
             end
             local changes, missing = plan_changes(affected, before, after, tmap)
             if missing then return fail('NEED', missing) end
-            local refused = check_changes(pk, changes, keys[1])
+            local refused = check_changes(pk, changes, keys[1]) or reap_doomed(M, keys[1], tmap)
             if refused then return refused end
             result = call_command(command, key, args, first, M.scratch)
             apply_changes(pk, changes)
@@ -136,6 +141,7 @@ local function write(M, keys, args)
     if creating then
         redis.call('SET', keys[2], pk)
         add_pk(M, keys[1], pk)
+        if EXPIRING then set_deadline(M, pk, nil, EXPIRING.now) end
         return {pk, result}
     end
     return result

@@ -1,0 +1,163 @@
+"""The ``redis.asyncio`` client of a database, and its pipeline: the async transport.
+
+Built from the sync client of the same database (:func:`build_async_client`), so from
+the same parsed settings (``LIMPYD_DATABASES`` through django-redis's factory, or the
+arguments of a hand-built database): same server, credentials, timeouts, decoding
+and protocol. It behaves like :class:`django_limpyd.client.LimpydRedis`:
+
+* **No blind retries of writes.** Connections get a zero-retry policy; only the
+  commands of :data:`django_limpyd.client.READ_ONLY_COMMANDS` are sent again after a
+  ``ConnectionError``, ``READ_RETRIES`` times (never after a ``TimeoutError``).
+* **Observers.** The database's observers (command logging,
+  ``assert_num_commands``) see every command, and every pipeline as one round trip.
+
+A Sentinel pool or a Redis Cluster has no async transport yet: building one raises
+``ImproperlyConfigured`` saying so.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from typing import Any
+
+import redis
+import redis.asyncio
+from django.core.exceptions import ImproperlyConfigured
+from redis.asyncio import connection as async_connection
+from redis.asyncio.client import Pipeline as AsyncPipeline
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from django_limpyd.client import READ_ONLY_COMMANDS, Observer, _notify
+
+__all__ = ["AsyncLimpydPipeline", "AsyncLimpydRedis", "build_async_client"]
+
+#: the async connection class of each sync one django-redis' factory may use
+_CONNECTION_CLASSES = {
+    redis.connection.Connection: async_connection.Connection,
+    redis.connection.UnixDomainSocketConnection: async_connection.UnixDomainSocketConnection,
+    redis.connection.SSLConnection: async_connection.SSLConnection,
+}
+
+#: sync connection arguments that are not passed on (the async transport sets its own)
+_NOT_PASSED = frozenset(
+    {"parser_class", "retry", "redis_connect_func", "event_dispatcher", "command_packer"}
+)
+
+
+def async_no_retry() -> AsyncRetry:
+    """The retry policy of every async connection: never retry at that level."""
+    return AsyncRetry(NoBackoff(), 0)
+
+
+def _accepted(connection_class: type) -> set[str]:
+    names: set[str] = set()
+    for klass in connection_class.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is not None:
+            names.update(inspect.signature(init).parameters)
+    return names - {"self", "kwargs"}
+
+
+class AsyncLimpydPipeline(AsyncPipeline):
+    """redis-py's async pipeline, its execution reported to the observers."""
+
+    _limpyd_observers: list[Observer]
+
+    async def execute(self, raise_on_error: bool = True) -> list[Any]:
+        observers = self._limpyd_observers
+        if not observers:
+            return await super().execute(raise_on_error)
+        commands = [args for args, _options in self.command_stack]
+        if self.is_transaction and commands:
+            commands = [("MULTI",), *commands, ("EXEC",)]
+        start = time.perf_counter()
+        try:
+            return await super().execute(raise_on_error)
+        finally:
+            _notify(observers, commands, start)
+
+
+class AsyncLimpydRedis(redis.asyncio.Redis):
+    """``redis.asyncio.Redis`` that retries only reads and reports commands to observers."""
+
+    def __init__(self, *args: Any, read_retries: int = 1, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.read_retries = read_retries
+        self._limpyd_observers: list[Observer] = []
+
+    async def execute_command(self, *args: Any, **options: Any) -> Any:
+        observers = self._limpyd_observers
+        start = time.perf_counter() if observers else 0.0
+        try:
+            return await self._execute_with_read_retries(args, options)
+        finally:
+            if observers:
+                _notify(observers, [args], start)
+
+    async def _execute_with_read_retries(
+        self, args: tuple[Any, ...], options: dict[str, Any]
+    ) -> Any:
+        attempts = 0
+        while True:
+            try:
+                return await super().execute_command(*args, **options)
+            except RedisConnectionError:
+                name = args[0].decode() if isinstance(args[0], bytes) else str(args[0])
+                if attempts >= self.read_retries or name.upper() not in READ_ONLY_COMMANDS:
+                    raise
+                attempts += 1
+
+    async def send_unobserved(self, *args: Any, **options: Any) -> Any:
+        """One command unseen by the observers and without read retries (library loads)."""
+        return await redis.asyncio.Redis.execute_command(self, *args, **options)
+
+    def pipeline(self, transaction: bool = True, shard_hint: Any = None) -> AsyncLimpydPipeline:
+        pipe = AsyncLimpydPipeline(
+            self.connection_pool, self.response_callbacks, transaction, shard_hint
+        )
+        pipe._limpyd_observers = self._limpyd_observers
+        return pipe
+
+    async def close_all(self) -> None:
+        """Close the client and every connection of its pool."""
+        await self.aclose()
+        await self.connection_pool.disconnect()
+
+
+def build_async_client(sync_client: Any, observers: list[Observer]) -> AsyncLimpydRedis:
+    """An async client to the server of ``sync_client`` (a :class:`LimpydRedis`), with
+    the same connection arguments, decoding, protocol and read retries; reporting to
+    ``observers`` (the database's list, shared with the sync client). Connects on first
+    use, in the running event loop."""
+    pool = getattr(sync_client, "connection_pool", None)
+    if pool is None:
+        raise ImproperlyConfigured(
+            f"{type(sync_client).__name__}: django_limpyd's async API does not support "
+            "Redis Cluster databases yet; use the sync API (through sync_to_async) there."
+        )
+    connection_class = _CONNECTION_CLASSES.get(pool.connection_class)
+    if connection_class is None:
+        raise ImproperlyConfigured(
+            f"django_limpyd's async API has no async transport for connections of class "
+            f"{pool.connection_class.__name__} (Sentinel pools are not supported yet); use "
+            "the sync API (through sync_to_async) with this database."
+        )
+    accepted = _accepted(connection_class)
+    kwargs = {
+        name: value
+        for name, value in pool.connection_kwargs.items()
+        if name in accepted and name not in _NOT_PASSED
+    }
+    kwargs["retry"] = async_no_retry()
+    kwargs["decode_responses"] = True
+    async_pool = async_connection.ConnectionPool(
+        connection_class=connection_class, max_connections=pool.max_connections, **kwargs
+    )
+    client = AsyncLimpydRedis(
+        connection_pool=async_pool, read_retries=getattr(sync_client, "read_retries", 1)
+    )
+    client._limpyd_observers = observers
+    return client
