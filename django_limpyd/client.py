@@ -66,6 +66,8 @@ from redis.client import Pipeline
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.retry import Retry
 
+from django_limpyd.durability import current as current_durability
+
 
 def _major_minor(version: str) -> tuple[int, int]:
     match = re.match(r"(\d+)\.(\d+)", version)
@@ -267,8 +269,60 @@ class LimpydPipeline(Pipeline):
         finally:
             _notify(observers, [args], start)
 
+    #: the client that built the pipeline (its durability applies), if any
+    _limpyd_client: Any = None
+    #: while True, ``reset()`` keeps the connection (for the WAIT of a durable batch)
+    _limpyd_hold = False
+
+    def reset(self) -> None:
+        """redis-py's; the connection is kept while a durable batch waits (see
+        :meth:`execute`)."""
+        if not self._limpyd_hold:
+            return super().reset()
+        connection, self.connection = self.connection, None
+        super().reset()
+        self.connection = connection
+        return None
+
     def execute(self, raise_on_error: bool = True) -> list[Any]:
-        """redis-py's, reported to the observers as one round trip."""
+        """redis-py's, reported to the observers as one round trip; for a durable
+        database, followed by ``WAIT`` on the same connection (see
+        :mod:`django_limpyd.durability`)."""
+        client = self._limpyd_client
+        if client is not None and client.limpyd_durable_possible:
+            durability = current_durability(client)
+            if durability is not None and any(
+                _command_name(args) not in READ_ONLY_COMMANDS for args in self.queued_commands()
+            ):
+                return self._execute_durably(raise_on_error, durability)
+        return self._execute_observed(raise_on_error)
+
+    def _execute_durably(self, raise_on_error: bool, durability: Any) -> list[Any]:
+        from django_limpyd.durability import DurabilityError
+
+        self._limpyd_hold = True
+        try:
+            results = self._execute_observed(raise_on_error)
+            connection = self.connection
+            wait = ("WAIT", durability.replicas, durability.timeout_ms)
+            start = time.perf_counter()
+            try:
+                connection.send_command(*wait)
+                acknowledged = int(connection.read_response())
+            except BaseException:
+                connection.disconnect()
+                raise
+            finally:
+                if self._limpyd_observers:
+                    _notify(self._limpyd_observers, [wait], start)
+        finally:
+            self._limpyd_hold = False
+            self.reset()
+        if acknowledged < durability.replicas:
+            raise DurabilityError("a pipeline", acknowledged, durability)
+        return results
+
+    def _execute_observed(self, raise_on_error: bool) -> list[Any]:
         if _get_running_loop() is not None:
             refuse_in_event_loop()
         observers = self._limpyd_observers
@@ -287,6 +341,11 @@ class LimpydPipeline(Pipeline):
 class LimpydRedis(redis.Redis):
     """``redis.Redis`` that retries only reads and reports commands to observers."""
 
+    #: the durability of its database's settings (see :mod:`django_limpyd.durability`)
+    limpyd_durability: Any = None
+    #: False until durability is set or a ``durable()`` block used it: one check per command
+    limpyd_durable_possible = False
+
     def __init__(self, *args: Any, read_retries: int = 1, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.read_retries = read_retries
@@ -303,6 +362,10 @@ class LimpydRedis(redis.Redis):
     def execute_command(self, *args: Any, **options: Any) -> Any:
         if _get_running_loop() is not None:
             refuse_in_event_loop()
+        if self.limpyd_durable_possible:
+            durability = current_durability(self)
+            if durability is not None and _command_name(args) not in READ_ONLY_COMMANDS:
+                return self._execute_durably(args, options, durability)
         observers = self._limpyd_observers
         start = time.perf_counter() if observers else 0.0
         try:
@@ -310,6 +373,23 @@ class LimpydRedis(redis.Redis):
         finally:
             if observers:
                 _notify(observers, [args], start)
+
+    def _execute_durably(
+        self, args: tuple[Any, ...], options: dict[str, Any], durability: Any
+    ) -> Any:
+        """The write and ``WAIT`` in one round trip on one connection."""
+        from django_limpyd.durability import DurabilityError
+
+        pipe = self.pipeline(transaction=False)
+        pipe._limpyd_client = None  # the WAIT is queued here
+        pipe.execute_command(*args, **options)
+        pipe.execute_command("WAIT", durability.replicas, durability.timeout_ms)
+        reply, acknowledged = pipe.execute(raise_on_error=False)
+        if isinstance(reply, Exception):
+            raise reply
+        if int(acknowledged) < durability.replicas:
+            raise DurabilityError(_command_name(args), int(acknowledged), durability)
+        return reply
 
     def _execute_with_read_retries(self, args: tuple[Any, ...], options: dict[str, Any]) -> Any:
         attempts = 0
@@ -332,7 +412,13 @@ class LimpydRedis(redis.Redis):
             self.connection_pool, self.response_callbacks, transaction, shard_hint
         )
         pipe._limpyd_observers = self._limpyd_observers
+        pipe._limpyd_client = self
         return pipe
+
+
+def _command_name(args: Sequence[Any]) -> str:
+    name = args[0].decode() if isinstance(args[0], bytes) else str(args[0])
+    return name.upper()
 
 
 def send_unobserved(client: Any, *args: Any, **options: Any) -> Any:

@@ -64,16 +64,20 @@ def _actual(index: Any, chunk_size: int) -> dict[tuple[str, str], Any]:
 def consistency_check(
     model: type, chunk_size: int = 1000, advance: Advance | None = None
 ) -> list[str]:
-    """Every mismatch between ``model``'s data and its index entries, every orphan key
-    and every dangling pointer of its related fields (empty: consistent).
+    """Every mismatch between ``model``'s data and its index entries, every orphan key,
+    every dangling pointer of its related fields, and an AutoPK counter below the pks
+    in use (empty: consistent).
 
     ``advance(n)`` is called after each chunk of ``n`` instances read (progress: the
     instances are read once per index and once per related field).
     """
     from django_limpyd.contrib.related.integrity import find_dangling
+    from django_limpyd.pk_counter import counter_problem
 
     problems = index_differences(model, chunk_size, advance)
-    return problems + [pointer.message for pointer in find_dangling(model, chunk_size, advance)]
+    problems += [pointer.message for pointer in find_dangling(model, chunk_size, advance)]
+    counter = counter_problem(model)
+    return [*problems, counter] if counter else problems
 
 
 def index_differences(

@@ -61,6 +61,10 @@ class RedisDatabase:
         #: the ``LIMPYD_DATABASES`` alias, or ``None`` for a hand-built database
         self.alias: str | None = None
         replicas = connection_settings.pop("replicas", None)
+        from django_limpyd.durability import parse
+
+        #: the durability of a hand-built database (``durability={"replicas": 1, ...}``)
+        self._durability = parse(connection_settings.pop("durability", None), "durability")
         self._connection_settings = self._check_settings(connection_settings)
         self._replica_settings = self._check_replicas(replicas)
         self._client: LimpydRedis | None = None
@@ -138,8 +142,35 @@ class RedisDatabase:
         else:
             client = self._hand_built_client(self._connection_settings)
         client._limpyd_observers = self._observers
+        durability = self._configured_durability()
+        if durability is not None:
+            client.limpyd_durability = durability
+            client.limpyd_durable_possible = True
         self._sync_command_logger()
         return client
+
+    def _configured_durability(self) -> Any:
+        from django_limpyd.durability import parse
+
+        if self.alias is not None:
+            return parse(self.config.options.get("DURABILITY"), "DURABILITY")
+        return self._durability
+
+    def durable(
+        self, replicas: int | None = 1, timeout: float = 0.1
+    ) -> AbstractContextManager[None]:
+        """Within the block (this thread or asyncio task), every write of this database
+        waits until ``replicas`` replicas have it (``WAIT``, at most ``timeout``
+        seconds), else raises :class:`~django_limpyd.durability.DurabilityError` (the
+        write is applied on the primary; nothing is sent again). ``replicas=None``:
+        no waiting in the block, whatever the settings say. See
+        :mod:`django_limpyd.durability`."""
+        from django_limpyd.durability import durable, parse
+
+        wanted = None
+        if replicas is not None:
+            wanted = parse({"REPLICAS": replicas, "TIMEOUT": timeout}, "durable()")
+        return durable(self.connection, wanted)
 
     @staticmethod
     def _hand_built_client(connection_settings: dict[str, Any]) -> LimpydRedis:

@@ -30,6 +30,7 @@ NOT_FOR_CLUSTER_OPTIONS = frozenset(
         "SENTINELS",
         "SENTINEL_KWARGS",
         "REPLICAS",
+        "DURABILITY",
     }
 )
 
@@ -53,6 +54,7 @@ OPTION_TYPES: dict[str, type | tuple[type, ...]] = {
     "HEALTH_CHECK_INTERVAL": numbers.Real,
     "READ_RETRIES": int,
     "REPLICAS": (list, tuple),
+    "DURABILITY": dict,
 }
 
 #: Schemes accepted in ``OPTIONS["REPLICAS"]`` (an embedded server has no replicas).
@@ -226,6 +228,13 @@ def validate_options(alias: str, options: Any) -> dict[str, Any]:
         )
     if "REPLICAS" in options:
         validate_replicas(alias, options["REPLICAS"])
+    if "DURABILITY" in options:
+        from django_limpyd.durability import parse
+
+        try:
+            parse(options["DURABILITY"], _where(alias, "OPTIONS", "DURABILITY"))
+        except ValueError as exc:
+            raise ImproperlyConfigured(str(exc)) from None
     return {**DEFAULT_OPTIONS, **options}
 
 

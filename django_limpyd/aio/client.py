@@ -10,6 +10,9 @@ and protocol. It behaves like :class:`django_limpyd.client.LimpydRedis`:
   ``ConnectionError``, ``READ_RETRIES`` times (never after a ``TimeoutError``).
 * **Observers.** The database's observers (command logging,
   ``assert_num_commands``) see every command, and every pipeline as one round trip.
+* **A bounded pool that waits.** As many connections as the sync pool allows
+  (redis-py's default: 100); a task needing one more waits for a free one, up to
+  ``SOCKET_TIMEOUT``, rather than failing (``BlockingConnectionPool``).
 
 A Sentinel pool or a Redis Cluster has no async transport yet: building one raises
 ``ImproperlyConfigured`` saying so.
@@ -153,8 +156,13 @@ def build_async_client(sync_client: Any, observers: list[Observer]) -> AsyncLimp
     }
     kwargs["retry"] = async_no_retry()
     kwargs["decode_responses"] = True
-    async_pool = async_connection.ConnectionPool(
-        connection_class=connection_class, max_connections=pool.max_connections, **kwargs
+    # tasks are many and cheap: beyond max_connections they wait for a connection (up
+    # to SOCKET_TIMEOUT) instead of failing with "Too many connections"
+    async_pool = async_connection.BlockingConnectionPool(
+        connection_class=connection_class,
+        max_connections=pool.max_connections,
+        timeout=kwargs.get("socket_timeout") or 20,
+        **kwargs,
     )
     client = AsyncLimpydRedis(
         connection_pool=async_pool, read_retries=getattr(sync_client, "read_retries", 1)

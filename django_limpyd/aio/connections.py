@@ -56,12 +56,24 @@ def _loop_clients(loop: asyncio.AbstractEventLoop) -> _LoopClients:
     return entry
 
 
-async def _closer(loop: asyncio.AbstractEventLoop) -> AsyncIterator[None]:
-    """Suspended for the life of the loop; closed by ``loop.shutdown_asyncgens()``."""
+async def _closer(loop: asyncio.AbstractEventLoop, entry: _LoopClients) -> AsyncIterator[None]:
+    """Suspended for the life of the loop; closed by ``loop.shutdown_asyncgens()`` (or
+    when dropped, after :func:`aclose_clients`): closes the clients of ``entry``."""
     try:
         yield
     finally:
-        await aclose_clients(loop)
+        with _LOCK:
+            if _LOOPS.get(loop) is entry:
+                del _LOOPS[loop]
+        await _close(entry)
+
+
+async def _close(entry: _LoopClients) -> None:
+    """Close the clients of ``entry`` (again: harmless)."""
+    for _database, _sync_client, client in list(entry.clients.values()):
+        await client.close_all()
+    if entry.closing:
+        await asyncio.gather(*entry.closing, return_exceptions=True)
 
 
 async def _start(closer: Any) -> None:
@@ -84,7 +96,7 @@ def get_client(database: Any) -> AsyncLimpydRedis:
         entry.closing.add(task)
         task.add_done_callback(entry.closing.discard)
     if entry.closer is None:
-        entry.closer = _closer(loop)
+        entry.closer = _closer(loop, entry)
         task = loop.create_task(_start(entry.closer))
         entry.closing.add(task)
         task.add_done_callback(entry.closing.discard)
@@ -97,9 +109,5 @@ async def aclose_clients(loop: asyncio.AbstractEventLoop | None = None) -> None:
     loop = loop or asyncio.get_running_loop()
     with _LOCK:
         entry = _LOOPS.pop(loop, None)
-    if entry is None:
-        return
-    for _database, _sync_client, client in entry.clients.values():
-        await client.close_all()
-    if entry.closing:
-        await asyncio.gather(*entry.closing, return_exceptions=True)
+    if entry is not None:
+        await _close(entry)

@@ -66,9 +66,7 @@ def test_autopk_creates_racing_on_four_loops(models):
     created = []
 
     async def main(worker):
-        instances = await asyncio.gather(
-            *(Unique.acreate(code=f"{worker}-{n}") for n in range(50))
-        )
+        instances = await asyncio.gather(*(Unique.acreate(code=f"{worker}-{n}") for n in range(50)))
         created.extend(instance.pk.get() for instance in instances)
 
     threads = [threading.Thread(target=asyncio.run, args=(main(w),)) for w in range(4)]

@@ -13,8 +13,8 @@ from django_limpyd.aio.client import AsyncLimpydRedis
 from django_limpyd.client import retry_count
 from django_limpyd.database import RedisDatabase
 from django_limpyd.model import RedisModel
-from django_limpyd.test.server import PrivateRedisServer
 from django_limpyd.test.commands import assert_num_commands
+from django_limpyd.test.server import PrivateRedisServer
 from tests.tools.proxy import DROP_REPLY, HANDSHAKE_COMMANDS, FaultProxy
 
 
@@ -178,12 +178,54 @@ def test_sync_calls_from_a_running_loop_are_refused(monkeypatch):
             ann.name.hget()
         with pytest.raises(SynchronousOnlyOperation):
             Counter.objects.count()
-        with pytest.raises(SynchronousOnlyOperation):
-            with databases["default"].pipeline() as pipeline:
-                ann.hits.incr()
-                pipeline.execute()
+        with (
+            pytest.raises(SynchronousOnlyOperation),
+            databases["default"].pipeline() as pipeline,
+        ):
+            ann.hits.incr()
+            pipeline.execute()
         monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
         assert ann.name.hget() == "Ann"
 
     asyncio.run(main())
     assert Counter(1).name.hget() == "Ann"  # outside the loop: as always
+
+
+def test_no_async_transport_for_cluster_and_sentinel_yet():
+    from django.core.exceptions import ImproperlyConfigured
+    from redis.sentinel import SentinelConnectionPool, SentinelManagedConnection
+
+    from django_limpyd.aio.client import build_async_client
+
+    class ClusterLike:
+        read_retries = 1
+
+    with pytest.raises(ImproperlyConfigured, match="Redis Cluster"):
+        build_async_client(ClusterLike(), [])
+
+    class SentinelLike:
+        connection_pool = SentinelConnectionPool("mymaster", sentinel_manager=None)
+
+    assert SentinelLike.connection_pool.connection_class is SentinelManagedConnection
+    with pytest.raises(ImproperlyConfigured, match="Sentinel"):
+        build_async_client(SentinelLike(), [])
+
+
+def test_tasks_beyond_the_pool_size_wait_for_a_connection(redis_server):
+    database = RedisDatabase(**redis_server.connection_kwargs(), max_connections=3)
+
+    class Small(RedisModel):
+        namespace = "aio-small-pool"
+        name = fields.InstanceHashField(indexable=True)
+
+    Small.use_database(database)
+
+    async def main():
+        created = await asyncio.gather(*(Small.acreate(name=f"n{k}") for k in range(40)))
+        assert get_client(database).connection_pool.max_connections == 3
+        return len({instance.pk.get() for instance in created})
+
+    try:
+        assert asyncio.run(main()) == 40
+    finally:
+        database.close()

@@ -2,6 +2,7 @@
 reads, filters and counts that never see an expired instance, cleanups that keep the
 indexes exact."""
 
+import datetime
 import random
 import time
 
@@ -14,6 +15,7 @@ from django_limpyd.contrib.related import FKInstanceHashField, RelatedModel
 from django_limpyd.exceptions import ImplementationError, InvalidValue, UniquenessError
 from django_limpyd.indexes import EqualIndex, NumberRangeIndex
 from django_limpyd.model import RedisModel
+from django_limpyd.storage import functions
 from django_limpyd.test.commands import count_commands
 
 
@@ -216,15 +218,20 @@ def test_related_target_that_expired_is_missing(database):
 def test_in_a_pipeline(Session, database):
     with database.pipeline() as pipeline:
         session = Session(token="a", user="ann", ttl=50)
-        session_ttl = None
+        other = Session(token="b", user="bob")
         pipeline.execute()
     with database.pipeline() as pipeline:
         session.expire(20)
         session.pttl()
-        results = pipeline.execute()
-    assert results[0] is True or results[0] == 1
-    assert 19_000 < results[1] <= 20_000
-    assert session_ttl is None
+        other.persist()
+        other.ttl()
+        assert pipeline.execute() == [True, pytest.approx(20_000, abs=1_000), True, -1]
+    expire_now(other)
+    with database.pipeline(transaction=False) as pipeline:
+        other.pttl()
+        session.user.hget()
+        results = pipeline.execute(raise_on_error=False)
+    assert isinstance(results[0], Session.DoesNotExist) and results[1] == "ann"
 
 
 def test_invalid_times(Session):
@@ -333,3 +340,35 @@ def test_model_with_transforms_takes_expired_unique_values_too(database):
     assert database.connection.zscore(Slugged._meta.keys.pks, third.pk.get()) is not None
     assert Slugged.delete_expired() == 1
     assert consistency_check(Slugged) == []
+
+
+def test_expireat_takes_aware_datetimes(Session):
+    session = Session(token="a")
+    when = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=50)
+    assert session.expireat(when) is True
+    assert 49 <= session.ttl() <= 51
+    with pytest.raises(InvalidValue, match="aware datetime"):
+        session.expireat(datetime.datetime.now())
+    assert session.expire(datetime.timedelta(minutes=2)) is True
+    assert 119 <= session.ttl() <= 121
+
+
+def test_delete_expired_keeps_what_was_renewed_and_reports_orphan_deadlines(Session, database):
+    kept, gone = Session(token="a"), Session(token="b")
+    expire_now(kept)
+    expire_now(gone)
+    meta = Session._meta
+    assert functions.call(database.connection, meta.library, "due", [meta.keys.pks], [10]) == [
+        kept.pk.get(),
+        gone.pk.get(),
+    ]
+    # renewed by another client after the listing: its removal is refused
+    database.connection.zadd(meta.keys.expiry, {kept.pk.get(): 2**52})
+    reap = [meta.keys.pks], [kept.pk.get()]
+    assert functions.call(database.connection, meta.library, "reap", *reap) == 0
+    assert Session.delete_expired() == 1
+    assert Session.exists(kept.pk.get()) and not Session.exists(gone.pk.get())
+    database.connection.zadd(meta.keys.expiry, {"nobody": 2**52})
+    assert consistency_check(Session) == [
+        "Session: orphan deadline of pk 'nobody' in '{expiry:Session}:ttl'"
+    ]

@@ -28,6 +28,7 @@ from django_limpyd.contrib.related.integrity import (
     related_fields,
 )
 from django_limpyd.management.base import LimpydCommand, Progress
+from django_limpyd.pk_counter import counter_problem, highest_pk, raise_counter
 from django_limpyd.storage.upgrade import upgrade_pks
 
 #: a model and the fields to work on (``None``: every indexed field)
@@ -195,6 +196,10 @@ class Command(LimpydCommand):
         count = self.report(label, problems, dangling, "")
         if not count or not repair:
             return count
+        if raise_counter(model) and self.verbosity >= 1:
+            self.stdout.write(
+                f"{label}: AutoPK counter raised to the highest pk in use ({highest_pk(model)})."
+            )
         cleared = sum(1 for pointer in dangling if clear_dangling(pointer))
         if cleared and self.verbosity >= 1:
             self.stdout.write(f"{label}: {plural(cleared, 'dangling pointer')} cleared.")
@@ -234,6 +239,9 @@ class Command(LimpydCommand):
         grouped = group_problems(model, index_differences(model, chunk_size, progress.advance))
         dangling = find_dangling(model, chunk_size, progress.advance)
         progress.finish()
+        counter = counter_problem(model)
+        if counter:
+            grouped.setdefault(None, []).append(counter)
         if fields is not None:
             names = {field.name for field in fields}
             grouped = {name: found for name, found in grouped.items() if name in names}
