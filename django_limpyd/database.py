@@ -142,6 +142,10 @@ class RedisDatabase:
         else:
             client = self._hand_built_client(self._connection_settings)
         client._limpyd_observers = self._observers
+        # related fields compile differently on a Redis Cluster (crossslot.py): again
+        for model in list(self._models.values()):
+            if model._meta.referrers or model._meta.has_related:
+                model._meta._library = None
         durability = self._configured_durability()
         if durability is not None:
             client.limpyd_durability = durability

@@ -9,6 +9,7 @@ fixtures below keep the names the suite uses.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -41,7 +42,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     if session.config.getoption("redis_cluster"):
         from django_limpyd.contrib.related import RelatedModel
 
-        RelatedModel.hash_tag = "related"
+        if not os.environ.get("LIMPYD_TEST_CROSS_SLOT"):
+            RelatedModel.hash_tag = "related"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

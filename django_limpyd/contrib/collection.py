@@ -99,6 +99,16 @@ class ValuesListResult(ValuesResult):
         return [row[0] for row in rows] if self.flat else [tuple(row) for row in rows]
 
 
+def _other_slot(model: type, key: str) -> bool:
+    """True if ``key`` is in another slot than ``model``'s keys, on a Redis Cluster."""
+    from django_limpyd.client_cluster import is_cluster
+    from django_limpyd.storage.compiler import key_hash_tag
+
+    if key_hash_tag(key) == key_hash_tag(model._meta.keys.prefix):
+        return False
+    return is_cluster(model._meta.database.connection)
+
+
 class ExtendedCollectionManager(CollectionManager):
     """A collection with ``values``, ``values_list``, ``filter``, ``intersect``,
     ``sort(by_score=)`` and ``store``."""
@@ -132,7 +142,17 @@ class ExtendedCollectionManager(CollectionManager):
                 raise ImplementationValueError(
                     f"intersect() takes multi-value fields of instances, not {item!r}."
                 )
-            return {"op": "key", "key": item.key}
+            if not _other_slot(self.model, item.key):
+                return {"op": "key", "key": item.key}
+            # a key in another slot of a Redis Cluster: its members, read there
+            kind = item.storage_type
+            item = (
+                item.smembers()
+                if kind == "set"
+                else item.zrange(0, -1)
+                if kind == "zset"
+                else item.lrange(0, -1)
+            )
         if isinstance(item, CollectionManager):
             item = list(item.primary_keys())
         if isinstance(item, (list, set, tuple, frozenset)):

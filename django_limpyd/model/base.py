@@ -136,7 +136,7 @@ class RedisModel(metaclass=ModelBase):
 
     # -- creation -------------------------------------------------------------------
 
-    def _create(self, values: dict[str, Any], ttl: Any = None) -> None:
+    def _create(self, values: dict[str, Any], ttl: Any = _NO_TTL) -> None:
         if self._pk is not None:
             raise ImplementationError(f"{self!r} already exists.")
         meta = self._meta
@@ -510,7 +510,10 @@ class RedisModel(metaclass=ModelBase):
             raise InvalidValue(f"{type(self).__name__}.hmset() needs at least one field.")
         fields = [self._meta.get_field(name) for name in names]
         mapping = {field.name: field.prepare_value(values[field.name]) for field in fields}
+        crossing = writes.cross_slot_targets(self._meta, mapping)
         writes.write_fields(self, fields, "hset", mapping=mapping)
+        if crossing:
+            writes.settle_cross_slot(self, crossing)
         return True
 
     def hdel(self, *names: str) -> int:

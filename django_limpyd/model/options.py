@@ -313,9 +313,25 @@ class Options:
                     "field": field.model._meta.field_spec(field),
                     "pointer": field.pointer_index().storage_base,
                 }
-                for field in self.referrers
+                for field in self.local_referrers()
             ],
         }
+
+    @property
+    def has_related(self) -> bool:
+        """True if a field of the model is a related field (it points to instances)."""
+        related = self.__dict__.get("_has_related")
+        if related is None:
+            related = self._has_related = any(
+                hasattr(field, "cross_slot_targets") for field in self.data_fields
+            )
+        return related
+
+    def local_referrers(self) -> list[RedisField]:
+        """The related fields pointing to this model whose pointers its delete function
+        clears itself: all of them, but on a Redis Cluster only those of models in its
+        slot (the others: see ``contrib/related/crossslot.py``)."""
+        return [field for field in self.referrers if not field.crosses_slots()]
 
     def expiry_program(self) -> dict[str, Any]:
         """What a model with expiry adds to its program: its deadlines key, its default
@@ -335,7 +351,7 @@ class Options:
             self.check_writable()
             kinds: dict[str, str] = {}
             fields = [*self.data_fields]
-            for referrer in self.referrers:  # their dependents' indexes are written too
+            for referrer in self.local_referrers():  # their dependents' indexes too
                 fields += referrer.model._meta.data_fields
             for field in fields:
                 for index in field.indexes:

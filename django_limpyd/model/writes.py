@@ -347,10 +347,10 @@ def _flat_items(storage_type: str, value: Any) -> list[str]:
     return list(value)
 
 
-def create(instance: RedisModel, pk: str, values: dict[str, Any], ttl: Any = None) -> str:
+def create(instance: RedisModel, pk: str, values: dict[str, Any], ttl: Any = "") -> str:
     """Create ``instance`` with prepared ``values``; return its pk. ``ttl`` (a model
-    with expiry): its time to live in seconds, ``None`` for none, anything else (or not
-    given) for the model's default."""
+    with expiry): its time to live in seconds (or a timedelta), ``None`` for none,
+    anything else (or not given) for the model's default."""
     model = type(instance)
     meta = model._meta
     expiry: list[str] = []
@@ -394,8 +394,12 @@ def create(instance: RedisModel, pk: str, values: dict[str, Any], ttl: Any = Non
                 if index.has_transform:
                     _add_transforms(meta, {index.id: raws}, tmap)
 
+    crossing = cross_slot_targets(meta, values)
+
     def finish(reply: Any) -> str:
         instance._pk = reply
+        if crossing:  # related values in another slot of a Redis Cluster: step 3
+            settle_cross_slot(instance, crossing)
         if listened:
             _send(signals.post_save, instance, created=True, update_fields=None)
         return reply
@@ -412,6 +416,31 @@ def create(instance: RedisModel, pk: str, values: dict[str, Any], ttl: Any = Non
     return _execute(call, creating=instance)
 
 
+def settle_cross_slot(instance: RedisModel, crossing: dict[str, list[str]]) -> None:
+    """Step 3 of ``contrib/related/crossslot.py`` for the fields of ``crossing``."""
+    from django_limpyd.contrib.related.crossslot import settle
+
+    for name, pks in crossing.items():
+        settle(instance, name, pks)
+
+
+def cross_slot_targets(meta: Any, values: dict[str, Any]) -> dict[str, list[str]]:
+    """The related values of a create whose targets are in another slot of a Redis
+    Cluster, checked now (step 1 of ``contrib/related/crossslot.py``)."""
+    if not meta.has_related:
+        return {}
+    crossing = {}
+    for name, value in values.items():
+        targets = getattr(meta.fields[name], "cross_slot_targets", None)
+        pks = targets(value) if targets is not None else None
+        if pks:
+            from django_limpyd.contrib.related.crossslot import precheck
+
+            precheck(meta.fields[name], pks)
+            crossing[name] = pks
+    return crossing
+
+
 def delete(instance: RedisModel) -> bool:
     """Delete ``instance`` with all its keys and index entries; False if it was gone."""
     model = type(instance)
@@ -425,6 +454,9 @@ def delete(instance: RedisModel) -> bool:
 
     def finish(reply: Any) -> bool:
         deleted = bool(reply)
+        if deleted and meta.referrers:  # pointers in other slots of a Redis Cluster
+            for field in meta.referrers:
+                field.after_target_deleted(pk)
         if listened and deleted:
             _send(signals.post_delete, instance)
         return deleted

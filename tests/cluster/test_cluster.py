@@ -21,11 +21,12 @@ from django.core.exceptions import ImproperlyConfigured
 from django_limpyd import fields
 from django_limpyd.client_cluster import CrossSlotBatchError
 from django_limpyd.consistency import consistency_check
-from django_limpyd.contrib.related import FKInstanceHashField, RelatedModel
+from django_limpyd.contrib.related import FKInstanceHashField, M2MSetField, RelatedModel
 from django_limpyd.database import RedisDatabase
-from django_limpyd.exceptions import ImplementationError, ImplementationValueError
+from django_limpyd.exceptions import ImplementationValueError
 from django_limpyd.model import RedisModel
 from django_limpyd.test.cluster import PrivateRedisCluster
+from django_limpyd.test.commands import assert_num_commands
 from django_limpyd.test.isolation import short_tempdir
 from tests.cluster import workers
 from tests.cluster.models import DATABASE, Account
@@ -136,7 +137,10 @@ def test_a_transaction_spanning_slots_is_refused_naming_both_models(db):
     assert list(Two.collection()) == ["1"]
 
 
-def test_related_models_need_one_hash_tag(db):
+@pytest.fixture
+def library_models(db):
+    """Authors and books in different slots (no shared hash_tag)."""
+
     class Author(RelatedModel):
         database = db
         namespace = "spread"
@@ -147,11 +151,82 @@ def test_related_models_need_one_hash_tag(db):
         database = db
         namespace = "spread"
         hash_tag = None
-        author = FKInstanceHashField(Author)
+        author = FKInstanceHashField(Author, related_name="books")
+        fans = M2MSetField(Author, related_name="liked")
 
-    with pytest.raises(ImplementationError, match=r"other slots.*hash_tag"):
-        Book(author=Author(name="ann"))
+    slot = db.connection.keyslot
+    assert slot(Author._meta.keys.pks) != slot(Book._meta.keys.pks)
+    return Author, Book
 
+
+def test_related_models_in_two_slots_follow_the_ordered_steps(db, library_models):
+    Author, Book = library_models
+    ann, bob = Author(name="ann"), Author(name="bob")
+    book = Book(author=ann, fans=[ann, bob])
+    assert list(ann.books()) == [book.pk.get()]
+    assert sorted(bob.liked()) == [book.pk.get()]
+    # a missing target refuses the write before anything is sent
+    with pytest.raises(Author.DoesNotExist, match="cannot point to Author '99'"):
+        Book(author="99")
+    with pytest.raises(Author.DoesNotExist):
+        book.fans.sadd("98")
+    assert len(Book.collection()) == 1 and book.fans.smembers() == {"1", "2"}
+    # a deleted target: its pointers in the other slot are cleared
+    ann.delete()
+    assert book.author.hget() is None and book.fans.smembers() == {"2"}
+    assert list(Book.collection(author="1")) == []
+    for model in (Author, Book):
+        assert consistency_check(model) == []
+
+
+def test_a_target_deleted_between_the_check_and_the_write_is_cleared_by_the_writer(
+    db, library_models, monkeypatch
+):
+    from django_limpyd.contrib.related import crossslot
+
+    Author, Book = library_models
+    ann = Author(name="ann")
+    real_precheck = crossslot.precheck
+
+    def then_deleted(field, pks):  # the deleter runs right after the check
+        real_precheck(field, pks)
+        Author(pks[0]).delete()
+
+    monkeypatch.setattr(crossslot, "precheck", then_deleted)
+    book = Book(author=ann)  # the deleter listed the pointers before this write
+    monkeypatch.setattr(crossslot, "precheck", real_precheck)
+    assert book.author.hget() is None  # cleared by the writer's last step
+    assert consistency_check(Book) == []
+
+
+def test_a_writer_stopped_before_its_last_step_leaves_what_check_repairs(
+    db, library_models, monkeypatch
+):
+    from django_limpyd.contrib.related import crossslot
+    from django_limpyd.contrib.related.integrity import clear_dangling, find_dangling
+
+    Author, Book = library_models
+    ann = Author(name="ann")
+    book = Book()
+    real_precheck = crossslot.precheck
+
+    def then_deleted(field, pks):
+        real_precheck(field, pks)
+        Author(pks[0]).delete()
+
+    monkeypatch.setattr(crossslot, "precheck", then_deleted)
+    monkeypatch.setattr(crossslot, "settle", lambda *args: None)  # the process stopped
+    book.author.hset(ann)
+    monkeypatch.undo()
+    problems = consistency_check(Book)
+    assert len(problems) == 1 and "dangling" in problems[0]
+    for pointer in find_dangling(Book):
+        assert clear_dangling(pointer)
+    assert book.author.hget() is None
+    assert consistency_check(Book) == []
+
+
+def test_co_located_related_models_write_in_one_call(db):
     class Writer(RelatedModel):
         database = db
         namespace = "spread"
@@ -168,11 +243,10 @@ def test_related_models_need_one_hash_tag(db):
     novel = Novel(author=writer)
     assert list(writer.novels()) == [novel.pk.get()]
     assert Writer._meta.keys.prefix == "{library}{spread:Writer}"
-    slots = {
-        db.connection.keyslot(key) for key in [*Writer.scan_model_keys(), *Novel.scan_model_keys()]
-    }
-    assert len(slots) == 1
-    writer.delete()  # the pointer goes with it, atomically: one slot
+    keys = [*Writer.scan_model_keys(), *Novel.scan_model_keys()]
+    assert len({db.connection.keyslot(key) for key in keys}) == 1
+    with assert_num_commands(1, db):
+        writer.delete()  # the pointer goes with it, in the same call
     assert Novel(novel.pk.get()).author.hget() is None
     assert consistency_check(Novel) == []
 

@@ -372,3 +372,16 @@ def test_delete_expired_keeps_what_was_renewed_and_reports_orphan_deadlines(Sess
     assert consistency_check(Session) == [
         "Session: orphan deadline of pk 'nobody' in '{expiry:Session}:ttl'"
     ]
+
+
+def test_pk_set_on_an_empty_instance_takes_the_default_ttl(database):
+    class Named(RedisModel):
+        namespace = "expiry"
+        ttl = 60
+        name = fields.PKField()
+        color = fields.StringField()
+
+    Named.use_database(database)
+    named = Named()
+    named.name.set("x")
+    assert 59 <= named.ttl() <= 60

@@ -92,10 +92,9 @@ def test_a_write_not_confirmed_in_time_raises_and_is_not_sent_again(servers):
             with database.durable(replicas=1, timeout=0.2):
                 with pytest.raises(DurabilityError, match=r"applied on the primary.*0 of the 1"):
                     Ticket(code="b1")
-                with pytest.raises(DurabilityError):
-                    with database.pipeline() as pipeline:
-                        Ticket(code="b2")
-                        pipeline.execute()
+                with pytest.raises(DurabilityError), database.pipeline() as pipeline:
+                    Ticket(code="b2")
+                    pipeline.execute()
         finally:
             replica.resume()
         # applied once each on the primary, never re-sent

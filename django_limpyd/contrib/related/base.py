@@ -177,9 +177,37 @@ class RelatedFieldMixin:
         if index is not self.pointer_index():
             return None
         try:
-            return self.related_model._meta.keys.pks
+            keys = self.related_model._meta.keys
         except ImplementationError:
             return None  # unknown target yet: writes to this field are refused anyway
+        if self.crosses_slots():
+            return None  # checked by ordered steps (contrib/related/crossslot.py)
+        return keys.pks
+
+    def crosses_slots(self) -> bool:
+        """True if this field's model and its target are in different slots of a Redis
+        Cluster: its target checks and the clearing of its pointers then run as ordered
+        steps (see :mod:`django_limpyd.contrib.related.crossslot`)."""
+        from django_limpyd.contrib.related.crossslot import crosses_slots
+
+        try:
+            target = self.related_model
+        except ImplementationError:
+            return False
+        return crosses_slots(self.model, target)
+
+    def cross_slot_targets(self, prepared: Any) -> list[str] | None:
+        """The pks a prepared constructor value points to, when they are in another slot
+        (checked before and after the create); ``None`` otherwise."""
+        return self.referenced_pks(prepared) if self.crosses_slots() else None
+
+    def after_target_deleted(self, pk: str) -> None:
+        """The target instance ``pk`` was deleted: clear the pointers to it when its
+        delete function could not (another slot)."""
+        if self.crosses_slots():
+            from django_limpyd.contrib.related.crossslot import clear_sources
+
+            clear_sources(self, pk)
 
     def pointer_target_expiry(self, index: BaseIndex) -> str | None:
         """The target model's deadlines key when it has expiry (see docs/orm/expiry.rst)."""
@@ -309,8 +337,16 @@ class RelatedFieldMixin:
         self, name: str, args: tuple, kwargs: dict, referenced: list[str], target_model: type
     ) -> Any:
         """The core write: the script itself refuses values that are not pks of existing
-        ``target_model`` instances (see :meth:`pointer_target`)."""
-        return super()._write(name, *args, **kwargs)
+        ``target_model`` instances (see :meth:`pointer_target`), or, across slots of a
+        Redis Cluster, the ordered steps of ``contrib/related/crossslot.py``."""
+        if not referenced or not self.crosses_slots():
+            return super()._write(name, *args, **kwargs)
+        from django_limpyd.contrib.related.crossslot import precheck, settle
+
+        precheck(self, referenced)
+        result = super()._write(name, *args, **kwargs)
+        settle(self.bound_instance, self.name, referenced)
+        return result
 
     def _write_with_signals(
         self, name: str, args: tuple, kwargs: dict, referenced: list[str], target_model: type
