@@ -1,0 +1,183 @@
+"""A planned Sentinel failover (``SENTINEL FAILOVER``) under two writer processes,
+with and without durable writes: 1 master + 1 replica + 3 sentinels, all
+``redis-server`` processes on loopback.
+
+Between the promotion of the replica and the demotion of the old master, writes may
+still land on the old master and be acknowledged, then vanish when it resynchronises
+from the new one; the new master may then give their AutoPK values again. With
+durable writes (``WAIT`` for the replica in the same round trip), such a write is
+never acknowledged: zero acknowledged writes lost, zero pks given twice.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import subprocess
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from django.conf import settings
+from django.test import override_settings
+
+from django_limpyd.connections import databases
+from django_limpyd.consistency import consistency_check
+from django_limpyd.servers import wait_for_server
+from django_limpyd.test.server import free_port
+from tests.failover import workers
+from tests.failover.models import Order
+from tests.reliability.helpers import summary
+from tests.replicas.helpers import primary_and_replica
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
+
+SERVICE = "mymaster"
+WRITERS = 2
+#: writers run this long; the failover is asked after a third of it
+RUN_SECONDS = 6.0
+#: spawned processes set Django up first
+STARTUP_SECONDS = 4.0
+
+
+@contextmanager
+def sentinels(primary: Any, directory: Path, count: int = 3) -> Iterator[list[int]]:
+    """``count`` Sentinels watching ``primary`` (quorum 2, down after 1 s); their ports."""
+    processes, ports = [], []
+    try:
+        for number in range(count):
+            port = free_port()
+            where = directory / f"s{number}"
+            where.mkdir(parents=True, exist_ok=True)
+            (where / "sentinel.conf").write_text(
+                "\n".join(
+                    [
+                        f"port {port}",
+                        "bind 127.0.0.1",
+                        f'dir "{where}"',
+                        f'logfile "{where / "sentinel.log"}"',
+                        f"sentinel monitor {SERVICE} 127.0.0.1 {primary.port} 2",
+                        f"sentinel down-after-milliseconds {SERVICE} 1000",
+                        f"sentinel failover-timeout {SERVICE} 10000",
+                        "",
+                    ]
+                )
+            )
+            processes.append(
+                subprocess.Popen(
+                    [primary.binary, str(where / "sentinel.conf"), "--sentinel"],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
+            )
+            ports.append(port)
+        for port, process in zip(ports, processes, strict=True):
+            wait_for_server(port=port, timeout=15, alive=lambda p=process: p.poll() is None)
+        yield ports
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def master_port(sentinel_port: int) -> int:
+    with redis.Redis(port=sentinel_port, decode_responses=True) as client:
+        return int(client.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", SERVICE)[1])
+
+
+def wait_until(condition: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise TimeoutError(what)
+
+
+def entry(ports: list[int], durable: bool) -> dict[str, Any]:
+    options: dict[str, Any] = {
+        "CONNECTION_FACTORY": "django_redis.pool.SentinelConnectionFactory",
+        "SENTINELS": [("127.0.0.1", port) for port in ports],
+        "SOCKET_TIMEOUT": 2,
+    }
+    if durable:
+        options["DURABILITY"] = {"REPLICAS": 1, "TIMEOUT": 0.5}
+    return {"LOCATION": f"redis://{SERVICE}/0", "OPTIONS": options}
+
+
+@pytest.mark.parametrize("durable", [False, True], ids=["plain", "durable"])
+def test_a_planned_failover_under_writers(tmp_path_factory, durable):
+    directory = tmp_path_factory.mktemp("failover")
+    started = time.perf_counter()
+    with ExitStack() as stack:
+        primary, replica = stack.enter_context(primary_and_replica(directory, tcp_replica=True))
+        ports = stack.enter_context(sentinels(primary, directory))
+        wait_until(lambda: master_port(ports[0]) == primary.port, 15, "sentinels up")
+        config = entry(ports, durable)
+        spawn = multiprocessing.get_context("spawn")
+        results = spawn.Queue()
+        deadline = time.time() + STARTUP_SECONDS + RUN_SECONDS
+        processes = [
+            spawn.Process(target=workers.write_until, args=(config, seed, deadline, results))
+            for seed in range(WRITERS)
+        ]
+        for process in processes:
+            process.start()
+        try:
+            time.sleep(STARTUP_SECONDS + RUN_SECONDS / 3)
+            asked = time.time()
+            with redis.Redis(port=ports[0], decode_responses=True) as client:
+                client.execute_command("SENTINEL", "FAILOVER", SERVICE)
+            wait_until(lambda: master_port(ports[0]) == replica.port, 30, "promotion")
+            promoted = time.time() - asked
+            reports = []
+            for _ in processes:
+                _seed, ok, payload = results.get(timeout=RUN_SECONDS + 60)
+                assert ok, payload
+                reports.append(payload)
+        finally:
+            for process in processes:
+                process.join(timeout=10)
+                if process.is_alive():
+                    process.kill()
+        # the old master rejoins as a replica of the new one: data settles there
+        wait_until(lambda: primary.client().info("replication")["role"] == "slave", 30, "demotion")
+        entries = {**settings.LIMPYD_DATABASES, "failover": config}
+        with override_settings(LIMPYD_DATABASES=entries):
+            database = databases["failover"]
+            try:
+                stored = {Order.lazy_connect(pk).token.hget(): pk for pk in Order.collection()}
+                problems = consistency_check(Order)
+            finally:
+                database.close()
+    acknowledged = {token: pk for report in reports for token, pk in report["acknowledged"].items()}
+    lost = [token for token, pk in acknowledged.items() if stored.get(token) != pk]
+    given = Counter(acknowledged.values())
+    reused = [pk for pk, times in given.items() if times > 1]
+    failures = sorted(moment for report in reports for moment in report["failures"])
+    outage = failures[-1] - failures[0] if failures else 0.0
+    summary(
+        f"sentinel planned failover ({'durable' if durable else 'plain'})",
+        started,
+        acknowledged=len(acknowledged),
+        found_after=len(stored),
+        lost=len(lost),
+        reused_pks=len(reused),
+        failed_writes=len(failures),
+        outage_seconds=round(outage, 2),
+        promotion_seconds=round(promoted, 2),
+        consistency_check=problems,
+    )
+    assert acknowledged
+    if durable:
+        assert lost == [] and reused == []
+        assert problems == []
