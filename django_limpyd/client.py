@@ -300,6 +300,7 @@ class LimpydPipeline(Pipeline):
     def _execute_durably(self, raise_on_error: bool, durability: Any) -> list[Any]:
         from django_limpyd.durability import DurabilityError
 
+        client = self._limpyd_client
         self._limpyd_hold = True
         try:
             results = self._execute_observed(raise_on_error)
@@ -319,6 +320,8 @@ class LimpydPipeline(Pipeline):
             self._limpyd_hold = False
             self.reset()
         if acknowledged < durability.replicas:
+            if client is not None:
+                client._rediscover()
             raise DurabilityError("a pipeline", acknowledged, durability)
         return results
 
@@ -388,8 +391,16 @@ class LimpydRedis(redis.Redis):
         if isinstance(reply, Exception):
             raise reply
         if int(acknowledged) < durability.replicas:
+            self._rediscover()
             raise DurabilityError(_command_name(args), int(acknowledged), durability)
         return reply
+
+    def _rediscover(self) -> None:
+        """After an unconfirmed write: a Sentinel pool asks Sentinel for the master again
+        at the next command (a planned failover may have promoted another server while
+        this one still takes writes)."""
+        if hasattr(self.connection_pool, "get_master_address"):
+            self.connection_pool.disconnect()
 
     def _execute_with_read_retries(self, args: tuple[Any, ...], options: dict[str, Any]) -> Any:
         attempts = 0

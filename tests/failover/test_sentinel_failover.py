@@ -1,4 +1,5 @@
-"""A planned Sentinel failover (``SENTINEL FAILOVER``) under two writer processes,
+"""A Sentinel failover (planned with ``SENTINEL FAILOVER``; with LIMPYD_FAILOVER_FAULTS=1
+also the master SIGKILLed, and SIGSTOPped then resumed) under two writer processes,
 with and without durable writes: 1 master + 1 replica + 3 sentinels, all
 ``redis-server`` processes on loopback.
 
@@ -12,6 +13,7 @@ never acknowledged: zero acknowledged writes lost, zero pks given twice.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import subprocess
 import time
 from collections import Counter
@@ -103,6 +105,11 @@ def wait_until(condition: Any, timeout: float, what: str) -> None:
     raise TimeoutError(what)
 
 
+def _role(server: Any) -> str:
+    with server.client() as client:
+        return client.info("replication")["role"]
+
+
 def entry(ports: list[int], durable: bool) -> dict[str, Any]:
     options: dict[str, Any] = {
         "CONNECTION_FACTORY": "django_redis.pool.SentinelConnectionFactory",
@@ -114,8 +121,22 @@ def entry(ports: list[int], durable: bool) -> dict[str, Any]:
     return {"LOCATION": f"redis://{SERVICE}/0", "OPTIONS": options}
 
 
+#: the faults besides the planned failover run with LIMPYD_FAILOVER_FAULTS=1 (a minute)
+ALL_FAULTS = pytest.mark.skipif(
+    not os.environ.get("LIMPYD_FAILOVER_FAULTS"), reason="set LIMPYD_FAILOVER_FAULTS=1"
+)
+
+
 @pytest.mark.parametrize("durable", [False, True], ids=["plain", "durable"])
-def test_a_planned_failover_under_writers(tmp_path_factory, durable):
+@pytest.mark.parametrize(
+    "fault",
+    [
+        "planned",
+        pytest.param("sigkill", marks=ALL_FAULTS),
+        pytest.param("sigstop", marks=ALL_FAULTS),
+    ],
+)
+def test_a_failover_under_writers(tmp_path_factory, fault, durable):
     directory = tmp_path_factory.mktemp("failover")
     started = time.perf_counter()
     with ExitStack() as stack:
@@ -135,10 +156,17 @@ def test_a_planned_failover_under_writers(tmp_path_factory, durable):
         try:
             time.sleep(STARTUP_SECONDS + RUN_SECONDS / 3)
             asked = time.time()
-            with redis.Redis(port=ports[0], decode_responses=True) as client:
-                client.execute_command("SENTINEL", "FAILOVER", SERVICE)
+            if fault == "planned":
+                with redis.Redis(port=ports[0], decode_responses=True) as client:
+                    client.execute_command("SENTINEL", "FAILOVER", SERVICE)
+            elif fault == "sigkill":
+                primary.kill()
+            else:
+                primary.pause()
             wait_until(lambda: master_port(ports[0]) == replica.port, 30, "promotion")
             promoted = time.time() - asked
+            if fault == "sigstop":
+                primary.resume()
             reports = []
             for _ in processes:
                 _seed, ok, payload = results.get(timeout=RUN_SECONDS + 60)
@@ -149,8 +177,8 @@ def test_a_planned_failover_under_writers(tmp_path_factory, durable):
                 process.join(timeout=10)
                 if process.is_alive():
                     process.kill()
-        # the old master rejoins as a replica of the new one: data settles there
-        wait_until(lambda: primary.client().info("replication")["role"] == "slave", 30, "demotion")
+        if fault != "sigkill":  # the old master rejoins as a replica of the new one
+            wait_until(lambda: _role(primary) == "slave", 30, "demotion")
         entries = {**settings.LIMPYD_DATABASES, "failover": config}
         with override_settings(LIMPYD_DATABASES=entries):
             database = databases["failover"]
@@ -166,7 +194,7 @@ def test_a_planned_failover_under_writers(tmp_path_factory, durable):
     failures = sorted(moment for report in reports for moment in report["failures"])
     outage = failures[-1] - failures[0] if failures else 0.0
     summary(
-        f"sentinel planned failover ({'durable' if durable else 'plain'})",
+        f"sentinel {fault} failover ({'durable' if durable else 'plain'})",
         started,
         acknowledged=len(acknowledged),
         found_after=len(stored),
