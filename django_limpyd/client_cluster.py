@@ -42,6 +42,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisClusterException
 
 from django_limpyd.client import READ_ONLY_COMMANDS, Observer, _notify, no_retry
+from django_limpyd.durability import current as current_durability
 from django_limpyd.storage.compiler import key_hash_tag as hash_tag
 
 __all__ = [
@@ -205,7 +206,25 @@ class LimpydClusterPipeline(_SlotsFromArguments, ClusterPipeline):
             "models one hash_tag (see docs/scaling.rst), or use pipeline(transaction=False)."
         )
 
+    #: the client that built the pipeline (its durability applies), if any
+    _limpyd_client: Any = None
+
     def execute(self, raise_on_error: bool = True) -> list[Any]:
+        client = self._limpyd_client
+        if (
+            client is not None
+            and client.limpyd_durable_possible
+            and current_durability(client) is not None
+            and self.queued_count()
+        ):
+            from django_limpyd.exceptions import ImplementationError
+
+            self.reset()
+            raise ImplementationError(
+                "Durable writes in a pipeline are not supported on a Redis Cluster yet: "
+                "send them outside the pipeline, or open it inside "
+                "database.durable(replicas=None); nothing was sent."
+            )
         queued = (
             [(tuple(c.args), dict(c.options)) for c in self._queue()] if self.transaction else []
         )
@@ -260,7 +279,16 @@ class LimpydRedisCluster(_SlotsFromArguments, RedisCluster):
         """Stop reporting to ``observer``."""
         self._limpyd_observers.remove(observer)
 
+    #: the durability of its database's settings (see :mod:`django_limpyd.durability`)
+    limpyd_durability: Any = None
+    #: False until durability is set or a ``durable()`` block used it
+    limpyd_durable_possible = False
+
     def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        if self.limpyd_durable_possible and "target_nodes" not in kwargs:
+            durability = current_durability(self)
+            if durability is not None and str(args[0]).upper() not in READ_ONLY_COMMANDS:
+                return self._execute_durably(args, kwargs, durability)
         observers = self._limpyd_observers
         start = time.perf_counter() if observers else 0.0
         try:
@@ -268,6 +296,39 @@ class LimpydRedisCluster(_SlotsFromArguments, RedisCluster):
         finally:
             if observers:
                 _notify(observers, [args], start)
+
+    def _execute_durably(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any], durability: Any
+    ) -> Any:
+        """The write and ``WAIT`` in one round trip on one connection to the primary of
+        the write's slot (a redirection, which ran nothing, refreshes the topology and
+        sends both again once)."""
+        from redis.exceptions import AskError, MovedError
+
+        from django_limpyd.durability import DurabilityError
+
+        options = {k: v for k, v in kwargs.items() if k != "keys"}
+        wait = ("WAIT", durability.replicas, durability.timeout_ms)
+        for attempt in range(2):
+            node = self.nodes_manager.get_node_from_slot(self.determine_slot(*args), False)
+            pipe = self.get_redis_connection(node).pipeline(transaction=False)
+            pipe.execute_command(*args, **options)
+            pipe.execute_command(*wait)
+            start = time.perf_counter()
+            try:
+                reply, acknowledged = pipe.execute(raise_on_error=False)
+            finally:
+                if self._limpyd_observers:
+                    _notify(self._limpyd_observers, [args, wait], start)
+            if isinstance(reply, (MovedError, AskError)) and attempt == 0:
+                self.nodes_manager.initialize()
+                continue
+            if isinstance(reply, Exception):
+                raise reply
+            if int(acknowledged) < durability.replicas:
+                raise DurabilityError(str(args[0]).upper(), int(acknowledged), durability)
+            return reply
+        raise RedisClusterException(f"{args[0]}: the slot kept moving")  # pragma: no cover
 
     def _execute_with_read_retries(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         attempts = 0
@@ -297,6 +358,7 @@ class LimpydRedisCluster(_SlotsFromArguments, RedisCluster):
             transaction=bool(transaction),
         )
         pipe._limpyd_observers = self._limpyd_observers
+        pipe._limpyd_client = self
         return pipe
 
     def keys(self, pattern: str = "*", **kwargs: Any) -> list[str]:

@@ -247,6 +247,9 @@ class RedisDatabase:
                     "setting (or use override_settings) instead of connect(...)."
                 )
             if connection_settings:
+                from django_limpyd.durability import parse
+
+                self._durability = parse(connection_settings.pop("durability", None), "durability")
                 replicas = connection_settings.pop("replicas", None)
                 self._connection_settings = self._check_settings(connection_settings)
                 self._replica_settings = self._check_replicas(replicas)

@@ -30,7 +30,6 @@ NOT_FOR_CLUSTER_OPTIONS = frozenset(
         "SENTINELS",
         "SENTINEL_KWARGS",
         "REPLICAS",
-        "DURABILITY",
     }
 )
 

@@ -199,9 +199,19 @@ class PrivateRedisCluster:
         with self.node_client(node) as client:
             return str(client.execute_command("CLUSTER", "MYID"))
 
+    def _live(self, node: PrivateRedisServer) -> bool:
+        """True if ``node`` runs and answers (a SIGSTOPped node does not)."""
+        if node.process is None or node.process.poll() is not None:
+            return False
+        try:
+            with self.node_client(node, socket_timeout=0.5, socket_connect_timeout=0.5) as client:
+                return bool(client.ping())
+        except redis.RedisError:
+            return False
+
     def _states_ok(self) -> bool:
         for node in self.nodes:
-            if node.process is None or node.process.poll() is not None:
+            if not self._live(node):
                 continue
             try:
                 info = self.cluster_info(node)
@@ -243,7 +253,7 @@ class PrivateRedisCluster:
     def master_of_slot(self, slot: int) -> PrivateRedisServer:
         """The live node that serves ``slot`` as a master now."""
         for node in self.nodes:
-            if node.process is None or node.process.poll() is not None:
+            if not self._live(node):
                 continue
             with self.node_client(node) as client:
                 role = client.execute_command("ROLE")[0]
@@ -272,7 +282,7 @@ class PrivateRedisCluster:
         """The live nodes that are masters now."""
         found = []
         for node in self.nodes:
-            if node.process is None or node.process.poll() is not None:
+            if not self._live(node):
                 continue
             with self.node_client(node) as client:
                 if client.execute_command("ROLE")[0] == "master":

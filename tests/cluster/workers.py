@@ -20,7 +20,7 @@ ROOT = str(Path(__file__).resolve().parents[2])
 CITIES = ("Paris", "Lyon", "Nantes", "Lille")
 
 
-def _setup(nodes: list[tuple[str, int]]) -> Any:
+def _setup(nodes: list[tuple[str, int]], durability: dict | None = None) -> Any:
     if ROOT not in sys.path:
         sys.path.insert(0, ROOT)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
@@ -29,7 +29,7 @@ def _setup(nodes: list[tuple[str, int]]) -> Any:
     django.setup()
     from tests.cluster.models import DATABASE
 
-    DATABASE.connect(cluster_nodes=nodes)
+    DATABASE.connect(cluster_nodes=nodes, durability=durability)
     return DATABASE
 
 
@@ -103,3 +103,37 @@ def read_until(nodes: list[tuple[str, int]], seed: int, deadline: float, results
         results.put(("read", seed, True, {"done": done, "failed": failed, "wrong": wrong}))
     except BaseException:
         results.put(("read", seed, False, traceback.format_exc()))
+
+
+def create_until(
+    nodes: list[tuple[str, int]], seed: int, deadline: float, results: Any, durable: bool
+) -> None:
+    """Create Accounts (and update their score) until ``deadline``; report every create
+    the server acknowledged (``{name: pk}``) and when writes failed."""
+    try:
+        from redis.exceptions import RedisError
+
+        from django_limpyd.exceptions import LimpydException
+
+        durability = {"replicas": 1, "timeout": 0.5} if durable else None
+        database = _setup(nodes, durability)
+        from tests.cluster.models import Account
+
+        acknowledged: dict[str, str] = {}
+        failures: list[float] = []
+        number = 0
+        while time.time() < deadline:
+            number += 1
+            name = f"c{seed}-{number}"
+            try:
+                account = Account(name=name, city=CITIES[number % 4], score=number)
+                acknowledged[name] = account.pk.get()
+                if number % 3 == 0:
+                    account.score.set(number * 2)
+            except (RedisError, LimpydException, OSError):
+                failures.append(time.time())
+                time.sleep(0.02)
+        database.close()
+        results.put(("create", seed, True, {"acknowledged": acknowledged, "failures": failures}))
+    except BaseException:
+        results.put(("create", seed, False, traceback.format_exc()))

@@ -119,8 +119,7 @@ def test_the_durability_option_is_checked():
         with pytest.raises(ImproperlyConfigured, match=message):
             parse_entry("d", entry, {})
     cluster = {"LOCATION": "redis+cluster://a:1/", "OPTIONS": {"DURABILITY": {"REPLICAS": 1}}}
-    with pytest.raises(ImproperlyConfigured, match="DURABILITY"):
-        parse_entry("d", cluster, {})
+    assert parse_entry("d", cluster, {}).options["DURABILITY"] == {"REPLICAS": 1}
 
 
 def test_an_autopk_counter_behind_the_pks_is_found_and_repaired(database):
