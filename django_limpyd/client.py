@@ -289,6 +289,8 @@ class LimpydPipeline(Pipeline):
         database, followed by ``WAIT`` on the same connection (see
         :mod:`django_limpyd.durability`)."""
         client = self._limpyd_client
+        if client is not None and client.limpyd_master_switched:
+            client._follow_switch()
         if client is not None and client.limpyd_durable_possible:
             durability = current_durability(client)
             if durability is not None and any(
@@ -365,6 +367,8 @@ class LimpydRedis(redis.Redis):
     def execute_command(self, *args: Any, **options: Any) -> Any:
         if _get_running_loop() is not None:
             refuse_in_event_loop()
+        if self.limpyd_master_switched:
+            self._follow_switch()
         if self.limpyd_durable_possible:
             durability = current_durability(self)
             if durability is not None and _command_name(args) not in READ_ONLY_COMMANDS:
@@ -414,8 +418,21 @@ class LimpydRedis(redis.Redis):
                     raise
                 attempts += 1
 
+    #: the Sentinel watcher of its pool, if any (see :mod:`django_limpyd.sentinel_watch`)
+    limpyd_watcher: Any = None
+    #: set by the watcher when Sentinel switched the master: idle connections are dropped
+    #: before the next command
+    limpyd_master_switched = False
+
+    def _follow_switch(self) -> None:
+        self.limpyd_master_switched = False
+        self.connection_pool.disconnect(inuse_connections=False)
+
     def disconnect(self) -> None:
-        """Close every connection of the pool (the client can connect again)."""
+        """Close every connection of the pool (the client can connect again); stop
+        its Sentinel watcher."""
+        if self.limpyd_watcher is not None:
+            self.limpyd_watcher.stop()
         self.connection_pool.disconnect()
 
     def pipeline(self, transaction: bool = True, shard_hint: Any = None) -> LimpydPipeline:

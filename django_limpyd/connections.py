@@ -101,7 +101,11 @@ def build_client(config: DatabaseConfig, location: str | None = None) -> LimpydR
     location = location or config.location
     if location.split("://", 1)[0] in CLUSTER_SCHEMES:
         return build_cluster_client(config, location)
-    return _client(_factory(config), resolve_url(config, location))
+    client = _client(_factory(config), resolve_url(config, location))
+    from django_limpyd.sentinel_watch import watch_pool
+
+    client.limpyd_watcher = watch_pool(client)  # a Sentinel master: follow its switches
+    return client
 
 
 def build_cluster_client(config: DatabaseConfig, location: str | None = None) -> Any:

@@ -14,6 +14,8 @@ and protocol. It behaves like :class:`django_limpyd.client.LimpydRedis`:
   (redis-py's default: 100); a task needing one more waits for a free one, up to
   ``SOCKET_TIMEOUT``, rather than failing (``BlockingConnectionPool``).
 
+Durable writes (:mod:`django_limpyd.durability`) have no async transport yet: a write
+that should wait for replicas is refused with ``ImplementationError``, nothing sent.
 A Sentinel pool or a Redis Cluster has no async transport yet: building one raises
 ``ImproperlyConfigured`` saying so.
 """
@@ -34,6 +36,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from django_limpyd.client import READ_ONLY_COMMANDS, Observer, _notify
+from django_limpyd.durability import current as current_durability
 
 __all__ = ["AsyncLimpydPipeline", "AsyncLimpydRedis", "build_async_client"]
 
@@ -69,7 +72,13 @@ class AsyncLimpydPipeline(AsyncPipeline):
 
     _limpyd_observers: list[Observer]
 
+    _limpyd_client: Any = None
+
     async def execute(self, raise_on_error: bool = True) -> list[Any]:
+        client = self._limpyd_client
+        if client is not None:
+            for args, _options in self.command_stack:
+                client._refuse_durable_write(args)
         observers = self._limpyd_observers
         if not observers:
             return await super().execute(raise_on_error)
@@ -91,7 +100,28 @@ class AsyncLimpydRedis(redis.asyncio.Redis):
         self.read_retries = read_retries
         self._limpyd_observers: list[Observer] = []
 
+    #: the sync client this one was built from (its durability settings apply)
+    _limpyd_sync: Any = None
+
+    def _refuse_durable_write(self, args: tuple[Any, ...]) -> None:
+        """Durable writes (``WAIT``, see :mod:`django_limpyd.durability`) have no async
+        transport yet: refuse a write that should be durable rather than send it
+        without ``WAIT``."""
+        sync = self._limpyd_sync
+        if sync is None or not getattr(sync, "limpyd_durable_possible", False):
+            return
+        name = args[0].decode() if isinstance(args[0], bytes) else str(args[0])
+        if name.upper() in READ_ONLY_COMMANDS or current_durability(sync) is None:
+            return
+        from django_limpyd.exceptions import ImplementationError
+
+        raise ImplementationError(
+            "Durable writes (DURABILITY, database.durable()) are not supported by the async "
+            "API yet; nothing was sent. Use the sync API through sync_to_async for them."
+        )
+
     async def execute_command(self, *args: Any, **options: Any) -> Any:
+        self._refuse_durable_write(args)
         observers = self._limpyd_observers
         start = time.perf_counter() if observers else 0.0
         try:
@@ -122,6 +152,7 @@ class AsyncLimpydRedis(redis.asyncio.Redis):
             self.connection_pool, self.response_callbacks, transaction, shard_hint
         )
         pipe._limpyd_observers = self._limpyd_observers
+        pipe._limpyd_client = self
         return pipe
 
     async def close_all(self) -> None:
@@ -168,4 +199,5 @@ def build_async_client(sync_client: Any, observers: list[Observer]) -> AsyncLimp
         connection_pool=async_pool, read_retries=getattr(sync_client, "read_retries", 1)
     )
     client._limpyd_observers = observers
+    client._limpyd_sync = sync_client
     return client

@@ -229,3 +229,25 @@ def test_tasks_beyond_the_pool_size_wait_for_a_connection(redis_server):
         assert asyncio.run(main()) == 40
     finally:
         database.close()
+
+
+def test_durable_writes_are_refused_not_sent_without_wait(database):
+    from django_limpyd.exceptions import ImplementationError
+
+    class Durable(RedisModel):
+        namespace = "aio-durable"
+        name = fields.InstanceHashField(indexable=True)
+
+    Durable.use_database(database)
+
+    async def main():
+        ann = await Durable.acreate(name="Ann")
+        with database.durable(replicas=1, timeout=0.1):
+            with pytest.raises(ImplementationError, match="Durable writes"):
+                await Durable.acreate(name="Bob")
+            with pytest.raises(ImplementationError, match="Durable writes"):
+                await Durable.abulk_create([{"name": "Cid"}])
+            assert await ann.name.ahget() == "Ann"  # reads are not concerned
+        return await Durable.objects.acount()
+
+    assert asyncio.run(main()) == 1
