@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from benchmarks.common import configure_django, format_table, machine_description, machine_line
+from benchmarks.expiry_ratio import best
 
 
 def build(primary: Any, durable: bool, name: str) -> tuple[Any, type]:
@@ -41,15 +42,6 @@ def build(primary: Any, durable: bool, name: str) -> tuple[Any, type]:
         "age": InstanceHashField(indexable=True, indexes=[NumberRangeIndex]),
     }
     return database, type(name, (RedisModel,), attrs)
-
-
-def best(run: Callable[[], Any], rounds: int) -> float:
-    times = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def per_operation(database: Any, run: Callable[[], Any]) -> tuple[int, int]:

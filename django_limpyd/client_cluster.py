@@ -49,6 +49,7 @@ __all__ = [
     "CrossSlotBatchError",
     "LimpydClusterPipeline",
     "LimpydRedisCluster",
+    "WholeKeyspace",
     "check_support",
     "client_of_key",
     "is_cluster",
@@ -260,7 +261,23 @@ class LimpydClusterPipeline(_SlotsFromArguments, ClusterPipeline):
         return parsed
 
 
-class LimpydRedisCluster(_SlotsFromArguments, RedisCluster):
+class WholeKeyspace:
+    """``keys()`` and ``dbsize()`` of a ``RedisCluster`` over every primary (redis-py asks
+    only one node)."""
+
+    def keys(self, pattern: str = "*", **kwargs: Any) -> list[str]:
+        """``KEYS`` of every primary."""
+        kwargs.setdefault("target_nodes", RedisCluster.PRIMARIES)
+        return super().keys(pattern, **kwargs)  # type: ignore[misc]
+
+    def dbsize(self, **kwargs: Any) -> int:
+        """The number of keys on every primary together."""
+        kwargs.setdefault("target_nodes", RedisCluster.PRIMARIES)
+        sizes = super().dbsize(**kwargs)  # type: ignore[misc]
+        return sum(sizes.values()) if isinstance(sizes, dict) else sizes
+
+
+class LimpydRedisCluster(_SlotsFromArguments, WholeKeyspace, RedisCluster):
     """``redis.RedisCluster`` that retries only reads and reports commands to observers."""
 
     def __init__(self, *args: Any, read_retries: int = 1, **kwargs: Any) -> None:
@@ -360,17 +377,6 @@ class LimpydRedisCluster(_SlotsFromArguments, RedisCluster):
         pipe._limpyd_observers = self._limpyd_observers
         pipe._limpyd_client = self
         return pipe
-
-    def keys(self, pattern: str = "*", **kwargs: Any) -> list[str]:
-        """``KEYS`` of every primary (redis-py asks only one node)."""
-        kwargs.setdefault("target_nodes", self.PRIMARIES)
-        return super().keys(pattern, **kwargs)
-
-    def dbsize(self, **kwargs: Any) -> int:
-        """The number of keys on every primary together (redis-py asks only one node)."""
-        kwargs.setdefault("target_nodes", self.PRIMARIES)
-        sizes = super().dbsize(**kwargs)
-        return sum(sizes.values()) if isinstance(sizes, dict) else sizes
 
     def primaries(self) -> list[ClusterNode]:
         """The primary nodes as this client knows them now."""

@@ -21,6 +21,7 @@ from typing import Any
 
 import redis
 
+from django_limpyd.client_cluster import WholeKeyspace
 from django_limpyd.test.server import PrivateRedisServer
 
 __all__ = ["SLOTS", "PrivateRedisCluster"]
@@ -52,18 +53,9 @@ def cluster_port(taken: set[int]) -> int:
     raise RuntimeError("no free pair of loopback ports for a cluster node")
 
 
-class WholeClusterClient(redis.RedisCluster):
+class WholeClusterClient(WholeKeyspace, redis.RedisCluster):
     """A plain ``redis.RedisCluster`` whose ``keys()`` and ``dbsize()`` cover every
-    primary (redis-py asks one node), for tests that look at the whole keyspace."""
-
-    def keys(self, pattern: str = "*", **kwargs: Any) -> list[str]:
-        kwargs.setdefault("target_nodes", self.PRIMARIES)
-        return super().keys(pattern, **kwargs)
-
-    def dbsize(self, **kwargs: Any) -> int:
-        kwargs.setdefault("target_nodes", self.PRIMARIES)
-        sizes = super().dbsize(**kwargs)
-        return sum(sizes.values()) if isinstance(sizes, dict) else sizes
+    primary, for tests that look at the whole keyspace."""
 
 
 class PrivateRedisCluster:

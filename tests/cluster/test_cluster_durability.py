@@ -12,7 +12,6 @@ from __future__ import annotations
 import multiprocessing
 import os
 import time
-from collections import Counter
 from typing import Any
 
 import pytest
@@ -22,7 +21,7 @@ from django_limpyd.test.cluster import PrivateRedisCluster
 from django_limpyd.test.isolation import short_tempdir
 from tests.cluster import workers
 from tests.cluster.models import DATABASE, Account
-from tests.reliability.helpers import summary
+from tests.reliability.helpers import acknowledged_outcome, summary
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -118,22 +117,14 @@ def test_acknowledged_creates_through_a_cluster_failover(fault, durable):
         stored = {Account.lazy_connect(pk).name.hget(): pk for pk in Account.collection()}
         problems = consistency_check(Account)
         DATABASE.close()
-    acknowledged = {name: pk for report in reports for name, pk in report["acknowledged"].items()}
-    lost = [name for name, pk in acknowledged.items() if stored.get(name) != pk]
-    reused = [pk for pk, times in Counter(acknowledged.values()).items() if times > 1]
-    failures = sorted(moment for report in reports for moment in report["failures"])
+    outcome = acknowledged_outcome(reports, stored)
     summary(
         f"cluster {fault} failover ({'durable' if durable else 'plain'})",
         started,
-        acknowledged=len(acknowledged),
-        found_after=len(stored),
-        lost=len(lost),
-        reused_pks=len(reused),
-        failed_writes=len(failures),
-        outage_seconds=round(failures[-1] - failures[0], 2) if failures else 0.0,
+        **outcome,
         recovery_seconds=round(recovered, 2),
         consistency_check=problems,
     )
-    assert acknowledged
+    assert outcome["acknowledged"]
     if durable:
-        assert lost == [] and reused == [] and problems == []
+        assert outcome["lost"] == 0 and outcome["reused_pks"] == 0 and problems == []

@@ -16,7 +16,6 @@ import multiprocessing
 import os
 import subprocess
 import time
-from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -33,7 +32,7 @@ from django_limpyd.servers import wait_for_server
 from django_limpyd.test.server import free_port
 from tests.failover import workers
 from tests.failover.models import Order
-from tests.reliability.helpers import summary
+from tests.reliability.helpers import acknowledged_outcome, summary
 from tests.replicas.helpers import primary_and_replica
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
@@ -187,25 +186,15 @@ def test_a_failover_under_writers(tmp_path_factory, fault, durable):
                 problems = consistency_check(Order)
             finally:
                 database.close()
-    acknowledged = {token: pk for report in reports for token, pk in report["acknowledged"].items()}
-    lost = [token for token, pk in acknowledged.items() if stored.get(token) != pk]
-    given = Counter(acknowledged.values())
-    reused = [pk for pk, times in given.items() if times > 1]
-    failures = sorted(moment for report in reports for moment in report["failures"])
-    outage = failures[-1] - failures[0] if failures else 0.0
+    outcome = acknowledged_outcome(reports, stored)
     summary(
         f"sentinel {fault} failover ({'durable' if durable else 'plain'})",
         started,
-        acknowledged=len(acknowledged),
-        found_after=len(stored),
-        lost=len(lost),
-        reused_pks=len(reused),
-        failed_writes=len(failures),
-        outage_seconds=round(outage, 2),
+        **outcome,
         promotion_seconds=round(promoted, 2),
         consistency_check=problems,
     )
-    assert acknowledged
+    assert outcome["acknowledged"]
     if durable:
-        assert lost == [] and reused == []
+        assert outcome["lost"] == 0 and outcome["reused_pks"] == 0
         assert problems == []

@@ -67,3 +67,23 @@ def summary(name: str, started: float, **numbers: Any) -> None:
     """Print one line for ``pytest -s``: what the test did, its counts, its time."""
     details = ", ".join(f"{key}={value}" for key, value in numbers.items())
     print(f"\n[reliability] {name}: {details}, time={time.perf_counter() - started:.2f}s")
+
+
+def acknowledged_outcome(reports: list[dict[str, Any]], stored: dict[str, str]) -> dict[str, Any]:
+    """What became of the writes failover workers saw acknowledged: ``reports`` have
+    ``acknowledged`` (``{token: pk}``) and ``failures`` (times); ``stored`` is ``{token:
+    pk}`` read after recovery. Counts of acknowledged, found, lost (missing or with
+    another pk), pks acknowledged twice, failed writes, and the outage (first to last
+    failure, seconds)."""
+    from collections import Counter
+
+    acknowledged = {token: pk for report in reports for token, pk in report["acknowledged"].items()}
+    failures = sorted(moment for report in reports for moment in report["failures"])
+    return {
+        "acknowledged": len(acknowledged),
+        "found_after": len(stored),
+        "lost": sum(1 for token, pk in acknowledged.items() if stored.get(token) != pk),
+        "reused_pks": sum(1 for times in Counter(acknowledged.values()).values() if times > 1),
+        "failed_writes": len(failures),
+        "outage_seconds": round(failures[-1] - failures[0], 2) if failures else 0.0,
+    }
