@@ -212,20 +212,20 @@ class LimpydClusterPipeline(_SlotsFromArguments, ClusterPipeline):
 
     def execute(self, raise_on_error: bool = True) -> list[Any]:
         client = self._limpyd_client
-        if (
-            client is not None
-            and client.limpyd_durable_possible
-            and current_durability(client) is not None
-            and self.queued_count()
-        ):
-            from django_limpyd.exceptions import ImplementationError
-
-            self.reset()
-            raise ImplementationError(
-                "Durable writes in a pipeline are not supported on a Redis Cluster yet: "
-                "send them outside the pipeline, or open it inside "
-                "database.durable(replicas=None); nothing was sent."
+        if client is not None and client.limpyd_durable_possible and self.queued_count():
+            durability = current_durability(client)
+            writes = any(
+                str(a[0]).upper() not in READ_ONLY_COMMANDS for a in self.queued_commands()
             )
+            if durability is not None and writes:
+                from django_limpyd.cluster_durable import execute_durably
+
+                results = execute_durably(self, durability)
+                if raise_on_error:
+                    for result in results:
+                        if isinstance(result, Exception):
+                            raise result
+                return results
         queued = (
             [(tuple(c.args), dict(c.options)) for c in self._queue()] if self.transaction else []
         )
