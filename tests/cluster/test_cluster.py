@@ -308,6 +308,27 @@ def _run_workers(cluster: PrivateRedisCluster, disturb: Any) -> dict[str, list[d
                 process.kill()
 
 
+def _check_after(name: str, started: float, reports: dict[str, list[dict]], **extra: Any) -> None:
+    """Print what the workers did, and check the model: consistent, no wrong read."""
+    DATABASE.close()  # a fresh view of the topology
+    problems = consistency_check(Account)
+    writes, reads = reports["write"], reports["read"]
+    summary(
+        name,
+        started,
+        **extra,
+        acknowledged=sum(r["done"] for r in writes),
+        failed_while_disturbed=sum(r["failed"] for r in writes),
+        reads=sum(r["done"] for r in reads),
+        wrong_reads=sum(r["wrong"] for r in reads),
+        instances=len(list(Account.collection())),
+        consistency_check=problems,
+    )
+    assert problems == []
+    assert sum(r["wrong"] for r in reads) == 0
+    assert sum(r["done"] for r in writes) > 0
+
+
 def test_a_master_killed_under_writers_fails_over_and_stays_consistent(db, cluster):
     started = time.perf_counter()
     slot = db.connection.keyslot(Account._meta.keys.pks)
@@ -317,24 +338,7 @@ def test_a_master_killed_under_writers_fails_over_and_stays_consistent(db, clust
         killed.append(cluster.kill_master_of(slot))
         cluster.wait_for_failover(slot)
 
-    reports = _run_workers(cluster, kill)
-    DATABASE.close()  # a fresh view of the topology
-    problems = consistency_check(Account)
-    writes = reports["write"]
-    reads = reports["read"]
-    summary(
-        "cluster failover",
-        started,
-        acknowledged=sum(r["done"] for r in writes),
-        failed_during_failover=sum(r["failed"] for r in writes),
-        reads=sum(r["done"] for r in reads),
-        wrong_reads=sum(r["wrong"] for r in reads),
-        instances=len(list(Account.collection())),
-        consistency_check=problems,
-    )
-    assert problems == []
-    assert sum(r["wrong"] for r in reads) == 0
-    assert sum(r["done"] for r in writes) > 0
+    _check_after("cluster failover", started, _run_workers(cluster, kill))
     # the killed master comes back as a replica of the new one
     killed[0].start()
     cluster.wait_until_ok()
@@ -354,25 +358,8 @@ def test_a_model_slot_moved_under_writers_stays_consistent(db, cluster):
     def move() -> None:
         cluster.move_slot(slot, target)
 
-    reports = _run_workers(cluster, move)
-    DATABASE.close()
+    _check_after("cluster reshard", started, _run_workers(cluster, move), moved_slot=slot)
     assert cluster.master_of_slot(slot) is target
-    problems = consistency_check(Account)
-    writes = reports["write"]
-    reads = reports["read"]
-    summary(
-        "cluster reshard",
-        started,
-        moved_slot=slot,
-        acknowledged=sum(r["done"] for r in writes),
-        failed_during_move=sum(r["failed"] for r in writes),
-        reads=sum(r["done"] for r in reads),
-        wrong_reads=sum(r["wrong"] for r in reads),
-        instances=len(list(Account.collection())),
-        consistency_check=problems,
-    )
-    assert problems == []
-    assert sum(r["wrong"] for r in reads) == 0
     with cluster.node_client(target) as client:
         assert client.execute_command("CLUSTER", "COUNTKEYSINSLOT", slot) > 0
 
