@@ -31,7 +31,9 @@ if TYPE_CHECKING:
 __all__ = ["Pipeline", "PipelineSlot"]
 
 #: marks a queued write that must be sent again
-_RETRY = object()
+RETRY = object()
+#: marks a reply saying the server lost the write's library (nothing ran)
+LIBRARY_LOST = object()
 
 
 class PipelineSlot:
@@ -142,7 +144,7 @@ class Pipeline:
             retry: dict[int, FunctionCall] = {}
             for position, call in pending.items():
                 outcome = self._outcome(call, results[position], transaction)
-                if outcome is _RETRY:
+                if outcome is RETRY:
                     retry[position] = call
                 else:
                     results[position] = outcome
@@ -166,24 +168,43 @@ class Pipeline:
         return results
 
     def _outcome(self, call: FunctionCall, reply: Any, transaction: bool) -> Any:
-        """The result of a queued write, or ``_RETRY`` if it must be sent again."""
-        if isinstance(reply, ResponseError) and functions.is_missing_library(reply):
+        """The result of a queued write, or ``RETRY`` if it must be sent again."""
+        outcome = error_outcome(call, reply, transaction)
+        if outcome is LIBRARY_LOST:
             functions.ensure_loaded(self.database.connection, call.library, force=True)
-            if not transaction:
-                return _RETRY
-            return ImplementationError(
-                f"{call.model.__name__}: the server had lost django_limpyd's functions "
-                "(FUNCTION FLUSH?); this write of the transaction was not applied."
-            )
-        if isinstance(reply, ResponseError):
-            error = functions.parse_script_error(reply)
-            if error is None:
-                return reply
-            if error.code != "NEED":
-                return call.error(error)
-            call.add_transforms(error.payload)
-            return _RETRY
+            return library_lost_outcome(call, transaction)
+        if outcome is not None:
+            return outcome
         try:
             return call.finish(reply)
         except Exception as exc:  # a conversion error stays with its command
             return exc
+
+
+def error_outcome(call: FunctionCall, reply: Any, transaction: bool) -> Any:
+    """What a queued write's error reply means (``None``: not an error): ``LIBRARY_LOST``
+    (nothing ran: load the library, then :func:`library_lost_outcome`), ``RETRY`` (its
+    transforms were added: send it again), or the exception to put in its place. Shared
+    by the sync and async pipelines."""
+    if not isinstance(reply, ResponseError):
+        return None
+    if functions.is_missing_library(reply):
+        return LIBRARY_LOST
+    error = functions.parse_script_error(reply)
+    if error is None:
+        return reply
+    if error.code != "NEED":
+        return call.error(error)
+    call.add_transforms(error.payload)
+    return RETRY
+
+
+def library_lost_outcome(call: FunctionCall, transaction: bool) -> Any:
+    """After loading the lost library again: send the write again, or, inside a
+    transaction (which cannot be resumed), the error saying it was not applied."""
+    if not transaction:
+        return RETRY
+    return ImplementationError(
+        f"{call.model.__name__}: the server had lost django_limpyd's functions "
+        "(FUNCTION FLUSH?); this write of the transaction was not applied."
+    )

@@ -12,17 +12,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from redis.exceptions import ResponseError
-
 from django_limpyd.aio.capture import Capture
 from django_limpyd.aio.functions import aensure_loaded
 from django_limpyd.exceptions import ImplementationError
+from django_limpyd.pipelines import (
+    LIBRARY_LOST,
+    RETRY,
+    error_outcome,
+    library_lost_outcome,
+)
 from django_limpyd.storage import functions
 
 __all__ = ["arun_calls"]
-
-#: marks a call to send again
-_RETRY = object()
 
 
 async def arun_calls(
@@ -47,7 +48,7 @@ async def arun_calls(
         retry: dict[int, Any] = {}
         for position, call in pending.items():
             outcome = await _outcome(capture, client, call, results[position], transaction)
-            if outcome is _RETRY:
+            if outcome is RETRY:
                 retry[position] = call
             else:
                 results[position] = outcome
@@ -81,23 +82,13 @@ def _command(client: Any, call: Any) -> tuple[Any, ...]:
 
 
 async def _outcome(capture: Capture, client: Any, call: Any, reply: Any, transaction: bool) -> Any:
-    """The result of a call, or ``_RETRY`` if it must be sent again."""
-    if isinstance(reply, ResponseError) and functions.is_missing_library(reply):
+    """The result of a call, or ``RETRY`` if it must be sent again."""
+    outcome = error_outcome(call, reply, transaction)
+    if outcome is LIBRARY_LOST:
         await aensure_loaded(client, call.library, force=True)
-        if not transaction:
-            return _RETRY
-        return ImplementationError(
-            f"{call.model.__name__}: the server had lost django_limpyd's functions "
-            "(FUNCTION FLUSH?); this write of the transaction was not applied."
-        )
-    if isinstance(reply, ResponseError):
-        error = functions.parse_script_error(reply)
-        if error is None:
-            return reply
-        if error.code != "NEED":
-            return call.error(error)
-        call.add_transforms(error.payload)
-        return _RETRY
+        return library_lost_outcome(call, transaction)
+    if outcome is not None:
+        return outcome
     try:
         with capture:
             return call.finish(reply)
