@@ -38,8 +38,8 @@ from typing import Any
 
 import redis
 from redis.cluster import ClusterNode, ClusterPipeline, RedisCluster
+from redis.exceptions import ClusterError, RedisClusterException
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisClusterException
 
 from django_limpyd.client import READ_ONLY_COMMANDS, Observer, _notify, no_retry
 from django_limpyd.durability import current as current_durability
@@ -319,14 +319,16 @@ class LimpydRedisCluster(_SlotsFromArguments, WholeKeyspace, RedisCluster):
     ) -> Any:
         """The write and ``WAIT`` in one round trip on one connection to the primary of
         the write's slot (a redirection, which ran nothing, refreshes the topology and
-        sends both again once)."""
-        from redis.exceptions import AskError, MovedError
+        sends both again, for up to ``slot_move_wait`` seconds while a slot moves)."""
+        from redis.exceptions import AskError, MovedError, TryAgainError
 
         from django_limpyd.durability import DurabilityError
 
         options = {k: v for k, v in kwargs.items() if k != "keys"}
         wait = ("WAIT", durability.replicas, durability.timeout_ms)
-        for attempt in range(2):
+        deadline = time.monotonic() + self.slot_move_wait
+        attempt = 0
+        while True:
             node = self.nodes_manager.get_node_from_slot(self.determine_slot(*args), False)
             pipe = self.get_redis_connection(node).pipeline(transaction=False)
             pipe.execute_command(*args, **options)
@@ -337,7 +339,12 @@ class LimpydRedisCluster(_SlotsFromArguments, WholeKeyspace, RedisCluster):
             finally:
                 if self._limpyd_observers:
                     _notify(self._limpyd_observers, [args, wait], start)
-            if isinstance(reply, (MovedError, AskError)) and attempt == 0:
+            attempt += 1
+            redirected = isinstance(reply, (MovedError, AskError, TryAgainError))
+            if redirected and time.monotonic() < deadline:
+                # ran nothing: the slot moved, or is being moved
+                if isinstance(reply, TryAgainError) or attempt > 1:
+                    time.sleep(0.05)
                 self.nodes_manager.initialize()
                 continue
             if isinstance(reply, Exception):
@@ -345,13 +352,29 @@ class LimpydRedisCluster(_SlotsFromArguments, WholeKeyspace, RedisCluster):
             if int(acknowledged) < durability.replicas:
                 raise DurabilityError(str(args[0]).upper(), int(acknowledged), durability)
             return reply
-        raise RedisClusterException(f"{args[0]}: the slot kept moving")  # pragma: no cover
+
+    #: how long a command answered ``TRYAGAIN`` (its slot is being moved: it ran nothing)
+    #: is sent again before the error reaches the caller, in seconds
+    slot_move_wait = 10.0
 
     def _execute_with_read_retries(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         attempts = 0
+        deadline = None
         while True:
             try:
                 return super().execute_command(*args, **kwargs)
+            except ClusterError as error:
+                # redis-py's redirections ran out (TRYAGAIN, ASK, MOVED: nothing ran)
+                if "TTL exhausted" not in str(error):
+                    raise
+                deadline = deadline or time.monotonic() + self.slot_move_wait
+                if time.monotonic() > deadline:
+                    raise ClusterError(
+                        f"{args[0]}: redirected (MOVED, ASK or TRYAGAIN) for "
+                        f"{self.slot_move_wait} s: its slot is being moved (nothing ran; "
+                        "LimpydRedisCluster.slot_move_wait sets how long to wait)"
+                    ) from error
+                time.sleep(0.05)
             except RedisConnectionError:
                 name = str(args[0]).upper()
                 if attempts >= self.read_retries or name not in READ_ONLY_COMMANDS:

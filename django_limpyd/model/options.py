@@ -306,6 +306,7 @@ class Options:
             "fields": [self.field_spec(field) for field in self.data_fields],
             "hash": self.keys.instance_hash_prefix,
             "scratch": self.keys.scratch,
+            "guard": self.keys.guard,
             **({"auto": True} if self.pk_field.auto else {}),
             **(self.expiry_program() if self.expirable else {}),
             "referrers": [

@@ -94,6 +94,9 @@ class Library:
     #: operations touch (related fields): on a Redis Cluster they must be equal
     hash_tag: str = field(repr=False, default="")
     foreign_hash_tags: tuple[str, ...] = field(repr=False, default=())
+    #: a key of the model's slot that never exists, declared by every call on a Redis
+    #: Cluster (see ``ModelKeys.guard``)
+    guard: str = field(repr=False, default="")
 
     def function(self, operation: str) -> str:
         """The name ``FCALL`` knows ``operation`` of this library by."""
@@ -159,4 +162,5 @@ def compile_library(program: Mapping[str, Any], kinds: Mapping[str, str]) -> Lib
     }
     own = key_hash_tag(program["hash"])
     foreign = sorted({key_hash_tag(key) for key in _key_strings(program)} - {own})
-    return Library(name, function_source, script_source, sha, calls, own, tuple(foreign))
+    guard = program.get("guard", "")
+    return Library(name, function_source, script_source, sha, calls, own, tuple(foreign), guard)

@@ -94,6 +94,8 @@ class _ServerState:
 
     def __init__(self) -> None:
         self.functions: bool | None = None
+        #: a Redis Cluster: every call also declares its library's guard key
+        self.cluster = False
         self.loaded: set[str] = set()
         self.lock = threading.Lock()
 
@@ -114,6 +116,7 @@ def _load(client: Any, library: Library, state: _ServerState) -> None:
     if is_cluster(client):
         _load_on_primaries(client, library)
         state.functions = True
+        state.cluster = True
         state.loaded.add(library.name)
         return
     if state.functions is None:
@@ -215,7 +218,10 @@ def uses_functions(client: Any) -> bool:
 
 def command_args(client: Any, library: Library, operation: str, keys: list, args: list) -> tuple:
     """The command calling ``operation`` (the library must be loaded by this client)."""
-    if _state(client).functions:
+    state = _state(client)
+    if state.cluster:
+        keys = [*keys, library.guard]
+    if state.functions:
         command, name = library.calls[operation]
         return (command, name, len(keys), *keys, *args)
     return ("EVALSHA", library.sha, len(keys), *keys, operation, *args)
@@ -232,8 +238,8 @@ def call(
     state = _state(owner)
     try:
         try:
-            if state.functions and library.name in state.loaded:  # the usual case
-                command, name = library.calls[operation]
+            if state.functions and library.name in state.loaded and not state.cluster:
+                command, name = library.calls[operation]  # the usual case
                 return client.execute_command(command, name, len(keys), *keys, *args)
             ensure_loaded(owner, library)
             return client.execute_command(*command_args(owner, library, operation, keys, args))

@@ -18,6 +18,9 @@ Layout (``P`` is the model prefix)::
     P:x:<esc(field)>:num[,p=...][,k=...]       NumberRangeIndex: zset of pk by number
                                      (of "value\\0pk" for multi-value fields)
     P:tmp:scratch                    used and deleted inside one script call
+    P:guard                          never written: declared by every call on a Redis
+                                     Cluster, so that a call reaching a slot being moved
+                                     is redirected (TRYAGAIN) before it runs
     P:st:<token>                     stored collections
 
 ``esc`` percent-encodes everything but ASCII letters, digits and ``_.-~``, so an
@@ -135,6 +138,15 @@ class ModelKeys:
     def scratch(self) -> str:
         """A key scripts use and delete within one call (never visible outside it)."""
         return self.prefix + ":tmp:scratch"
+
+    @property
+    def guard(self) -> str:
+        """A key that never exists, in the model's slot. On a Redis Cluster every call of
+        the model's library declares it: while the slot is being moved (``MIGRATING`` /
+        ``IMPORTING``), a call declaring a missing key is answered ``TRYAGAIN`` (or
+        ``ASK``) before it runs, instead of stopping half-way at the first key of its
+        slot that was already moved ("non local key")."""
+        return self.prefix + ":guard"
 
     def stored(self) -> str:
         """A new key for a stored collection."""
