@@ -5,7 +5,7 @@ Each is a function of a :class:`~benchmarks.bench.Bench` returning table rows.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from benchmarks import person
@@ -47,40 +47,65 @@ def w1(bench: Bench) -> list[dict[str, Any]]:
 
 
 def w1p(bench: Bench) -> list[dict[str, Any]]:
-    """Create N instances in pipelines of BATCH."""
+    """Create N instances in pipelines of BATCH.
+
+    The W1p row: ``with database.pipeline(transaction=False) as p:``, the creates of
+    the batch, ``p.execute()``, as the reference pipelines its create script (no
+    ``MULTI``); an informative row creates them again with the default pipeline
+    (``MULTI``/``EXEC``), against the same reference.
+    """
     Person, db, n = bench.Person, bench.db, bench.n
-    bench.flush()
     warm = [[person.values_of(n + 1 + k) for k in range(BATCH)]]
     items = list(batches((person.values_of(k) for k in range(1, n + 1)), BATCH))
 
     def ref_run(ref: Reference, part: Sequence[list]) -> list:
         return [ref.create_many(batch) for batch in part]
 
-    def ours_run(part: Sequence[list]) -> list:
-        created = []
-        for batch in part:
-            with db.pipeline() as pipeline:
-                instances = [Person(**values) for values in batch]
-                pipeline.execute()
-            created.append([instance.pk.get() for instance in instances])
-        return created
+    def ours_run(transaction: bool) -> Callable[[Sequence[list]], list]:
+        def run(part: Sequence[list]) -> list:
+            created = []
+            for batch in part:
+                with db.pipeline(transaction=transaction) as pipeline:
+                    instances = [Person(**values) for values in batch]
+                    pipeline.execute()
+                created.append([instance.pk.get() for instance in instances])
+            return created
 
-    row = bench.compare(
-        "W1p",
-        f"W1p create, pipelines of {BATCH}",
-        items,
-        ref_run,
-        ours_run,
-        warm=warm,
-        check=same,
-        after_warm=bench.flush,
-        block=1,
-        ops_of=lambda part: sum(len(batch) for batch in part),
+        return run
+
+    rows = []
+    for transaction, label in (
+        (False, f"W1p create, pipelines of {BATCH}"),
+        (True, "W1p the same, default pipeline (MULTI/EXEC)"),
+    ):
+        bench.flush()
+        row = bench.compare(
+            "W1p",
+            label,
+            items,
+            ref_run,
+            ours_run(transaction),
+            warm=warm,
+            check=same,
+            after_warm=bench.flush,
+            block=1,
+            ops_of=lambda part: sum(len(batch) for batch in part),
+        )
+        bench.have_data = True
+        bench.check_same_pks()
+        exact = "indexes exact" if bench.check_consistency(f"after {label}") else ""
+        row["note"] = exact
+        rows.append(row)
+    main, multi = rows
+    main["note"] = (
+        f"Person(**values) x {BATCH} in database.pipeline(transaction=False), as the "
+        f"reference pipelines its script (no MULTI); {main['note']}"
     )
-    bench.have_data = True
-    bench.check_same_pks()
-    row["note"] = "indexes exact" if bench.check_consistency("after W1p") else ""
-    return [row]
+    multi["informative"] = True
+    multi["note"] = (
+        f"with the default pipeline (MULTI/EXEC): informative, not the W1p row; {multi['note']}"
+    )
+    return rows
 
 
 def w5(bench: Bench) -> list[dict[str, Any]]:

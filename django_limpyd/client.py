@@ -300,18 +300,20 @@ class LimpydPipeline(Pipeline):
         return self._execute_observed(raise_on_error)
 
     def _execute_durably(self, raise_on_error: bool, durability: Any) -> list[Any]:
-        from django_limpyd.durability import DurabilityError
+        from django_limpyd.durability import DurabilityError, check_support
 
         client = self._limpyd_client
+        if client is not None:
+            check_support(client, durability)
         self._limpyd_hold = True
         try:
             results = self._execute_observed(raise_on_error)
             connection = self.connection
-            wait = ("WAIT", durability.replicas, durability.timeout_ms)
+            wait = durability.command()
             start = time.perf_counter()
             try:
                 connection.send_command(*wait)
-                acknowledged = int(connection.read_response())
+                acknowledged = connection.read_response()
             except BaseException:
                 connection.disconnect()
                 raise
@@ -321,10 +323,12 @@ class LimpydPipeline(Pipeline):
         finally:
             self._limpyd_hold = False
             self.reset()
-        if acknowledged < durability.replicas:
+        try:
+            durability.check("a pipeline", acknowledged)
+        except DurabilityError:
             if client is not None:
                 client._rediscover()
-            raise DurabilityError("a pipeline", acknowledged, durability)
+            raise
         return results
 
     def _execute_observed(self, raise_on_error: bool) -> list[Any]:
@@ -384,19 +388,22 @@ class LimpydRedis(redis.Redis):
     def _execute_durably(
         self, args: tuple[Any, ...], options: dict[str, Any], durability: Any
     ) -> Any:
-        """The write and ``WAIT`` in one round trip on one connection."""
-        from django_limpyd.durability import DurabilityError
+        """The write and ``WAIT`` (``WAITAOF``) in one round trip on one connection."""
+        from django_limpyd.durability import DurabilityError, check_support
 
+        check_support(self, durability)
         pipe = self.pipeline(transaction=False)
         pipe._limpyd_client = None  # the WAIT is queued here
         pipe.execute_command(*args, **options)
-        pipe.execute_command("WAIT", durability.replicas, durability.timeout_ms)
+        pipe.execute_command(*durability.command())
         reply, acknowledged = pipe.execute(raise_on_error=False)
         if isinstance(reply, Exception):
             raise reply
-        if int(acknowledged) < durability.replicas:
+        try:
+            durability.check(_command_name(args), acknowledged)
+        except DurabilityError:
             self._rediscover()
-            raise DurabilityError(_command_name(args), int(acknowledged), durability)
+            raise
         return reply
 
     def _rediscover(self) -> None:

@@ -322,14 +322,15 @@ class LimpydRedisCluster(_SlotsFromArguments, WholeKeyspace, RedisCluster):
         sends both again, for up to ``slot_move_wait`` seconds while a slot moves)."""
         from redis.exceptions import AskError, MovedError, TryAgainError
 
-        from django_limpyd.durability import DurabilityError
+        from django_limpyd.durability import check_support
 
         options = {k: v for k, v in kwargs.items() if k != "keys"}
-        wait = ("WAIT", durability.replicas, durability.timeout_ms)
+        wait = durability.command()
         deadline = time.monotonic() + self.slot_move_wait
         attempt = 0
         while True:
             node = self.nodes_manager.get_node_from_slot(self.determine_slot(*args), False)
+            check_support(self.get_redis_connection(node), durability)
             pipe = self.get_redis_connection(node).pipeline(transaction=False)
             pipe.execute_command(*args, **options)
             pipe.execute_command(*wait)
@@ -349,8 +350,7 @@ class LimpydRedisCluster(_SlotsFromArguments, WholeKeyspace, RedisCluster):
                 continue
             if isinstance(reply, Exception):
                 raise reply
-            if int(acknowledged) < durability.replicas:
-                raise DurabilityError(str(args[0]).upper(), int(acknowledged), durability)
+            durability.check(str(args[0]).upper(), acknowledged)
             return reply
 
     #: how long a command answered ``TRYAGAIN`` (its slot is being moved: it ran nothing)

@@ -25,7 +25,7 @@ from typing import Any
 from redis.exceptions import WatchError
 
 from django_limpyd.client import _notify
-from django_limpyd.durability import Durability, DurabilityError
+from django_limpyd.durability import Durability, DurabilityError, check_support
 from django_limpyd.exceptions import ImplementationError
 
 __all__ = ["execute_durably"]
@@ -51,13 +51,15 @@ def execute_durably(pipe: Any, durability: Durability) -> list[Any]:
         )
     queued = [(tuple(command.args), dict(command.options)) for command in pipe._queue()]
     pipe.reset()
-    wait = ("WAIT", durability.replicas, durability.timeout_ms)
+    wait = durability.command()
     groups: dict[Any, list[int]] = {}
     for position, (args, _options) in enumerate(queued):
         node = pipe.nodes_manager.get_node_from_slot(pipe.determine_slot(*args), False)
         groups.setdefault(node, []).append(position)
     results: list[Any] = [None] * len(queued)
-    short: list[int] = []
+    for node in groups:  # every node checked before anything is sent
+        check_support(pipe.get_redis_connection(node), durability)
+    short: list[DurabilityError] = []
     for node, positions in groups.items():
         node_client = pipe.get_redis_connection(node)
         raw = node_client.pipeline(transaction=False)
@@ -84,8 +86,10 @@ def execute_durably(pipe: Any, durability: Durability) -> list[Any]:
         for position, reply in zip(positions, replies, strict=False):
             args, options = queued[position]
             results[position] = _parse(node_client, args, options, reply)
-        if isinstance(acknowledged, Exception) or int(acknowledged) < durability.replicas:
-            short.append(0 if isinstance(acknowledged, Exception) else int(acknowledged))
+        try:
+            durability.check("a pipeline", acknowledged)
+        except DurabilityError as error:
+            short.append(error)
     if short:
-        raise DurabilityError("a pipeline", min(short), durability)
+        raise min(short, key=lambda error: error.acknowledged)
     return results

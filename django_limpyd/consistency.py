@@ -74,6 +74,15 @@ def consistency_check(
     from django_limpyd.contrib.related.integrity import find_dangling
     from django_limpyd.pk_counter import counter_problem
 
+    if model._meta.shard_models:  # a sharded model: each of its shards
+        from django_limpyd.sharding.unique import reservation_problems
+
+        problems = [
+            problem
+            for shard in model._meta.shard_models
+            for problem in consistency_check(shard, chunk_size, advance)
+        ]
+        return problems + reservation_problems(model)
     problems = index_differences(model, chunk_size, advance)
     problems += [pointer.message for pointer in find_dangling(model, chunk_size, advance)]
     counter = counter_problem(model)

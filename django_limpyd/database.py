@@ -161,19 +161,21 @@ class RedisDatabase:
         return self._durability
 
     def durable(
-        self, replicas: int | None = 1, timeout: float = 0.1
+        self, replicas: int | None = 1, timeout: float = 0.1, aof: bool = False
     ) -> AbstractContextManager[None]:
         """Within the block (this thread or asyncio task), every write of this database
         waits until ``replicas`` replicas have it (``WAIT``, at most ``timeout``
         seconds), else raises :class:`~django_limpyd.durability.DurabilityError` (the
         write is applied on the primary; nothing is sent again). ``replicas=None``:
-        no waiting in the block, whatever the settings say. See
-        :mod:`django_limpyd.durability`."""
+        no waiting in the block, whatever the settings say. ``aof=True``: ``WAITAOF``,
+        the write fsynced to the AOF of the primary and of ``replicas`` replicas
+        (Redis >= 7.2, else :class:`~django_limpyd.durability.DurabilityUnsupported`).
+        See :mod:`django_limpyd.durability`."""
         from django_limpyd.durability import durable, parse
 
         wanted = None
         if replicas is not None:
-            wanted = parse({"REPLICAS": replicas, "TIMEOUT": timeout}, "durable()")
+            wanted = parse({"REPLICAS": replicas, "TIMEOUT": timeout, "AOF": aof}, "durable()")
         return durable(self.connection, wanted)
 
     @staticmethod
@@ -343,6 +345,15 @@ class RedisDatabase:
 
         return Pipeline(self, transaction=transaction, share_in_threads=share_in_threads)
 
+    def apipeline(self, transaction: bool = True) -> Any:
+        """An async pipeline (``async with database.apipeline() as pipeline:``) queueing
+        the async field commands, creates and deletes of the current task; ``await
+        pipeline.execute()`` sends them in one round trip. See
+        :mod:`django_limpyd.aio.apipeline`."""
+        from django_limpyd.aio.apipeline import AsyncPipeline
+
+        return AsyncPipeline(self, transaction=transaction)
+
     def transaction(self, func: Any, *watches: Any, share_in_threads: bool = False) -> Any:
         """Run ``func(pipeline)`` in a WATCH/MULTI/EXEC transaction, again while a
         watched key changes; return the pipeline's results.
@@ -395,7 +406,8 @@ class RedisDatabase:
         with self._lock:
             models = list(self._models.values())
         for model in models:
-            ensure_loaded(self.connection, model._meta.library, force=True)
+            for stored in model._meta.stored_models:  # a sharded model: each shard's
+                ensure_loaded(self.connection, stored._meta.library, force=True)
 
     def scan_keys(self, match: str | None = None, count: int | None = None) -> Iterator[str]:
         """Yield every key of the database, or those matching the glob ``match``."""

@@ -239,7 +239,9 @@ class BaseRedisModelForm(forms.Form):
         ``MULTI``/``EXEC`` pipeline: one round trip, and no reader sees half of the
         update. Redis does not roll a transaction back: a write refused inside it (a
         unique value a concurrent writer took since :meth:`clean` checked it) leaves
-        the others done, and its error is shown on its field."""
+        the others done, and its error is shown on its field. A sharded model with
+        unique fields sends its writes one after the other (a unique value takes several
+        steps, see :mod:`django_limpyd.sharding.unique`)."""
         instance = self.instance
         if instance is None or instance.pk.get() != self.object_pk:
             instance = self.model.lazy_connect(self.object_pk)
@@ -267,8 +269,10 @@ class BaseRedisModelForm(forms.Form):
             writes.insert(0, lambda: instance.hdel(*hash_deleted))
         if hash_set:
             writes.insert(0, lambda: instance.hmset(**hash_set))
-        if len(writes) == 1:
-            writes[0]()
+        if len(writes) == 1 or (self.meta.shards and self.meta.has_unique):
+            # a sharded model's unique values are written in steps: not in a pipeline
+            for write in writes:
+                write()
         elif writes:
             with self.meta.database.pipeline() as pipeline:
                 for write in writes:

@@ -97,10 +97,6 @@ class Pipeline:
         self._calls.clear()
         self.connection.reset()
 
-    @property
-    def _immediate(self) -> bool:
-        return self.connection.sends_at_once()
-
     # -- queueing -------------------------------------------------------------------
 
     def add_function_call(self, call: FunctionCall) -> Any:
@@ -109,10 +105,11 @@ class Pipeline:
         Between ``watch()`` and ``multi()`` it is sent at once and its result
         returned, like any command then.
         """
-        if self._immediate:
-            return call.finish(call.run(self.connection))
-        self._calls[self.connection.queued_count()] = call
-        self.connection.execute_command(*call.command(self.database.connection))
+        connection = self.connection
+        if connection.sends_at_once():
+            return call.finish(call.run(connection))
+        self._calls[connection.queued_count()] = call
+        connection.execute_command(*call.command(self.database.connection))
         return self
 
     # -- execution ------------------------------------------------------------------

@@ -10,7 +10,7 @@ writes (docs/reliability.rst) close that window; :func:`counter_problem` finds i
 
 from __future__ import annotations
 
-__all__ = ["counter_problem", "highest_pk", "raise_counter"]
+__all__ = ["counter_for", "counter_problem", "highest_pk", "raise_counter"]
 
 #: sets the counter to ARGV[1] if it is lower (atomic: a create may run meanwhile)
 _RAISE = """
@@ -29,6 +29,15 @@ def highest_pk(model: type) -> int:
     return int(last[0][1]) if last else 0
 
 
+def counter_for(model: type, pk: int) -> int:
+    """The counter value that hands out ``pk``: ``pk`` itself, or in a shard of a sharded
+    model (see :mod:`django_limpyd.sharding`) its rank among the shard's pks."""
+    meta = model._meta
+    if meta.shard is None or pk <= 0:
+        return pk
+    return (pk - 1 - meta.shard) // meta.shards + 1
+
+
 def counter_problem(model: type) -> str | None:
     """A message if ``model``'s AutoPK counter is below its highest pk in use (new
     instances would take pks already taken), else ``None`` (also for a model without
@@ -38,7 +47,7 @@ def counter_problem(model: type) -> str | None:
         return None
     highest = highest_pk(model)
     counter = int(meta.database.connection.get(meta.keys.max_pk) or 0)
-    if counter >= highest:
+    if counter >= counter_for(model, highest):
         return None
     return (
         f"{meta.name} AutoPK counter {meta.keys.max_pk!r} is {counter}, below the highest "
@@ -53,6 +62,6 @@ def raise_counter(model: type) -> bool:
     meta = model._meta
     if not meta.pk_field.auto:
         return False
-    highest = highest_pk(model)
+    wanted = counter_for(model, highest_pk(model))
     connection = meta.database.connection
-    return bool(connection.eval(_RAISE, 1, meta.keys.max_pk, highest))
+    return bool(connection.eval(_RAISE, 1, meta.keys.max_pk, wanted))

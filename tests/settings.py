@@ -17,6 +17,7 @@ INSTALLED_APPS = [
     "tests.apps.shop",
     "tests.apps.crm",
     "tests.apps.blog",
+    "tests.apps.events",
 ]
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
 LIMPYD_DATABASES = {

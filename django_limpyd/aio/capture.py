@@ -23,9 +23,15 @@ from typing import Any
 from redis.commands.core import CoreCommands
 from redis.exceptions import ResponseError
 
+from django_limpyd.client import READ_ONLY_COMMANDS
 from django_limpyd.exceptions import ImplementationError
 
 __all__ = ["PENDING", "Capture"]
+
+
+def _is_read(args: tuple[Any, ...]) -> bool:
+    name = args[0].decode() if isinstance(args[0], bytes) else str(args[0])
+    return name.upper() in READ_ONLY_COMMANDS
 
 
 class _Pending:
@@ -116,17 +122,26 @@ class Capture:
 
         ``instance``: the instance created or written, whose queued-creation mark is
         cleared if the call fails."""
+        from django_limpyd.aio.connections import get_read_client
         from django_limpyd.aio.functions import arun
+        from django_limpyd.model.reads import ReadCall
 
         operation = self.single(repr(instance) if instance is not None else "This call")
         await self.send_signals()  # pre_save, pre_delete
         if operation is None:
             return result
         if isinstance(operation, _Command):
+            if _is_read(operation.args):  # to a replica when the database has some
+                client = get_read_client(self.database)
             reply = await client.execute_command(*operation.args, **operation.options)
         else:
+            primary = None
+            if isinstance(operation, ReadCall):  # a checked read: as a read
+                reader = get_read_client(self.database)
+                if reader is not client:
+                    client, primary = reader, client
             try:
-                raw = await arun(operation, client)
+                raw = await arun(operation, client, primary)
             except BaseException:
                 if instance is not None and instance.__dict__.get("_queued_creation"):
                     instance._queued_creation = False
@@ -158,6 +173,11 @@ async def run_field_command(field: Any, name: str, args: tuple, kwargs: dict) ->
         if hooked and not nested:
             del state["_in_command"]
     instance = field.instance
+    from django_limpyd.aio.apipeline import active
+
+    pipeline = active(database)
+    if pipeline is not None and capture.operations:  # queued: the pipeline, as in sync code
+        return await pipeline.queue(capture)
     try:
         reply = await capture.run(result, client, instance)
     except ResponseError as exc:

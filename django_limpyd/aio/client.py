@@ -13,11 +13,13 @@ and protocol. It behaves like :class:`django_limpyd.client.LimpydRedis`:
 * **A bounded pool that waits.** As many connections as the sync pool allows
   (redis-py's default: 100); a task needing one more waits for a free one, up to
   ``SOCKET_TIMEOUT``, rather than failing (``BlockingConnectionPool``).
+* **Durable writes** (:mod:`django_limpyd.durability`): a write command, or a pipeline
+  holding one, is sent with ``WAIT`` (``WAITAOF``) in the same round trip, on the same
+  connection (:mod:`django_limpyd.aio.durable`).
 
-Durable writes (:mod:`django_limpyd.durability`) have no async transport yet: a write
-that should wait for replicas is refused with ``ImplementationError``, nothing sent.
-A Sentinel pool or a Redis Cluster has no async transport yet: building one raises
-``ImproperlyConfigured`` saying so.
+A Redis Cluster database gets an async cluster client instead
+(:mod:`django_limpyd.aio.cluster`); a Sentinel-managed pool, an async one
+(:mod:`django_limpyd.aio.sentinel`).
 """
 
 from __future__ import annotations
@@ -75,10 +77,16 @@ class AsyncLimpydPipeline(AsyncPipeline):
     _limpyd_client: Any = None
 
     async def execute(self, raise_on_error: bool = True) -> list[Any]:
+        """redis-py's, reported to the observers as one round trip; with durability,
+        the commands then ``WAIT`` in that round trip (see :mod:`django_limpyd.aio.durable`)."""
         client = self._limpyd_client
+        durability = None
+        if client is not None and client._limpyd_watcher is not None:
+            await client._follow_switch()
         if client is not None:
-            for args, _options in self.command_stack:
-                client._refuse_durable_write(args)
+            durability = client._durability_of([args for args, _options in self.command_stack])
+        if durability is not None:
+            return await self._execute_durably(raise_on_error, durability)
         observers = self._limpyd_observers
         if not observers:
             return await super().execute(raise_on_error)
@@ -90,6 +98,26 @@ class AsyncLimpydPipeline(AsyncPipeline):
             return await super().execute(raise_on_error)
         finally:
             _notify(observers, commands, start)
+
+    async def _execute_durably(self, raise_on_error: bool, durability: Any) -> list[Any]:
+        from django_limpyd.aio.durable import asend_durably
+        from django_limpyd.exceptions import ImplementationError
+
+        if self.watching:
+            await self.reset()
+            raise ImplementationError(
+                "A pipeline with watched keys cannot wait for replicas on the async "
+                "transport; run it inside database.durable(replicas=None)."
+            )
+        commands = [(args, dict(options)) for args, options in self.command_stack]
+        transaction = self.is_transaction or self.explicit_transaction
+        await self.reset()
+        replies = await asend_durably(
+            self._limpyd_client, commands, transaction, durability, "a pipeline"
+        )
+        if raise_on_error:
+            self.raise_first_error(commands, replies)
+        return replies
 
 
 class AsyncLimpydRedis(redis.asyncio.Redis):
@@ -103,25 +131,45 @@ class AsyncLimpydRedis(redis.asyncio.Redis):
     #: the sync client this one was built from (its durability settings apply)
     _limpyd_sync: Any = None
 
-    def _refuse_durable_write(self, args: tuple[Any, ...]) -> None:
-        """Durable writes (``WAIT``, see :mod:`django_limpyd.durability`) have no async
-        transport yet: refuse a write that should be durable rather than send it
-        without ``WAIT``."""
+    def _durability_of(self, commands: list[tuple[Any, ...]]) -> Any:
+        """The durability ``commands`` are sent with now (see
+        :mod:`django_limpyd.durability`): ``None`` without one, or if none writes."""
         sync = self._limpyd_sync
         if sync is None or not getattr(sync, "limpyd_durable_possible", False):
-            return
-        name = args[0].decode() if isinstance(args[0], bytes) else str(args[0])
-        if name.upper() in READ_ONLY_COMMANDS or current_durability(sync) is None:
-            return
-        from django_limpyd.exceptions import ImplementationError
+            return None
+        durability = current_durability(sync)
+        if durability is None:
+            return None
+        for args in commands:
+            name = args[0].decode() if isinstance(args[0], bytes) else str(args[0])
+            if name.upper() not in READ_ONLY_COMMANDS:
+                return durability
+        return None
 
-        raise ImplementationError(
-            "Durable writes (DURABILITY, database.durable()) are not supported by the async "
-            "API yet; nothing was sent. Use the sync API through sync_to_async for them."
-        )
+    #: the Sentinel watcher of the sync client (see :mod:`django_limpyd.aio.sentinel`),
+    #: and how many master switches it had heard when this client last looked
+    _limpyd_watcher: Any = None
+    _limpyd_switches = 0
+
+    async def _follow_switch(self) -> None:
+        """Drop the idle connections if Sentinel switched the master since last time."""
+        switches = self._limpyd_watcher.switches
+        if switches != self._limpyd_switches:
+            self._limpyd_switches = switches
+            await self.connection_pool.disconnect(inuse_connections=False)
 
     async def execute_command(self, *args: Any, **options: Any) -> Any:
-        self._refuse_durable_write(args)
+        if self._limpyd_watcher is not None:
+            await self._follow_switch()
+        durability = self._durability_of([args])
+        if durability is not None:
+            from django_limpyd.aio.durable import asend_durably
+
+            name = args[0].decode() if isinstance(args[0], bytes) else str(args[0])
+            (reply,) = await asend_durably(self, [(args, options)], False, durability, name)
+            if isinstance(reply, Exception):
+                raise reply
+            return reply
         observers = self._limpyd_observers
         start = time.perf_counter() if observers else 0.0
         try:
@@ -161,22 +209,42 @@ class AsyncLimpydRedis(redis.asyncio.Redis):
         await self.connection_pool.disconnect()
 
 
-def build_async_client(sync_client: Any, observers: list[Observer]) -> AsyncLimpydRedis:
+def build_async_client(sync_client: Any, observers: list[Observer]) -> Any:
     """An async client to the server of ``sync_client`` (a :class:`LimpydRedis`), with
     the same connection arguments, decoding, protocol and read retries; reporting to
     ``observers`` (the database's list, shared with the sync client). Connects on first
     use, in the running event loop."""
+    from django_limpyd.client_cluster import is_cluster
+
+    if is_cluster(sync_client):
+        from django_limpyd.aio.cluster import build_async_cluster_client
+
+        return build_async_cluster_client(sync_client, observers)
     pool = getattr(sync_client, "connection_pool", None)
     if pool is None:
         raise ImproperlyConfigured(
-            f"{type(sync_client).__name__}: django_limpyd's async API does not support "
-            "Redis Cluster databases yet; use the sync API (through sync_to_async) there."
+            f"{type(sync_client).__name__}: django_limpyd's async API has no transport "
+            "for this client; use the sync API (through sync_to_async) there."
         )
+    from django_limpyd.aio.sentinel import build_async_sentinel_pool, is_sentinel_pool
+
+    if is_sentinel_pool(pool):
+        client = AsyncLimpydRedis(
+            connection_pool=build_async_sentinel_pool(pool, _NOT_PASSED, async_no_retry()),
+            read_retries=getattr(sync_client, "read_retries", 1),
+        )
+        client._limpyd_observers = observers
+        client._limpyd_sync = sync_client
+        watcher = getattr(sync_client, "limpyd_watcher", None)
+        if watcher is not None:  # follow the master switches it hears
+            client._limpyd_watcher = watcher
+            client._limpyd_switches = watcher.switches
+        return client
     connection_class = _CONNECTION_CLASSES.get(pool.connection_class)
     if connection_class is None:
         raise ImproperlyConfigured(
             f"django_limpyd's async API has no async transport for connections of class "
-            f"{pool.connection_class.__name__} (Sentinel pools are not supported yet); use "
+            f"{pool.connection_class.__name__}; use "
             "the sync API (through sync_to_async) with this database."
         )
     accepted = _accepted(connection_class)

@@ -11,6 +11,10 @@ calls ``loop.shutdown_asyncgens()``), a small async generator started in the loo
 its first client is closed by the loop, and closes the loop's clients. Code that manages
 loops by hand can call :func:`aclose_clients` before closing one.
 
+Reads go to the async client of a replica when the database has replicas
+(:func:`get_read_client`, following ``database.read_connection``): one per replica
+and loop, closed with the loop's.
+
 A database that drops its sync client (``close()``, ``connect()``, a settings change,
 the test machinery's ``use_location``) gets a new async client on next use; the old
 one is closed in the background.
@@ -26,7 +30,7 @@ from typing import Any
 
 from django_limpyd.aio.client import AsyncLimpydRedis, build_async_client
 
-__all__ = ["aclose_clients", "get_client"]
+__all__ = ["aclose_clients", "get_client", "get_read_client"]
 
 
 class _LoopClients:
@@ -35,6 +39,9 @@ class _LoopClients:
     def __init__(self) -> None:
         #: id(database) -> (database, the sync client it was built from, async client)
         self.clients: dict[int, tuple[Any, Any, AsyncLimpydRedis]] = {}
+        #: id(sync replica client) -> (database, that sync client, async client): the
+        #: async clients of the read-only replicas of the databases (get_read_client)
+        self.replicas: dict[int, tuple[Any, Any, Any]] = {}
         self.closer: Any = None
         #: tasks closing clients replaced while the loop runs (kept until done)
         self.closing: set[asyncio.Task] = set()
@@ -72,6 +79,8 @@ async def _close(entry: _LoopClients) -> None:
     """Close the clients of ``entry`` (again: harmless)."""
     for _database, _sync_client, client in list(entry.clients.values()):
         await client.close_all()
+    for _database, _sync_client, client in list(entry.replicas.values()):
+        await client.close_all()
     if entry.closing:
         await asyncio.gather(*entry.closing, return_exceptions=True)
 
@@ -100,6 +109,37 @@ def get_client(database: Any) -> AsyncLimpydRedis:
         task = loop.create_task(_start(entry.closer))
         entry.closing.add(task)
         task.add_done_callback(entry.closing.discard)
+    return client
+
+
+def get_read_client(database: Any) -> Any:
+    """The async client the reads of ``database`` go to now, as on the sync path
+    (``database.read_connection``): a replica's (the next one, in turn) when the
+    database has replicas, else the primary's (:func:`get_client`); the primary's
+    inside ``database.using_primary()`` and while the current task has an async
+    pipeline of the database open. Must be called from a coroutine."""
+    from django_limpyd.aio.apipeline import active
+
+    primary = get_client(database)
+    if active(database) is not None:
+        return primary
+    sync_client = database.read_connection
+    if sync_client is database.connection:
+        return primary
+    loop = asyncio.get_running_loop()
+    entry = _loop_clients(loop)
+    found = entry.replicas.get(id(sync_client))
+    if found is not None and found[1] is sync_client:
+        return found[2]
+    current = database._reads.built or []
+    for key, (owner, old_sync, old) in list(entry.replicas.items()):
+        if owner is database and not any(old_sync is other for other in current):
+            del entry.replicas[key]  # the database rebuilt its replicas: close the old one
+            task = loop.create_task(old.close_all())
+            entry.closing.add(task)
+            task.add_done_callback(entry.closing.discard)
+    client = build_async_client(sync_client, database._observers)
+    entry.replicas[id(sync_client)] = (database, sync_client, client)
     return client
 
 

@@ -35,16 +35,19 @@ class _Replay:
 
 
 async def arun_plan(model: type, plan: dict[str, Any]) -> Any:
-    """:func:`django_limpyd.collection.plan.run_plan` on the async transport (on the
-    primary: the async API does not read from replicas yet)."""
-    from django_limpyd.aio.connections import get_client
-    from django_limpyd.aio.functions import aensure_loaded, asend_call
+    """:func:`django_limpyd.collection.plan.run_plan` on the async transport: to a
+    replica when the database has some (as ``run_plan``: the library loaded on the
+    primary, the call on the primary while the replica lacks it)."""
+    from django_limpyd.aio.connections import get_client, get_read_client
+    from django_limpyd.aio.functions import acall_read_only, aensure_loaded
     from django_limpyd.collection import plan as planning
+    from django_limpyd.storage.functions import ScriptError
 
     meta = model._meta
-    client = get_client(meta.database)
-    await aensure_loaded(client, meta.library)  # what it learns decides the direct reads
-    direct = planning.direct_read(plan, client)
+    primary = get_client(meta.database)
+    await aensure_loaded(primary, meta.library)  # what it learns decides the direct reads
+    client = get_read_client(meta.database)
+    direct = planning.direct_read(plan, primary)
     if direct is not None:
         commands, combine = direct
         if len(commands) == 1:
@@ -55,10 +58,12 @@ async def arun_plan(model: type, plan: dict[str, Any]) -> Any:
         return combine(await pipe.execute())
     args = [planning.dumps(plan)]
     try:
-        answer = await asend_call(client, meta.library, "collection", [meta.keys.pks], args)
-    except ResponseError as error:
+        answer = await acall_read_only(
+            client, primary, meta.library, "collection", [meta.keys.pks], args
+        )
+    except (ScriptError, ResponseError) as error:  # raised by the sync error handling
         answer = error
-    replay = _Replay(client, answer)
+    replay = _Replay(primary, answer)
     return planning._call(model, replay, replay, "collection", args)
 
 

@@ -308,35 +308,47 @@ def _call(model: type, client: Any, primary: Any, operation: str, args: list[Any
         return functions.call_read_only(
             client, primary, meta.library, operation, [meta.keys.pks], args
         )
-    except ScriptError as error:
+    except (ScriptError, ResponseError) as error:
+        raise collection_error(model, error) from None
+
+
+def collection_error(model: type, error: Exception) -> Exception:
+    """The error to raise for ``error``, a failed call of ``model``'s collection
+    function (``error`` itself when it is none of ours)."""
+    meta = model._meta
+    if isinstance(error, ResponseError):
+        parsed = functions.parse_script_error(error)
+        if parsed is not None:
+            error = parsed
+    if isinstance(error, ScriptError):
         payload = error.payload if isinstance(error.payload, dict) else {}
         if error.code == "KEYTYPE":  # intersect() with the key of a string, a hash...
-            raise ImplementationValueError(
+            return ImplementationValueError(
                 f"intersect() cannot use the key {payload.get('key')!r} of {meta.name}: "
                 f"a {payload.get('type')}, not a set, sorted set or list."
-            ) from None
+            )
         if error.code == "NOSTORED":
-            raise model.DoesNotExist(
+            return model.DoesNotExist(
                 f"The stored collection {payload.get('key')!r} of {meta.name} does not exist "
                 "(expired?)."
-            ) from None
+            )
         message = payload.get("error", error.payload)
         field = payload.get("field")
         if field:  # one of several sorts (order_by)
-            raise ImplementationError(
+            return ImplementationError(
                 f"Redis could not sort {meta.name} by {field!r}: {message} (a field "
                 "without a NumberRangeIndex sorts as text; sort(by=..., alpha=True) too)."
-            ) from None
-        raise ImplementationError(
+            )
+        return ImplementationError(
             f"Redis could not sort {meta.name}: {message} (use alpha=True to sort text)."
-        ) from None
-    except ResponseError as error:
+        )
+    if isinstance(error, ResponseError):
         text = str(error)
         if "hash to the same slot" in text or "non local key" in text:
-            raise ImplementationValueError(
+            return ImplementationValueError(
                 f"A collection of {meta.name} on a Redis Cluster reads only keys of its slot "
                 f"(hash tag {meta.keys.prefix.split('}')[0]}}}): a key given to intersect() "
                 "or sort(by_score=...) lives in another slot. Name such keys with the "
                 "model's hash tag, or store them in a field of the model."
-            ) from None
-        raise
+            )
+    return error

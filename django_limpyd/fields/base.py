@@ -29,6 +29,19 @@ __all__ = ["NOT_PROVIDED", "NOT_SET", "MultiValuesField", "RedisField", "SingleV
 #: checks command arguments as redis-py will encode them
 _ENCODER = Encoder("utf-8", "strict", False)
 
+_WRITES: Any = None
+
+
+def _writes_module() -> Any:
+    """``django_limpyd.model.writes`` (imported on first use: it imports this module)."""
+    global _WRITES
+    if _WRITES is None:
+        from django_limpyd.model import writes
+
+        _WRITES = writes
+    return _WRITES
+
+
 #: marks "no default"
 NOT_SET: Any = type("NotSet", (), {"__repr__": lambda self: "NOT_SET"})()
 
@@ -306,7 +319,27 @@ class RedisField:
 
     def _read_now(self, name: str, *args: Any, **kwargs: Any) -> Any:
         """Send a read at once, even while a pipeline is active (its result is needed
-        here: scans, derived reads); to a replica only outside pipelines."""
+        here: scans, derived reads); to a replica only outside pipelines.
+
+        For a model with expiry, an instance whose deadline passed is ``DoesNotExist``:
+        a command is checked in the same call (``read``), a scan (``*_iter``, several
+        round trips) once before its first page."""
+        instance = self._instance
+        if instance is not None and self.model._meta.expirable and instance._pk is not None:
+            from django_limpyd.model.reads import checked_read
+
+            if not name.endswith("_iter"):
+                try:
+                    return checked_read(instance, self._target(), name, args, kwargs, now=True)
+                except DataError as exc:
+                    raise InvalidValue(f"{self.describe()}.{name}(): {exc}") from None
+            from django_limpyd.model.expiry import alive
+
+            if not alive(self.model, [instance._pk])[0]:
+                raise instance.DoesNotExist(
+                    f"{self.model.__name__} {instance._pk!r} does not exist (expired?)."
+                )
+            instance._exists_checked = True
         return self._send_read(self.model._meta.database.read_connection, name, args, kwargs)
 
     def _send_read(self, client: Any, name: str, args: tuple, kwargs: dict) -> Any:
@@ -331,14 +364,15 @@ class RedisField:
         return command, options
 
     def _write(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        from django_limpyd.model import writes
-
+        writes = _writes_module()
         instance = self._instance
         if instance is None:
             raise ImplementationError(f"{self.describe()} is not bound to an instance.")
         target = self._target_for(instance._pk or "")
-        if any(isinstance(arg, Decimal) for arg in args):
-            args = tuple(str(arg) if isinstance(arg, Decimal) else arg for arg in args)
+        for arg in args:
+            if isinstance(arg, Decimal):
+                args = tuple(str(arg) if isinstance(arg, Decimal) else arg for arg in args)
+                break
         command, options = self._capture(name, args, kwargs, target)
         new_values = self._new_values(name, args, kwargs) if self.model._meta.has_transforms else ()
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django_limpyd.exceptions import ImplementationError
-from django_limpyd.fields.base import SingleValueField
+from django_limpyd.fields.base import SingleValueField, _writes_module
 from django_limpyd.fields.commands import install_commands
 
 __all__ = ["InstanceHashField"]
@@ -41,7 +41,12 @@ class InstanceHashField(SingleValueField):
 
     def hset(self, value: Any) -> Any:
         """Redis ``HSET`` of this entry."""
-        return self._write("hset", self.prepare_value(value))
+        value = self.prepare_value(value)
+        writes = _writes_module()
+        result = writes.set_entry(self, value)  # the usual case, sent directly
+        if result is writes.GENERAL:
+            return self._write("hset", value)
+        return result
 
     def hsetnx(self, value: Any) -> Any:
         """Redis ``HSETNX`` of this entry."""

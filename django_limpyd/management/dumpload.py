@@ -7,6 +7,13 @@ a string (``StringField``, ``InstanceHashField``), a list (``ListField``), a
 sorted list (``SetField``), ``[[member, score], ...]`` (``SortedSetField``), a
 dict (``HashField``); absent fields are omitted.
 
+An object of a model with expiry (docs/orm/expiry.rst) also has ``"expires_at"``:
+its deadline as a unix time in milliseconds (the server's clock), or ``null``
+without one. An instance whose deadline passed is not dumped; at load, an object
+whose ``expires_at`` passed is skipped, the others get that deadline back (to
+within the load's round trip); an object without ``"expires_at"`` (a file written
+by hand, or before) gets the model's default time to live.
+
 Reads go one pipeline per chunk of pks (ZSCAN of the model's pks); loads check
 every object first (:func:`check_objects`, which reads objects one at a time, so a
 file can be streamed through it and read again to write), then create each
@@ -24,7 +31,9 @@ from django_limpyd.model import writes
 from django_limpyd.storage.state import iter_pk_chunks, queue_key_read
 
 __all__ = [
+    "DEFAULT_DEADLINE",
     "LoadError",
+    "Parsed",
     "check_objects",
     "dump_model",
     "load_objects",
@@ -33,6 +42,14 @@ __all__ = [
     "raise_counters",
     "write_objects",
 ]
+
+
+#: the ``expires_at`` of a parsed object that does not give one: the model's default
+DEFAULT_DEADLINE = ""
+
+#: a parsed object: model, pk, prepared values, deadline (unix time in ms, ``None`` for
+#: none, :data:`DEFAULT_DEADLINE` for the model's default)
+Parsed = tuple[type, str, dict[str, Any], Any]
 
 
 class LoadError(ValueError):
@@ -52,23 +69,39 @@ def _as_json(kind: str, value: Any) -> Any:
     return value
 
 
-def dump_model(model: type, chunk_size: int) -> Iterator[list[dict[str, Any]]]:
-    """The instances of ``model`` as dicts, a chunk (one round trip) at a time."""
+def dump_model(
+    model: type, chunk_size: int, label: str | None = None
+) -> Iterator[list[dict[str, Any]]]:
+    """The instances of ``model`` as dicts, a chunk (one round trip) at a time; for a
+    model with expiry, with their ``expires_at``, those whose deadline passed left out.
+    A sharded model's instances come shard after shard (their label is the model's)."""
     meta = model._meta
-    label = meta.label_lower
+    if meta.shard_models:
+        for shard in meta.shard_models:
+            yield from dump_model(shard, chunk_size, meta.label_lower)
+        return
+    label = label or meta.label_lower
     hfields = [f.name for f in meta.data_fields if f.storage_type == "hfield"]
     others = [f for f in meta.data_fields if f.storage_type != "hfield"]
     connection = meta.database.connection
     for pks in iter_pk_chunks(model, chunk_size):
         pipe = connection.pipeline(transaction=False)
+        if meta.expirable:
+            pipe.time()
+            pipe.zmscore(meta.keys.expiry, pks)
         for pk in pks:
             if hfields:
                 pipe.hmget(meta.keys.instance_hash(pk), hfields)
             for field in others:
                 _queue_read(pipe, field, pk)
         results = iter(pipe.execute())
+        deadlines: list[Any] = []
+        if meta.expirable:
+            seconds, microseconds = next(results)
+            now = seconds * 1000 + microseconds // 1000
+            deadlines = [None if at is None else int(at) for at in next(results)]
         objects = []
-        for pk in pks:
+        for position, pk in enumerate(pks):
             values: dict[str, Any] = {}
             if hfields:
                 for name, value in zip(hfields, next(results), strict=True):
@@ -80,12 +113,18 @@ def dump_model(model: type, chunk_size: int) -> Iterator[list[dict[str, Any]]]:
                     values[field.name] = _as_json(field.storage_type, value)
                 elif value == "" and field.storage_type == "string":
                     values[field.name] = value
-            objects.append({"model": label, "pk": pk, "fields": values})
+            item = {"model": label, "pk": pk, "fields": values}
+            if meta.expirable:
+                deadline = deadlines[position]
+                if deadline is not None and deadline <= now:
+                    continue  # expired: gone for every read, not dumped
+                item["expires_at"] = deadline
+            objects.append(item)
         yield objects
 
 
-def parse_objects(data: Any) -> list[tuple[type, str, dict[str, Any]]]:
-    """``(model, pk, prepared values)`` of each object of loaded JSON ``data``, every
+def parse_objects(data: Any) -> list[Parsed]:
+    """``(model, pk, prepared values, deadline)`` of each object of loaded JSON ``data``, every
     one checked (model, pk, field names and values) before anything is written."""
     if not isinstance(data, list):
         raise LoadError(
@@ -94,9 +133,10 @@ def parse_objects(data: Any) -> list[tuple[type, str, dict[str, Any]]]:
     return [parse_object(position, item) for position, item in enumerate(data)]
 
 
-def parse_object(position: int, item: Any) -> tuple[type, str, dict[str, Any]]:
-    """``(model, pk, prepared values)`` of the object at ``position`` of a file, checked
-    (model, pk, field names and values); ``LoadError`` naming it otherwise."""
+def parse_object(position: int, item: Any) -> Parsed:
+    """``(model, pk, prepared values, deadline)`` of the object at ``position`` of a
+    file, checked (model, pk, field names and values, ``expires_at``); ``LoadError``
+    naming it otherwise."""
     where = f"object #{position}"
     if not isinstance(item, dict) or not {"model", "pk"} <= set(item):
         raise LoadError(f"{where}: expected {{'model': ..., 'pk': ..., 'fields': {{...}}}}")
@@ -125,7 +165,20 @@ def parse_object(position: int, item: Any) -> tuple[type, str, dict[str, Any]]:
             values[field.name] = field.prepare_value(value)
         except Exception as exc:
             raise LoadError(f"{meta.label} {pk!r}: field {name!r}: {exc}") from None
-    return model, pk, values
+    return model, pk, values, _deadline(meta, pk, item)
+
+
+def _deadline(meta: Any, pk: str, item: dict[str, Any]) -> Any:
+    if "expires_at" not in item:
+        return DEFAULT_DEADLINE
+    deadline = item["expires_at"]
+    if not meta.expirable:
+        raise LoadError(f"{meta.label} {pk!r}: 'expires_at' given, but the model has no expiry")
+    if deadline is not None and (isinstance(deadline, bool) or not isinstance(deadline, int)):
+        raise LoadError(
+            f"{meta.label} {pk!r}: 'expires_at' must be a unix time in ms or null, got {deadline!r}"
+        )
+    return deadline
 
 
 def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
@@ -140,7 +193,7 @@ def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
 
 
 def check_objects(
-    objects: Iterable[tuple[type, str, dict[str, Any]]],
+    objects: Iterable[Parsed],
     chunk_size: int,
     check_model: Any = None,
 ) -> dict[type, int]:
@@ -156,12 +209,16 @@ def check_objects(
     def ask(model: type) -> None:
         meta, pks = model._meta, pending.pop(model, [])
         if pks:
-            scores = meta.database.connection.zmscore(meta.keys.pks, pks)
-            for pk, score in zip(pks, scores, strict=True):
-                if score is not None:
+            # an expired instance is replaced by the load; a sharded model asks its shards
+            found = model._pks_exist(pks)
+            for pk, exists in zip(pks, found, strict=True):
+                if exists:
                     raise LoadError(f"{meta.label} {pk!r} already exists; nothing was loaded")
 
-    for model, pk, _values in objects:
+    uniques: dict[tuple[type, str], set[str]] = {}
+    for model, pk, values, _deadline in objects:
+        if model._meta.shard_models and model._meta.has_unique:
+            _check_reservations(model, pk, values, uniques)
         if model not in seen:
             if check_model is not None:
                 check_model(model)
@@ -179,10 +236,50 @@ def check_objects(
     return tops
 
 
+def _check_reservations(
+    model: type, pk: str, values: dict[str, Any], uniques: dict[tuple[type, str], set[str]]
+) -> None:
+    """Refuse a unique value of a sharded model given twice or held already."""
+    from django_limpyd.sharding import unique
+
+    wanted = {}
+    for field in unique.unique_fields(model._meta):
+        value = values.get(field.name)
+        if value is None:
+            continue
+        given = uniques.setdefault((model, field.name), set())
+        if str(value) in given:
+            raise LoadError(
+                f"{model._meta.label} {pk!r}: {field.name} {value!r} is given twice; "
+                "nothing was loaded"
+            )
+        given.add(str(value))
+        wanted[field.name] = value
+    problems = unique.held(model, wanted)
+    if problems:
+        raise LoadError(f"{model._meta.label} {pk!r}: {problems[0]}; nothing was loaded")
+
+
+def reserve_loaded(part: list[tuple[type, str, dict[str, Any]]]) -> None:
+    """The unique values of loaded instances of sharded models, reserved for them (see
+    :mod:`django_limpyd.sharding.unique`; the load checked that none was held)."""
+    from django_limpyd.sharding import unique
+
+    for model, pk, values in part:
+        if model._meta.shard_models and model._meta.has_unique:
+            unique.reserve_loaded(model, pk, values)
+
+
 def raise_counters(tops: dict[type, int]) -> None:
     """Raise the AutoPK counter of each model to its greatest loaded pk, so that later
     creates never take a loaded pk."""
+    from django_limpyd.pk_counter import raise_counter
+
     for model, top in tops.items():
+        if model._meta.shard_models:  # each shard's counter, from its own pks
+            for shard in model._meta.shard_models:
+                raise_counter(shard)
+            continue
         if not (model._meta.pk_field.auto and top):
             continue
         connection = model._meta.database.connection
@@ -192,12 +289,12 @@ def raise_counters(tops: dict[type, int]) -> None:
 
 
 def write_objects(
-    objects: Iterable[tuple[type, str, dict[str, Any]]], chunk_size: int, progress: Any = None
+    objects: Iterable[Parsed], chunk_size: int, progress: Any = None
 ) -> dict[type, int]:
     """Create ``objects`` (checked by :func:`check_objects`) in their order, each with
     the model's ``create`` function, one pipeline per chunk (and per database);
-    ``progress(model, created)`` after each chunk. Returns the instances created per
-    model."""
+    ``progress(model, created)`` after each chunk. An object whose deadline passed is
+    skipped. Returns the instances created per model."""
     created: dict[type, int] = {}
     for chunk in _batches(objects, chunk_size):
         start = 0
@@ -206,25 +303,43 @@ def write_objects(
             stop = start
             while stop < len(chunk) and chunk[stop][0]._meta.database is database:
                 stop += 1
-            part = chunk[start:stop]
+            part = _times_to_live(database, chunk[start:stop])
             with database.pipeline(transaction=False) as pipeline:
-                for model, pk, values in part:
-                    writes.create(model(), pk, values)
-                results = pipeline.execute(raise_on_error=False)
-            for (model, pk, _values), result in zip(part, results, strict=True):
+                for model, pk, values, ttl in part:
+                    stored = model._meta.shard_model_of(pk) if model._meta.shard_models else model
+                    writes.create(stored(), pk, values, ttl)
+                results = pipeline.execute(raise_on_error=False) if part else []
+            reserve_loaded([(m, pk, values) for m, pk, values, _ttl in part])
+            for (model, pk, _values, _ttl), result in zip(part, results, strict=True):
                 if isinstance(result, Exception):
                     raise LoadError(f"{model._meta.label} {pk!r}: {result}")
                 created[model] = created.get(model, 0) + 1
             start = stop
         if progress is not None:
-            for model in dict.fromkeys(model for model, _pk, _values in chunk):
-                progress(model, created[model])
+            for model in dict.fromkeys(model for model, _pk, _values, _deadline in chunk):
+                progress(model, created.get(model, 0))
     return created
 
 
-def load_objects(
-    parsed: list[tuple[type, str, dict[str, Any]]], chunk_size: int, progress: Any = None
-) -> dict[type, int]:
+def _times_to_live(database: Any, part: list[Parsed]) -> list[Parsed]:
+    """``part`` with each deadline as what ``writes.create`` takes: the seconds left by
+    the server's clock (read once), ``None`` (none) or "" (the model's default); the
+    objects whose deadline passed left out."""
+    if not any(type(deadline) is int for *_rest, deadline in part):
+        return part
+    seconds, microseconds = database.connection.time()
+    now = seconds * 1000 + microseconds // 1000
+    kept = []
+    for model, pk, values, deadline in part:
+        if type(deadline) is int:
+            if deadline <= now:
+                continue
+            deadline = (deadline - now) / 1000
+        kept.append((model, pk, values, deadline))
+    return kept
+
+
+def load_objects(parsed: list[Parsed], chunk_size: int, progress: Any = None) -> dict[type, int]:
     """Create the parsed instances with their pks; instances created per model.
 
     Refuses (``LoadError``, before any write) a pk that exists or is given twice.

@@ -87,6 +87,13 @@ class RedisModel(metaclass=ModelBase):
     #: as in limpyd: ``"namespace:modelname"`` (the class name lowercased)
     _name: ClassVar[str] = ""
 
+    def __new__(cls, *args: Any, **kwargs: Any) -> RedisModel:
+        if cls._meta.shard_models:  # a sharded model: the instance is one of a shard model
+            from django_limpyd.sharding.routing import shard_model_for
+
+            cls = shard_model_for(cls, args, kwargs)
+        return object.__new__(cls)
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         if self.abstract:
             raise ImplementationError(f"{type(self).__name__} is abstract: it has no instances.")
@@ -163,6 +170,12 @@ class RedisModel(metaclass=ModelBase):
                 prepared[field.name] = field.prepare_value(value)
         if not pk and not pk_field.auto:
             raise InvalidValue(f"{pk_field.describe()} needs a value to create a {meta.name}.")
+        if meta.shard is not None and meta.has_unique:  # a sharded model's unique values
+            from django_limpyd.sharding import unique
+
+            if not unique.active():
+                unique.create(self, pk, prepared, ttl)
+                return
         writes.create(self, pk, prepared, ttl)
 
     # -- class methods --------------------------------------------------------------
@@ -182,9 +195,14 @@ class RedisModel(metaclass=ModelBase):
         """
         database = cls._meta.database
         active = database.active_pipeline()
+        if cls._meta.shard_models and cls._meta.has_unique:
+            from django_limpyd.sharding import unique
+
+            return unique.bulk_create(cls, list(values), raise_on_error)
         if active is not None:
             return [cls(**item) for item in values]
-        with database.pipeline() as pipeline:
+        # a sharded model's creates go to several slots: not one transaction
+        with database.pipeline(transaction=not cls._meta.shard_models) as pipeline:
             instances = [cls(**item) for item in values]
             pipeline.execute(raise_on_error=raise_on_error)
         return instances
@@ -194,6 +212,10 @@ class RedisModel(metaclass=ModelBase):
         """Whether each (normalized) pk is an existing instance (one round trip): in the
         model's pks, and, for a model with expiry, before its deadline."""
         meta = cls._meta
+        if meta.shard_models:
+            from django_limpyd.sharding.routing import pks_exist
+
+            return pks_exist(cls, pks)
         if meta.expirable:
             from django_limpyd.model import expiry
 
@@ -209,6 +231,14 @@ class RedisModel(metaclass=ModelBase):
         ``post_delete`` with ``expired=True``; how many (see docs/orm/expiry.rst)."""
         from django_limpyd.model import expiry
 
+        if cls._meta.shard_models:  # each shard in turn, up to ``limit`` in all
+            removed = 0
+            for shard in cls._meta.shard_models:
+                left = None if limit is None else limit - removed
+                if left is not None and left <= 0:
+                    break
+                removed += expiry.delete_expired(shard, left)
+            return removed
         return expiry.delete_expired(cls, limit)
 
     @classmethod
@@ -238,7 +268,9 @@ class RedisModel(metaclass=ModelBase):
     @classmethod
     def _connected(cls, pk: str, checked: bool) -> RedisModel:
         """An instance for the normalized ``pk``; ``checked``: known to exist."""
-        instance = cls.__new__(cls)
+        if cls._meta.shard_models:
+            cls = cls._meta.shard_model_of(pk)
+        instance = object.__new__(cls)
         instance._pk = pk
         instance._exists_checked = checked
         return instance
@@ -341,6 +373,10 @@ class RedisModel(metaclass=ModelBase):
         from django_limpyd.collection import CollectionManager
 
         manager_class = manager or cls.collection_manager or CollectionManager
+        if cls._meta.shard_models:
+            from django_limpyd.sharding.collection import ShardedCollection
+
+            return ShardedCollection(cls, manager_class)(**filters)
         return manager_class(cls)(**filters)
 
     @classmethod
@@ -355,14 +391,17 @@ class RedisModel(metaclass=ModelBase):
     @classmethod
     def instances(cls, lazy: bool = False, **filters: Any) -> Iterator[RedisModel]:
         """Instances matching ``filters`` (every instance without filters)."""
-        if not filters and not cls._meta.expirable:
+        if not filters and not cls._meta.expirable and not cls._meta.shard_models:
             pairs = cls._meta.database.read_connection.zscan_iter(cls._meta.keys.pks)
             return (cls._connected(pk, checked=True) for pk, _score in pairs)
         return iter(cls.collection(**filters).instances(lazy=lazy))
 
     @classmethod
     def scan_model_keys(cls) -> Iterator[str]:
-        """Every key of the model (SCAN on the model's own prefix)."""
+        """Every key of the model (SCAN on the model's own prefix; of every shard of a
+        sharded model)."""
+        if cls._meta.shard_models:
+            return (key for shard in cls._meta.shard_models for key in shard.scan_model_keys())
         return cls._meta.database.scan_keys(match=cls._meta.keys.scan_pattern)
 
     @classmethod
@@ -539,3 +578,47 @@ class RedisModel(metaclass=ModelBase):
     def hlen(self) -> int:
         """How many InstanceHashFields hold a value."""
         return self._hash_read("hlen")
+
+    # async twins of the hash commands (django_limpyd.aio.model.arun_method)
+
+    async def ahmget(self, *names: str) -> list[Any]:
+        """:meth:`hmget` from async code."""
+        from django_limpyd.aio.model import arun_method
+
+        return await arun_method(self, "hmget", names, {})
+
+    async def ahmset(self, **values: Any) -> bool:
+        """:meth:`hmset` from async code (one atomic call with the indexes)."""
+        from django_limpyd.aio.model import arun_method
+
+        return await arun_method(self, "hmset", (), values)
+
+    async def ahdel(self, *names: str) -> int:
+        """:meth:`hdel` from async code."""
+        from django_limpyd.aio.model import arun_method
+
+        return await arun_method(self, "hdel", names, {})
+
+    async def ahgetall(self) -> dict[str, str]:
+        """:meth:`hgetall` from async code."""
+        from django_limpyd.aio.model import arun_method
+
+        return await arun_method(self, "hgetall", (), {})
+
+    async def ahkeys(self) -> list[str]:
+        """:meth:`hkeys` from async code."""
+        from django_limpyd.aio.model import arun_method
+
+        return await arun_method(self, "hkeys", (), {})
+
+    async def ahvals(self) -> list[str]:
+        """:meth:`hvals` from async code."""
+        from django_limpyd.aio.model import arun_method
+
+        return await arun_method(self, "hvals", (), {})
+
+    async def ahlen(self) -> int:
+        """:meth:`hlen` from async code."""
+        from django_limpyd.aio.model import arun_method
+
+        return await arun_method(self, "hlen", (), {})

@@ -4,8 +4,9 @@ A model with ``ttl = <seconds>`` or ``expirable = True`` keeps the deadline of e
 expiring instance in one sorted set (``ModelKeys.expiry``), scored by unix time in
 ms, set and compared by its compiled functions with the server's clock: an instance
 whose deadline passed is missing for every read, filter, count and write, before
-any cleanup. Its writes then remove a bounded batch of expired instances;
-:func:`delete_expired` (``manage.py limpyd_expire``) removes the rest, sending
+any cleanup. Its writes then remove a bounded batch of expired instances (noting
+their pks in ``ModelKeys.reaped``); :func:`delete_expired` (``manage.py
+limpyd_expire``) sends their ``post_delete`` and removes the rest, sending
 ``pre_delete`` and ``post_delete`` with ``expired=True``.
 """
 
@@ -24,10 +25,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "alive",
+    "census",
+    "count_label",
     "delete_expired",
     "milliseconds",
+    "queue_count",
     "remaining",
     "require_expirable",
+    "send_reaped",
     "set_deadline",
 ]
 
@@ -137,14 +142,77 @@ def alive(model: type[RedisModel], pks: list[str]) -> list[bool]:
     return [ms != -2 for ms in _deadlines(model, pks)]
 
 
+def census(model: type[RedisModel], reply: Any = None) -> tuple[int, int]:
+    """``(instances, expired)`` of a model with expiry: the live instances, and those
+    whose deadline passed that await their cleanup (read only, one call). ``reply``:
+    that of a ``census`` call queued by :func:`queue_census`, read instead."""
+    if reply is None:
+        meta = model._meta
+        database = meta.database
+        reply = functions.call_read_only(
+            database.read_connection,
+            database.connection,
+            meta.library,
+            "census",
+            [meta.keys.pks],
+            [],
+        )
+    stored, expired = (int(value) for value in reply)
+    expired = min(expired, stored)
+    return stored - expired, expired
+
+
+def queue_count(pipe: Any, model: type[RedisModel]) -> None:
+    """Queue on a redis-py pipeline of ``model``'s database connection what
+    :func:`count_label` reads: the ``ZCARD`` of its pks, or, for a model with expiry,
+    its ``census``."""
+    meta = model._meta
+    if meta.expirable:
+        functions.queue(pipe, meta.database.connection, meta.library, "census", [meta.keys.pks], [])
+    else:
+        pipe.zcard(meta.keys.pks)
+
+
+def count_label(model: type[RedisModel], reply: Any) -> tuple[int, str]:
+    """How many instances a count shows: the ``ZCARD`` of the pks of a model without
+    expiry, or the ``census`` reply of one with; and the suffix to show after the
+    number (`` (+M expired, awaiting cleanup)`` or "")."""
+    if not model._meta.expirable:
+        return int(reply), ""
+    live, expired = census(model, reply)
+    return live, f" (+{expired} expired, awaiting cleanup)" if expired else ""
+
+
+def send_reaped(model: type[RedisModel], batch: int = 500) -> int:
+    """Send ``post_delete`` with ``expired=True`` for the expired instances the writes
+    of ``model`` removed since the last call (``ModelKeys.reaped``, emptied), oldest
+    first; returns how many. Without a ``post_delete`` receiver, only empties it."""
+    meta = model._meta
+    connection = meta.database.connection
+    key = meta.keys.reaped
+    if not _listened(model, signals.post_delete, signals.post_delete):
+        connection.delete(key)
+        return 0
+    sent = 0
+    while True:
+        pks = connection.lpop(key, batch)
+        if not pks:
+            return sent
+        for pk in pks:
+            _send(signals.post_delete, model._connected(pk, checked=True), expired=True)
+        sent += len(pks)
+
+
 def delete_expired(model: type[RedisModel], limit: int | None = None, batch: int = 500) -> int:
     """Remove the instances of ``model`` whose deadline passed (at most ``limit``), each
     atomically with its index entries and the references to it, sending ``pre_delete``
     and ``post_delete`` with ``expired=True``; an instance whose deadline moved meanwhile
-    is kept. Returns how many were removed."""
+    is kept. First sends the ``post_delete`` of the expired instances writes removed
+    since (:func:`send_reaped`). Returns how many it removed itself."""
     require_expirable(model, "delete_expired()")
     meta = model._meta
     database = meta.database
+    send_reaped(model, batch)
     listened = _listened(model, signals.pre_delete, signals.post_delete)
     removed = 0
     while limit is None or removed < limit:

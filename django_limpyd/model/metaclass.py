@@ -105,6 +105,58 @@ def _expiry_options(name: str, bases: tuple[type, ...], attrs: dict[str, Any]) -
     return ttl, expirable
 
 
+def _shards_option(name: str, bases: tuple[type, ...], attrs: dict[str, Any]) -> int | None:
+    """A model's ``shards`` (taken out of the class), else its model parents'."""
+    from django_limpyd.sharding.layout import check_shards
+
+    if "shards" in attrs and not isinstance(attrs["shards"], RedisField):
+        return check_shards(name, attrs.pop("shards"))
+    for base in bases:
+        meta = base.__dict__.get("_meta")
+        if meta is not None:
+            return meta.shards
+    return None
+
+
+def _make_shard_models(mcs: type, cls: type) -> None:
+    """The shard models of the sharded model ``cls`` (see sharding/layout.py)."""
+    from django_limpyd.sharding.layout import shard_tag
+
+    meta = cls._meta
+    if cls.__dict__.get("hash_tag") is not None:
+        raise ImplementationError(
+            f"{cls.__name__} has shards: each shard has its own hash tag, so it cannot "
+            f"have a hash_tag ({cls.hash_tag!r})."
+        )
+    for field in meta.data_fields:
+        if field.unique and (
+            field.storage_type not in ("hfield", "string")
+            or any(index.has_transform for index in field.indexes)
+        ):
+            raise ImplementationError(
+                f"{field.describe()} is unique: on a sharded model, a unique field holds one "
+                "value (InstanceHashField, StringField), indexed as it is (no transform)."
+            )
+    if meta.has_related:
+        raise ImplementationError(
+            f"{cls.__name__} has shards and related fields: related fields to or from a "
+            "sharded model are not supported yet."
+        )
+    meta.shard_models = [
+        mcs(
+            cls.__name__,
+            (cls,),
+            {
+                "__module__": cls.__module__,
+                "__qualname__": f"{cls.__qualname__}[shard {number}]",
+                "_limpyd_shard": number,
+                "hash_tag": shard_tag(meta.namespace, cls.__name__, number, meta.shards),
+            },
+        )
+        for number in range(meta.shards)
+    ]
+
+
 def _model_exception(cls: type, bases: tuple[type, ...], name: str, default: type) -> type:
     """The model's own ``name`` exception (``DoesNotExist``...), a subclass of its model
     parents' (or of ``default``)."""
@@ -128,6 +180,8 @@ class ModelBase(type):
         if not any(isinstance(base, ModelBase) for base in bases):
             return super().__new__(mcs, name, bases, attrs, **kwargs)  # RedisModel itself
         abstract = bool(attrs.pop("abstract", False))
+        shard = attrs.pop("_limpyd_shard", None)  # a shard model (sharding/layout.py)
+        shards = _shards_option(name, bases, attrs)
         expiry = _expiry_options(name, bases, attrs)
         _check_default_indexes(name, attrs.get("default_indexes"))
         own = {k: v for k, v in attrs.items() if isinstance(v, RedisField)}
@@ -137,12 +191,15 @@ class ModelBase(type):
         cls.abstract = abstract
         app_config = _app_config_for(cls.__module__)
         namespace = cls.namespace
-        if app_config is not None and not _sets_namespace(cls):
+        if shard is not None:
+            namespace = bases[0]._meta.namespace
+        elif app_config is not None and not _sets_namespace(cls):
             namespace = app_config.label
         cls._meta = Options(
             cls, namespace=namespace, abstract=abstract, hash_tag=getattr(cls, "hash_tag", None)
         )
         cls._meta.ttl, cls._meta.expirable = expiry
+        cls._meta.shards, cls._meta.shard = shards, shard
         if app_config is not None:
             cls._meta.app_label = app_config.label
         for field_name, field in _collect_fields(cls, own).items():
@@ -169,6 +226,8 @@ class ModelBase(type):
         database = cls.__dict__.get("database", getattr(cls, "database", None))
         if not abstract and database is not None and not isinstance(database, str):
             cls._meta.register(database)
-        if not abstract and app_config is not None:
+        if not abstract and app_config is not None and shard is None:
             registry.register(cls)
+        if shards and shard is None and not abstract:
+            _make_shard_models(mcs, cls)
         return cls

@@ -16,10 +16,12 @@ if TYPE_CHECKING:
     from django_limpyd.fields.pk import PKField
     from django_limpyd.indexes.base import BaseIndex
 
-__all__ = ["EXPIRY_SWEEP", "Options"]
+__all__ = ["EXPIRY_REAPED_MAX", "EXPIRY_SWEEP", "Options"]
 
 #: how many expired instances a write of a model with expiry removes, at most
 EXPIRY_SWEEP = 20
+#: how many pks of instances removed by writes ``ModelKeys.reaped`` keeps, at most
+EXPIRY_REAPED_MAX = 10_000
 
 
 class Options:
@@ -61,6 +63,12 @@ class Options:
         self.ttl: float | None = None
         #: whether instances can expire (``ttl`` or ``expirable = True``)
         self.expirable = False
+        #: a sharded model (``shards`` class attribute): how many shards, else None
+        self.shards: int | None = None
+        #: on a shard model (see :mod:`django_limpyd.sharding.layout`): its number
+        self.shard: int | None = None
+        #: on a sharded model: its shard models, by shard number (empty otherwise)
+        self.shard_models: list[type] = []
 
     def __repr__(self) -> str:
         return f"<Options for {self.name}>"
@@ -79,8 +87,10 @@ class Options:
 
     @property
     def label(self) -> str:
-        """``app_label.ModelName`` (the namespace stands in outside apps)."""
-        return f"{self.app_label or self.namespace}.{self.name}"
+        """``app_label.ModelName`` (the namespace stands in outside apps); a shard model
+        of a sharded model: ``app_label.ModelName[shard n]``."""
+        label = f"{self.app_label or self.namespace}.{self.name}"
+        return label if self.shard is None else f"{label}[shard {self.shard}]"
 
     @property
     def label_lower(self) -> str:
@@ -114,6 +124,7 @@ class Options:
 
         self.fields[field.name] = field
         self._data_fields = self._defaults = None
+        self.__dict__.pop("_has_unique", None)
         if isinstance(field, PKField):
             self.pk_field = field
 
@@ -218,7 +229,8 @@ class Options:
             raise ImplementationError(
                 f"{self.name}.database must be a RedisDatabase or an alias, got {database!r}."
             )
-        database._add_model(self.model)
+        if self.shard is None:  # a shard model is reached through its sharded model
+            database._add_model(self.model)
         if self._registered_on is not None and self._registered_on is not database:
             self._registered_on._remove_model(self.model)
         self._registered_on = database
@@ -262,6 +274,11 @@ class Options:
     def add_referrer(self, field: RedisField) -> None:
         """Record a related field (of any model of the same database) pointing to this
         model: deleting an instance removes it from that field, atomically."""
+        if self.shards:
+            raise ImplementationError(
+                f"{field.describe()} points to {self.name}, which has shards: related "
+                "fields to or from a sharded model are not supported yet."
+            )
         if field not in self.referrers:
             self.referrers.append(field)
             self.invalidate_specs()
@@ -308,6 +325,7 @@ class Options:
             "scratch": self.keys.scratch,
             "guard": self.keys.guard,
             **({"auto": True} if self.pk_field.auto else {}),
+            **(self.shard_program() if self.shard is not None and self.pk_field.auto else {}),
             **(self.expiry_program() if self.expirable else {}),
             "referrers": [
                 {
@@ -342,7 +360,40 @@ class Options:
             "expiry": self.keys.expiry,
             "ttl": round(self.ttl * 1000) if self.ttl else None,
             "sweep": 0 if self.has_transforms else EXPIRY_SWEEP,
+            "reaped": self.keys.reaped,
+            "reaped_max": EXPIRY_REAPED_MAX,
         }
+
+    @property
+    def has_unique(self) -> bool:
+        """True if a data field of the model is unique."""
+        unique = self.__dict__.get("_has_unique")
+        if unique is None:
+            unique = self._has_unique = any(field.unique for field in self.data_fields)
+        return unique
+
+    def shard_program(self) -> dict[str, int]:
+        """What the library of a shard model with an AutoPK adds: the pk stride
+        (``auto_pk`` in ``lua/core.lua``)."""
+        return {"stride": self.shards, "offset": self.shard}
+
+    @property
+    def stored_models(self) -> list[type]:
+        """The models whose keys hold this model's instances: its shard models for a
+        sharded model, else itself."""
+        return self.shard_models or [self.model]
+
+    def keys_for(self, pk: str) -> ModelKeys:
+        """The key names of instance ``pk`` (those of its shard in a sharded model)."""
+        if self.shard_models:
+            return self.shard_model_of(pk)._meta.keys
+        return self.keys
+
+    def shard_model_of(self, pk: str) -> type:
+        """The shard model holding the instance ``pk`` of this sharded model."""
+        from django_limpyd.sharding.layout import shard_of_pk
+
+        return self.shard_models[shard_of_pk(self, pk)]
 
     @property
     def library(self) -> Library:

@@ -65,9 +65,12 @@ class ReadCall(FunctionCall):
         return self.args({})[0]
 
 
-def checked_read(instance: RedisModel, target: tuple, name: str, args: tuple, kwargs: dict) -> Any:
+def checked_read(
+    instance: RedisModel, target: tuple, name: str, args: tuple, kwargs: dict, now: bool = False
+) -> Any:
     """``name`` (a redis-py command method) on ``target`` (the key, ...) of ``instance``,
     checking in the same call that the instance exists (``DoesNotExist`` otherwise).
+    Queued while a pipeline is active, unless ``now`` (sent at once all the same).
 
     Raises redis-py's ``DataError`` for arguments it refuses, before sending.
     """
@@ -84,7 +87,7 @@ def checked_read(instance: RedisModel, target: tuple, name: str, args: tuple, kw
         return reply if callback is None else callback(reply, **options)
 
     call = ReadCall(model, "read", [meta.keys.pks, command[1]], lambda tmap: call_args, {}, finish)
-    pipeline = meta.database.active_pipeline()
+    pipeline = None if now else meta.database.active_pipeline()
     if pipeline is None:
         return finish(call.run())
     return pipeline.add_function_call(call)

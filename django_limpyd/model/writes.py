@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from redis.exceptions import DataError
+from redis.exceptions import DataError, ResponseError
 
 from django_limpyd import signals
 from django_limpyd.exceptions import (
@@ -34,7 +34,16 @@ if TYPE_CHECKING:
     from django_limpyd.model.base import RedisModel
     from django_limpyd.model.options import Options
 
-__all__ = ["FunctionCall", "create", "delete", "prefetch_transforms", "write", "write_fields"]
+__all__ = [
+    "GENERAL",
+    "FunctionCall",
+    "create",
+    "delete",
+    "prefetch_transforms",
+    "set_entry",
+    "write",
+    "write_fields",
+]
 
 #: how many times a call is sent again with more transforms before giving up
 MAX_TRANSFORM_ROUNDS = 5
@@ -141,8 +150,7 @@ class FunctionCall:
 
     def command(self, client: Any) -> tuple[Any, ...]:
         """The FCALL (or EVALSHA) command of this call, for ``client``'s server."""
-        functions.ensure_loaded(client, self.library)
-        return functions.command_args(
+        return functions.loaded_command(
             client, self.library, self.operation, self.keys, self.args(self.tmap)
         )
 
@@ -254,12 +262,13 @@ def _execute(call: FunctionCall, creating: RedisModel | None = None) -> Any:
             )
         creating._queued_creation = True
         finish = call.finish
+        if type(finish) is not _Created:  # a create's finish clears the mark itself
 
-        def finished(reply: Any) -> Any:
-            creating._queued_creation = False
-            return finish(reply)
+            def finished(reply: Any) -> Any:
+                creating._queued_creation = False
+                return finish(reply)
 
-        call.finish = finished
+            call.finish = finished
     return pipeline.add_function_call(call)
 
 
@@ -283,6 +292,11 @@ def write(
     model = type(instance)
     meta = model._meta
     pk = instance._pk
+    if meta.shard is not None and meta.has_unique:  # a sharded model's unique values
+        from django_limpyd.sharding import unique
+
+        if not unique.active() and any(field.unique for field in fields):
+            return unique.write(instance, fields, command, options, new_values)
     if instance.__dict__.get("_queued_creation"):
         raise ImplementationError(
             f"This {meta.name} is created by a command queued in the pipeline: its pk is "
@@ -293,10 +307,14 @@ def write(
             f"This {meta.name} has no pk yet: give {meta.pk_field.describe()} a value first."
         )
     names = (fields[0].name,) if len(fields) == 1 else tuple(field.name for field in fields)
-    listened = _listened(model, signals.pre_save, signals.post_save)
+    pre_save, post_save = signals.pre_save, signals.post_save
+    listened = bool(pre_save.receivers or post_save.receivers) and _listened(
+        model, pre_save, post_save
+    )
     if listened:
-        _send(signals.pre_save, instance, created=pk is None, update_fields=names)
-    tmap = _precompute(meta, fields, new_values)
+        _send(pre_save, instance, created=pk is None, update_fields=names)
+    transforms = meta.has_transforms
+    tmap = _precompute(meta, fields, new_values) if transforms else {}
     written = meta.written_header(names)
     tail = command[2:]
     name = str(command[0]).upper()
@@ -314,17 +332,63 @@ def write(
         return result
 
     keys = [meta.keys.pks, command[1] if pk else meta.keys.max_pk]
-    call = FunctionCall(
-        model,
-        "write",
-        keys,
-        lambda tmap: [pk or "", *protocol.header(written, tmap), name, *tail],
-        tmap,
-        finish,
-    )
-    if pk is not None and meta.has_transforms:
+    if transforms:
+        args: Callable[[TransformMap], list[Any]] = lambda tmap: [  # noqa: E731
+            pk or "",
+            *protocol.header(written, tmap),
+            name,
+            *tail,
+        ]
+    else:  # no transform: the arguments cannot change, built once
+        args = _FixedArgs([pk or "", *protocol.header(written, tmap), name, *tail])
+    call = FunctionCall(model, "write", keys, args, tmap, finish)
+    if pk is not None and transforms:
         call.stored = (pk, list(fields))
     return _execute(call, creating=instance if pk is None else None)
+
+
+#: what :func:`set_entry` answers when the write must take the general path
+GENERAL = object()
+
+
+def set_entry(field: RedisField, value: Any) -> Any:
+    """``HSET`` of an InstanceHashField's entry to ``value`` (prepared), sent at once in
+    the usual case: an existing instance (pk known), no active pipeline, no signal
+    receiver, no transform, not a shard model, a plain ASCII value. The same call,
+    result and errors as ``field._write("hset", value)`` (:func:`write`), without
+    building the redis-py command, the call object and its reply handler;
+    :data:`GENERAL` in any other case (nothing sent)."""
+    instance = field._instance
+    if instance is None or type(value) is not str or not value.isascii():
+        return GENERAL
+    pk = instance._pk
+    model = type(instance)
+    meta = model._meta
+    if (
+        pk is None
+        or meta.has_transforms
+        or meta.shard is not None
+        or signals.pre_save.receivers
+        or signals.post_save.receivers
+        or instance.__dict__.get("_queued_creation")
+        or meta.database.active_pipeline() is not None
+    ):
+        return GENERAL
+    name = field.name
+    keys = [meta.keys.pks, field.model._meta.keys.instance_hash(pk)]
+    args = [pk, meta.written_header((name,)), "HSET", name, value]
+    try:
+        try:
+            reply = functions.call(meta.database.connection, meta.library, "write", keys, args)
+        except ScriptError as error:
+            raise _error(model, error) from None
+        except DataError as error:
+            raise InvalidValue(f"{meta.name}: {error}") from None
+    except ResponseError as exc:  # a command Redis refused (nothing was written)
+        message = str(exc).split(" script: ")[0]
+        raise type(exc)(f"{field.describe()}.hset(): {message}") from None
+    callback = functions.reply_callback("HSET")
+    return reply if callback is None else callback(reply)
 
 
 def write_fields(
@@ -347,26 +411,43 @@ def _flat_items(storage_type: str, value: Any) -> list[str]:
     return list(value)
 
 
-def create(instance: RedisModel, pk: str, values: dict[str, Any], ttl: Any = "") -> str:
-    """Create ``instance`` with prepared ``values``; return its pk. ``ttl`` (a model
-    with expiry): its time to live in seconds (or a timedelta), ``None`` for none,
-    anything else (or not given) for the model's default."""
-    model = type(instance)
-    meta = model._meta
-    expiry: list[str] = []
-    if meta.expirable:
-        from django_limpyd.model.expiry import milliseconds
+class _FixedArgs(list):
+    """Arguments no transform can change (a call's ``args``, called with the transform
+    map like the others, gives itself)."""
 
-        if ttl is None:
-            expiry = ["0"]
-        elif isinstance(ttl, (int, float)) or hasattr(ttl, "total_seconds"):
-            expiry = [str(milliseconds(ttl, f"{meta.name}(ttl=...)"))]
-        else:
-            expiry = [""]
-    listened = _listened(model, signals.pre_save, signals.post_save)
-    if listened:
-        _send(signals.pre_save, instance, created=True, update_fields=None)
-    tmap: TransformMap = {}
+    __slots__ = ()
+
+    def __call__(self, tmap: TransformMap) -> list[Any]:
+        return self
+
+
+class _Created:
+    """What a create does with its reply (its call's ``finish``): the instance gets its
+    pk (and is no longer queued), then cross-slot related values, ``post_save``."""
+
+    __slots__ = ("crossing", "instance", "listened")
+
+    def __init__(self, instance: RedisModel, crossing: dict[str, list[str]], listened: bool):
+        self.instance = instance
+        self.crossing = crossing
+        self.listened = listened
+
+    def __call__(self, reply: Any) -> str:
+        instance = self.instance
+        instance._queued_creation = False
+        instance._pk = reply
+        if self.crossing:  # related values in another slot of a Redis Cluster: step 3
+            settle_cross_slot(instance, self.crossing)
+        if self.listened:
+            _send(signals.post_save, instance, created=True, update_fields=None)
+        return reply
+
+
+def _create_args(
+    meta: Options, pk: str, values: dict[str, Any], expiry: list[str], tmap: TransformMap
+) -> Callable[[TransformMap], list[Any]]:
+    """The arguments of a create of any fields, as a function of the transform map (the
+    transforms of the given values added to ``tmap``)."""
     positions = meta.field_positions
     given: list[str] = []
     items: list[str] = []
@@ -393,26 +474,51 @@ def create(instance: RedisModel, pk: str, values: dict[str, Any], ttl: Any = "")
             for index in field.indexes:
                 if index.has_transform:
                     _add_transforms(meta, {index.id: raws}, tmap)
+    header = ",".join(given)
+    return lambda tmap: protocol.create_args(pk, tmap, header, items, expiry)
 
-    crossing = cross_slot_targets(meta, values)
 
-    def finish(reply: Any) -> str:
-        instance._pk = reply
-        if crossing:  # related values in another slot of a Redis Cluster: step 3
-            settle_cross_slot(instance, crossing)
-        if listened:
-            _send(signals.post_save, instance, created=True, update_fields=None)
-        return reply
+def create(instance: RedisModel, pk: str, values: dict[str, Any], ttl: Any = "") -> str:
+    """Create ``instance`` with prepared ``values``; return its pk. ``ttl`` (a model
+    with expiry): its time to live in seconds (or a timedelta), ``None`` for none,
+    anything else (or not given) for the model's default."""
+    model = type(instance)
+    meta = model._meta
+    expiry: list[str] = []
+    if meta.expirable:
+        from django_limpyd.model.expiry import milliseconds
 
-    keys = [meta.keys.pks, meta.keys.max_pk]
-    call = FunctionCall(
-        model,
-        "create",
-        keys,
-        lambda tmap: protocol.create_args(pk, tmap, ",".join(given), items, expiry),
-        tmap,
-        finish,
+        if ttl is None:
+            expiry = ["0"]
+        elif isinstance(ttl, (int, float)) or hasattr(ttl, "total_seconds"):
+            expiry = [str(milliseconds(ttl, f"{meta.name}(ttl=...)"))]
+        else:
+            expiry = [""]
+    pre_save, post_save = signals.pre_save, signals.post_save
+    listened = bool(pre_save.receivers or post_save.receivers) and _listened(
+        model, pre_save, post_save
     )
+    if listened:
+        _send(pre_save, instance, created=True, update_fields=None)
+    tmap: TransformMap = {}
+    args: Callable[[TransformMap], list[Any]] | None = None
+    if not meta.has_transforms:
+        # the usual create: single values only, no transform; its arguments built once
+        fields = meta.fields
+        items: list[str] = []
+        for name, value in values.items():
+            kind = fields[name].storage_type
+            if kind != "hfield" and kind != "string":
+                break
+            items.append(value)
+        else:
+            header = meta.written_header(tuple(values))
+            args = _FixedArgs(protocol.create_args(pk, tmap, header, items, expiry))
+    if args is None:
+        args = _create_args(meta, pk, values, expiry, tmap)
+    crossing = cross_slot_targets(meta, values) if meta.has_related else {}
+    keys = [meta.keys.pks, meta.keys.max_pk]
+    call = FunctionCall(model, "create", keys, args, tmap, _Created(instance, crossing, listened))
     return _execute(call, creating=instance)
 
 
@@ -448,6 +554,11 @@ def delete(instance: RedisModel) -> bool:
     pk = instance._pk
     if pk is None:
         return False
+    if meta.shard is not None and meta.has_unique:  # a sharded model's unique values
+        from django_limpyd.sharding import unique
+
+        if not unique.active():
+            return unique.delete(instance)
     listened = _listened(model, signals.pre_delete, signals.post_delete)
     if listened:
         _send(signals.pre_delete, instance)

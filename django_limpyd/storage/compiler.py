@@ -25,6 +25,7 @@ from importlib import resources
 from typing import Any
 
 from django_limpyd.storage.protocol import lua_literal
+from django_limpyd.storage.straight import create_source
 
 __all__ = [
     "EXPIRY_OPERATIONS",
@@ -62,6 +63,7 @@ EXPIRY_OPERATIONS: dict[str, tuple[str, bool]] = {
     "reap": ("reap(M, keys, args)", False),
     "deadlines": ("deadlines(M, keys, args)", True),
     "due": ("due(M, keys, args)", True),
+    "census": ("census(M, keys, args)", True),
 }
 
 _LUA = resources.files("django_limpyd.storage") / "lua"
@@ -135,6 +137,10 @@ def compile_library(program: Mapping[str, Any], kinds: Mapping[str, str]) -> Lib
         parts.append(_source("expiry"))
         operations = EXPIRY_OPERATIONS
     parts.append("local M = " + lua_literal(program))
+    straight = create_source(program)
+    if straight:  # the model's create compiled straight (storage/straight.py)
+        parts.append(straight)
+        operations = {**operations, "create": ("create_compiled(M, keys, args)", False)}
     body = "\n".join(parts)
     name = LIBRARY_PREFIX + hashlib.sha1(body.encode()).hexdigest()[:24]
     registrations = []

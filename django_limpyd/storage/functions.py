@@ -38,6 +38,7 @@ __all__ = [
     "ensure_present",
     "is_missing_library",
     "list_libraries",
+    "loaded_command",
     "parse_script_error",
     "queue",
     "reply_callback",
@@ -214,6 +215,18 @@ def ensure_present(client: Any, libraries: list[Library]) -> None:
 def uses_functions(client: Any) -> bool:
     """True if the server of ``client`` runs Redis functions (known after a load)."""
     return bool(_state(client).functions)
+
+
+def loaded_command(client: Any, library: Library, operation: str, keys: list, args: list) -> tuple:
+    """The command calling ``operation``, the library loaded first if this client did not
+    (:func:`ensure_loaded` then :func:`command_args`, with one look at the client's state
+    in the usual case: functions, library loaded, no cluster)."""
+    state = _state(client)
+    if state.functions and not state.cluster and library.name in state.loaded:
+        command, name = library.calls[operation]
+        return (command, name, len(keys), *keys, *args)
+    ensure_loaded(client, library)
+    return command_args(client, library, operation, keys, args)
 
 
 def command_args(client: Any, library: Library, operation: str, keys: list, args: list) -> tuple:

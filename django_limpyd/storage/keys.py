@@ -10,6 +10,9 @@ Layout (``P`` is the model prefix)::
     P:max                            last AutoPK given (INCR)
     P:ttl                            sorted set of the deadlines of expiring instances (pk by
                                      unix time in ms; models with expiry only)
+    P:reaped                         list of the pks of expired instances removed inside
+                                     writes, whose post_delete ``delete_expired()`` sends
+                                     (bounded; models with expiry only)
     P:h:<pk>                         hash of the instance's InstanceHashFields
     P:f:<esc(field)>:<pk>            key of a StringField / HashField / SetField / ...
     P:x:<esc(field)>:eq[,p=<esc(prefix)>][,k=<esc(key)>]:<value>
@@ -18,6 +21,9 @@ Layout (``P`` is the model prefix)::
     P:x:<esc(field)>:num[,p=...][,k=...]       NumberRangeIndex: zset of pk by number
                                      (of "value\\0pk" for multi-value fields)
     P:tmp:scratch                    used and deleted inside one script call
+    P:u:<esc(field)>                 hash of the reservations of unique values of a
+                                     sharded model's field (value -> state)
+    P:fence:<token>                  a revoked reservation's write may not run here
     P:guard                          never written: declared by every call on a Redis
                                      Cluster, so that a call reaching a slot being moved
                                      is redirected (TRYAGAIN) before it runs
@@ -93,6 +99,13 @@ class ModelKeys:
         return self.prefix + ":ttl"
 
     @property
+    def reaped(self) -> str:
+        """The list of the pks of expired instances a write removed (its bounded cleanup,
+        or a unique value or pk taken from them), oldest first: ``delete_expired()``
+        sends their ``post_delete`` (see docs/orm/expiry.rst)."""
+        return self.prefix + ":reaped"
+
+    @property
     def instance_hash_prefix(self) -> str:
         """The instance hash key without its pk (scripts append the pk)."""
         return self.prefix + ":h:"
@@ -138,6 +151,17 @@ class ModelKeys:
     def scratch(self) -> str:
         """A key scripts use and delete within one call (never visible outside it)."""
         return self.prefix + ":tmp:scratch"
+
+    def reservations(self, field_name: str) -> str:
+        """The reservations of unique values of ``field_name`` of a sharded model whose
+        values fall in this shard's bucket (a hash: value -> state; see
+        :mod:`django_limpyd.sharding.unique`)."""
+        return self.prefix + ":u:" + escape(field_name)
+
+    def fence(self, token: str) -> str:
+        """Set when a reservation ``token`` was revoked: the write it was for may never
+        run in this shard (see :mod:`django_limpyd.sharding.unique`)."""
+        return self.prefix + ":fence:" + token
 
     @property
     def guard(self) -> str:

@@ -57,3 +57,37 @@ def test_a_database_that_cannot_be_reached_shows_its_error(superuser_client, boo
     assert response.status_code == 200
     down = re.search(r'id="database-down">(.*?)</tr>', response.content.decode(), re.S).group(1)
     assert 'class="limpyd-error">ConnectionError' in down
+
+
+def test_models_with_expiry_count_live_instances(superuser_client, library):
+    from django_limpyd import fields, registry
+    from django_limpyd.model import RedisModel
+
+    Pass = type(
+        "Pass",
+        (RedisModel,),
+        {
+            "__module__": library.__name__,
+            "ttl": 60,
+            "code": fields.InstanceHashField(indexable=True),
+        },
+    )
+    try:
+        passes = [Pass(code=f"c{i}") for i in range(4)]
+        deadlines = {passes[0].pk.get(): 1, passes[1].pk.get(): 1}
+        Pass._meta.database.connection.zadd(Pass._meta.keys.expiry, deadlines)  # no cleanup
+
+        def cell():
+            body = superuser_client.get("/admin/redis/").content.decode()
+            body = body.split('id="content-main"')[1]
+            row = re.search(r'class="model-pass">(.*?)</tr>', body, re.S).group(1)
+            return re.search(r'title="instances">(.*?)</td>', row, re.S).group(1)
+
+        assert cell() == "2 (+2 expired, awaiting cleanup)"
+        with count_commands() as recorder:
+            superuser_client.get("/admin/redis/")
+        assert recorder.num_round_trips == 1
+        assert Pass.delete_expired() == 2
+        assert cell() == "2"
+    finally:
+        registry.unregister(Pass)

@@ -191,24 +191,16 @@ def test_sync_calls_from_a_running_loop_are_refused(monkeypatch):
     assert Counter(1).name.hget() == "Ann"  # outside the loop: as always
 
 
-def test_no_async_transport_for_cluster_and_sentinel_yet():
+def test_a_client_without_a_known_pool_is_refused():
     from django.core.exceptions import ImproperlyConfigured
-    from redis.sentinel import SentinelConnectionPool, SentinelManagedConnection
 
     from django_limpyd.aio.client import build_async_client
 
-    class ClusterLike:
+    class Unknown:
         read_retries = 1
 
-    with pytest.raises(ImproperlyConfigured, match="Redis Cluster"):
-        build_async_client(ClusterLike(), [])
-
-    class SentinelLike:
-        connection_pool = SentinelConnectionPool("mymaster", sentinel_manager=None)
-
-    assert SentinelLike.connection_pool.connection_class is SentinelManagedConnection
-    with pytest.raises(ImproperlyConfigured, match="Sentinel"):
-        build_async_client(SentinelLike(), [])
+    with pytest.raises(ImproperlyConfigured, match="no transport"):
+        build_async_client(Unknown(), [])
 
 
 def test_tasks_beyond_the_pool_size_wait_for_a_connection(redis_server):
@@ -229,25 +221,3 @@ def test_tasks_beyond_the_pool_size_wait_for_a_connection(redis_server):
         assert asyncio.run(main()) == 40
     finally:
         database.close()
-
-
-def test_durable_writes_are_refused_not_sent_without_wait(database):
-    from django_limpyd.exceptions import ImplementationError
-
-    class Durable(RedisModel):
-        namespace = "aio-durable"
-        name = fields.InstanceHashField(indexable=True)
-
-    Durable.use_database(database)
-
-    async def main():
-        ann = await Durable.acreate(name="Ann")
-        with database.durable(replicas=1, timeout=0.1):
-            with pytest.raises(ImplementationError, match="Durable writes"):
-                await Durable.acreate(name="Bob")
-            with pytest.raises(ImplementationError, match="Durable writes"):
-                await Durable.abulk_create([{"name": "Cid"}])
-            assert await ann.name.ahget() == "Ann"  # reads are not concerned
-        return await Durable.objects.acount()
-
-    assert asyncio.run(main()) == 1

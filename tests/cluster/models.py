@@ -22,3 +22,14 @@ class Account(RedisModel):
     city = fields.InstanceHashField(indexable=True, indexes=[EqualIndex])
     score = fields.StringField(indexable=True, indexes=[NumberRangeIndex])
     tags = fields.SetField(indexable=True)
+
+
+class Event(RedisModel):
+    """A sharded model (12 shards, spread over the masters) with a unique field."""
+
+    database = DATABASE
+    namespace = "cluster"
+    shards = 12
+    code = fields.InstanceHashField(unique=True)
+    kind = fields.InstanceHashField(indexable=True)
+    score = fields.StringField(indexable=True, indexes=[NumberRangeIndex])

@@ -27,7 +27,6 @@ from django_limpyd.exceptions import ImplementationValueError
 from django_limpyd.model import RedisModel
 from django_limpyd.test.cluster import PrivateRedisCluster
 from django_limpyd.test.commands import assert_num_commands
-from django_limpyd.test.isolation import short_tempdir
 from tests.cluster import workers
 from tests.cluster.models import DATABASE, Account
 from tests.reliability.helpers import summary
@@ -38,23 +37,6 @@ WRITERS = 3
 READERS = 2
 #: how long the writers run around a failover or a slot move (seconds)
 RUN_SECONDS = 6.0
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Any:
-    with PrivateRedisCluster(short_tempdir(), masters=3, replicas=1) as started:
-        yield started
-
-
-@pytest.fixture
-def db(cluster: PrivateRedisCluster) -> Any:
-    """``tests.cluster.models.DATABASE`` on the module's cluster, emptied."""
-    client = cluster.client()
-    client.flushall(target_nodes=client.PRIMARIES)
-    client.close()
-    DATABASE.connect(**cluster.connection_kwargs())
-    yield DATABASE
-    DATABASE.close()
 
 
 def define(model_name: str, database: RedisDatabase, **attrs: Any) -> type:
@@ -531,3 +513,25 @@ def test_durable_pipelines_wait_on_every_node(db, cluster):
         replica.resume()
     assert list(One.collection(value="late")) == ["8"]  # applied once, not re-sent
     assert consistency_check(One) == [] and consistency_check(Two) == []
+
+
+def test_aof_durability_is_refused_on_a_cluster_of_redis_7_0(db, cluster):
+    from django_limpyd.durability import DurabilityUnsupported
+
+    One = define("AofOne", db, value=fields.StringField(indexable=True))
+    first = One(value="warm")
+    with cluster.node_client(cluster.masters()[0]) as client:
+        version = client.info("server")["redis_version"]
+    if tuple(int(part) for part in version.split(".")) >= (7, 2):
+        pytest.skip(f"the cluster runs {version}: it has WAITAOF")
+    message = rf"needs Redis >= 7\.2; the server at 127\.0\.0\.1:\d+ runs version {version}"
+    with db.durable(replicas=1, timeout=0.1, aof=True), assert_num_commands(0, db):
+        with pytest.raises(DurabilityUnsupported, match=message):
+            One(value="refused")
+        with pytest.raises(DurabilityUnsupported, match=message):
+            first.value.set("refused")
+        with pytest.raises(DurabilityUnsupported, match=message), db.pipeline() as pipeline:
+            One(value="refused")
+            pipeline.execute()
+    assert list(One.collection()) == [first.pk.get()]
+    assert first.value.get() == "warm"

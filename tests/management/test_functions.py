@@ -40,10 +40,11 @@ DEFAULT_MODELS = [shop.Person, shop.Foo, shop.FooBar, crm.Person]
 
 
 def default_models() -> list[type]:
-    """Every registered model on ``default``: the test apps' (and any a test added)."""
+    """Every registered model on ``default``: the test apps' (and any a test added); a
+    sharded model (``events.Ticket``) by its shard models, which have the libraries."""
     models = [model for model in registry.get_models() if model_alias(model) == "default"]
     assert set(DEFAULT_MODELS) <= set(models)
-    return models
+    return [stored for model in models for stored in model._meta.stored_models]
 
 
 def loaded_labels(line: str, prefix: str) -> set[str]:

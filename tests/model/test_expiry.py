@@ -45,7 +45,10 @@ def expire_now(instance):
 def test_expireat_in_the_past_removes_at_once(Session, database):
     session = Session(token="a", user="ann")
     assert session.expireat(time.time() - 1) is True
-    assert list(Session.scan_model_keys()) == [Session._meta.keys.max_pk]
+    keys = Session._meta.keys
+    # what is left: the pk noted for delete_expired() to send its post_delete
+    assert sorted(Session.scan_model_keys()) == sorted([keys.max_pk, keys.reaped])
+    assert database.connection.lrange(keys.reaped, 0, -1) == [session.pk.get()]
 
 
 def test_model_default_ttl_and_instance_ttl(Session):
@@ -190,7 +193,10 @@ def test_delete_of_an_expired_instance_answers_false(Session):
     session = Session(token="a")
     expire_now(session)
     assert session.delete() is False
-    assert list(Session.scan_model_keys()) == [Session._meta.keys.max_pk]
+    keys = Session._meta.keys
+    assert sorted(Session.scan_model_keys()) == sorted([keys.max_pk, keys.reaped])
+    assert Session.delete_expired() == 0  # its post_delete (none listens): the list emptied
+    assert list(Session.scan_model_keys()) == [keys.max_pk]
 
 
 def test_related_target_that_expired_is_missing(database):
@@ -385,3 +391,100 @@ def test_pk_set_on_an_empty_instance_takes_the_default_ttl(database):
     named = Named()
     named.name.set("x")
     assert 59 <= named.ttl() <= 60
+
+
+def test_reads_sent_at_once_skip_expired_instances(database):
+    """``_read_now`` reads (scans, LPOS, current values: sent at once, even in a
+    pipeline) check the deadline too."""
+
+    class Bag(RedisModel):
+        namespace = "expiry"
+        ttl = 3600
+        name = fields.InstanceHashField()
+        items = fields.ListField()
+        tags = fields.SetField()
+        scores = fields.SortedSetField()
+        attrs = fields.HashField()
+
+    Bag.use_database(database)
+    bag = Bag(name="b", items=["a", "b", "a"], tags=["x"], scores={"m": 1}, attrs={"k": "v"})
+    assert bag.items.lcount("a") == 2 and bag.items.lrank("b") == 1
+    assert list(bag.tags.sscan()) == ["x"] and list(bag.attrs.hscan()) == [("k", "v")]
+    assert bag.name.current_value() == "b"
+    with database.pipeline():
+        assert bag.items.lcontains("a")  # sent at once in a pipeline too
+    expire_now(bag)
+    reads = [
+        lambda: bag.items.lcontains("a"),
+        lambda: bag.items.lrank("a"),
+        lambda: bag.items.lcount("a"),
+        lambda: list(bag.tags.sscan()),
+        lambda: list(bag.scores.zscan()),
+        lambda: list(bag.attrs.hscan()),
+        lambda: bag.name.current_value(),
+    ]
+    for read in reads:
+        with pytest.raises(Bag.DoesNotExist):
+            read()
+        with database.pipeline(), pytest.raises(Bag.DoesNotExist):
+            read()
+
+
+def test_instances_removed_by_writes_get_their_post_delete_from_delete_expired(Session, database):
+    """Writes remove expired instances inside Redis (their bounded cleanup, a unique value
+    taken, delete() of an expired one): their pks are noted, and delete_expired() sends
+    their post_delete (expired=True), without a pre_delete."""
+    swept = [Session(token=f"s{i}", user="ann") for i in range(3)]
+    holder = Session(token="taken", user="ann")
+    deleted = Session(token="deleted", user="ann")
+    kept = Session(token="kept", user="ann")
+    received = []
+
+    def post(sender, instance, expired=False, **kwargs):
+        received.append(("post", instance.pk.get(), expired))
+
+    def pre(sender, instance, expired=False, **kwargs):
+        received.append(("pre", instance.pk.get(), expired))
+
+    signals.post_delete.connect(post, sender=Session)
+    signals.pre_delete.connect(pre, sender=Session)
+    try:
+        for session in swept:
+            expire_now(session)
+        kept.user.hset("bob")  # its cleanup removes the 3 expired instances
+        expire_now(holder)
+        Session(token="taken", user="cid")  # the holder of "taken" is removed first
+        expire_now(deleted)
+        assert deleted.delete() is False
+        assert received == [("pre", deleted.pk.get(), False)]  # sent by delete() itself
+        received.clear()
+        reaped = database.connection.lrange(Session._meta.keys.reaped, 0, -1)
+        assert reaped == [s.pk.get() for s in (*swept, holder, deleted)]
+        assert Session.delete_expired() == 0  # nothing left to remove: all were
+        assert received == [("post", pk, True) for pk in reaped]
+        received.clear()
+        assert Session.delete_expired() == 0 and received == []  # sent once
+    finally:
+        signals.post_delete.disconnect(post, sender=Session)
+        signals.pre_delete.disconnect(pre, sender=Session)
+    assert not database.connection.exists(Session._meta.keys.reaped)
+    assert consistency_check(Session) == []
+
+
+def test_noted_pks_are_bounded(Session, database, monkeypatch):
+    from django_limpyd.model import options
+
+    monkeypatch.setattr(options, "EXPIRY_REAPED_MAX", 2)
+
+    class Short(RedisModel):
+        namespace = "expiry"
+        ttl = 3600
+        name = fields.InstanceHashField()
+
+    Short.use_database(database)
+    doomed = [Short(name=str(i)) for i in range(4)]
+    for instance in doomed:
+        expire_now(instance)
+    Short(name="writer")
+    reaped = database.connection.lrange(Short._meta.keys.reaped, 0, -1)
+    assert reaped == [doomed[2].pk.get(), doomed[3].pk.get()]  # the oldest dropped

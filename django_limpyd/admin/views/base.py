@@ -166,7 +166,7 @@ def describe_instances(
         instance = model.lazy_connect(pk)
         keys = list(dict.fromkeys(instance.get_field(field.name).key for field in meta.data_fields))
         candidates[pk] = keys
-        pipe.zscore(meta.keys.pks, pk)
+        pipe.zscore(meta.keys_for(pk).pks, pk)
         for key in keys:
             pipe.exists(key)
         if label_field is not None:

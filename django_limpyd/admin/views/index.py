@@ -2,8 +2,9 @@
 models of each app with how many instances they have.
 
 One round trip per database: ``INFO server``, ``INFO memory``, ``DBSIZE`` and
-the ``SCARD`` of each model's pks, pipelined. A database that cannot be
-reached is shown with its error; the page still answers.
+the ``ZCARD`` of each model's pks, pipelined (for a model with expiry, its
+read-only ``census``: the live instances, and "(+M expired, awaiting cleanup)").
+A database that cannot be reached is shown with its error; the page still answers.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from redis.exceptions import RedisError
 from django_limpyd.admin.views.base import RedisAdminView
 from django_limpyd.client_cluster import is_cluster, primary_clients
 from django_limpyd.exceptions import LimpydException
+from django_limpyd.model.expiry import count_label, queue_count
 
 __all__ = ["IndexView"]
 
@@ -84,8 +86,9 @@ class IndexView(RedisAdminView):
         except (RedisError, LimpydException, ImproperlyConfigured, OSError) as exc:
             info["error"] = f"{type(exc).__name__}: {exc}"
             return info
-        for entry, count in zip(entries, counts, strict=True):
-            entry["count"] = _count(count)
+        for entry, reply in zip(entries, counts, strict=True):
+            count, awaiting = count_label(entry["model"], reply)
+            entry["count"] = _count(count) + awaiting
         info.update(
             version=server.get("redis_version", "?"),
             mode=server.get("redis_mode", ""),
@@ -107,13 +110,13 @@ def _server_figures(database: Any, entries: list[dict[str, Any]]) -> tuple:
         pipe.info("memory")
         pipe.dbsize()
         for entry in entries:
-            pipe.zcard(entry["model"]._meta.keys.pks)
+            queue_count(pipe, entry["model"])
         server, memory, size, *counts = pipe.execute()
         return server, memory, size, counts
     first = primary_clients(connection)[0]
     pipe = connection.pipeline(transaction=False)
     for entry in entries:
-        pipe.zcard(entry["model"]._meta.keys.pks)
+        queue_count(pipe, entry["model"])
     counts = pipe.execute() if entries else []
     return first.info("server"), first.info("memory"), connection.dbsize(), counts
 

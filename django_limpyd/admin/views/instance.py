@@ -53,7 +53,7 @@ class InstanceMixin(ModelView):
         limit = self.model_admin.multi_value_preview
         pipe = meta.database.connection.pipeline(transaction=False)
         related = self.queue_related(pipe) if edit else None
-        pipe.zscore(meta.keys.pks, pk)
+        pipe.zscore(meta.keys_for(pk).pks, pk)
         hfields = [field for field in meta.data_fields if field.storage_type == "hfield"]
         if hfields:
             pipe.hmget(instance.get_field(hfields[0].name).key, [f.name for f in hfields])

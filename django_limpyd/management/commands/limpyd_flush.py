@@ -91,6 +91,7 @@ class Command(LimpydCommand):
         models = self.resolve_models(labels)
         for model in models:  # every model is checked before anything is deleted
             self.model_database(model, database)
+        models = [stored for model in models for stored in model._meta.stored_models]
         pointing = pointing_fields(models)
         if pointing and not cascade:
             raise CommandError(

@@ -118,7 +118,8 @@ class Command(LimpydCommand):
             except ImproperlyConfigured:
                 continue
             models += [model for model in hosted if model not in models]
-        return models
+        # a sharded model's libraries are those of its shard models
+        return [stored for model in models for stored in model._meta.stored_models]
 
     def library_users(self, alias: str) -> tuple[dict[str, list[str]], dict[str, str]]:
         """``{library name: [labels of the models whose current library it is]}``, and
@@ -249,7 +250,7 @@ class Command(LimpydCommand):
         """Load the library of every model of ``alias`` now."""
         for model in self.models_on(alias):  # registered on the database when asked
             self.model_database(model, alias)
-        models = list(db.models.values())
+        models = [stored for model in db.models.values() for stored in model._meta.stored_models]
         if not models:
             self.stdout.write(f"No Redis model on the {alias!r} database: nothing to load.")
             return

@@ -117,6 +117,10 @@ class Command(LimpydCommand):
         remaining = sum(
             self.check_model(model, fields, repair, chunk_size) for model, fields in targets
         )
+        sharded = {model.__mro__[1] for model, _ in targets if model._meta.shard is not None}
+        for model in sorted(sharded, key=lambda model: model._meta.label):
+            if model._meta.has_unique:
+                remaining += self.check_reservations(model, repair)
         if remaining:
             hint = (
                 "orphan keys are not index entries: delete them by hand (limpyd_scan --model "
@@ -146,7 +150,11 @@ class Command(LimpydCommand):
             targets = [(model, fields)]
         for model, _fields in targets:
             self.model_database(model, alias)
-        return targets
+        return [  # a sharded model: each of its shards
+            (stored, None if fields is None else [stored._meta.get_field(f.name) for f in fields])
+            for model, fields in targets
+            for stored in model._meta.stored_models
+        ]
 
     def resolve_field(self, model: type, name: str) -> Any:
         """The indexed field ``name`` of ``model``, or ``CommandError``."""
@@ -207,6 +215,20 @@ class Command(LimpydCommand):
         self.rebuild_model(model, broken, chunk_size)
         problems, dangling = self.find_problems(model, fields, chunk_size)
         return self.report(label, problems, dangling, " after repair")
+
+    def check_reservations(self, model: type, repair: bool) -> int:
+        """Check (and repair) the reservations of the unique values of the sharded
+        ``model`` (see :mod:`django_limpyd.sharding.unique`); how many problems remain."""
+        from django_limpyd.sharding import unique
+
+        label = f"{model._meta.label} reservations"
+        count = self.report(label, {None: unique.reservation_problems(model)}, [], "")
+        if not count or not repair:
+            return count
+        fixed = unique.repair(model)
+        if self.verbosity >= 1:
+            self.stdout.write(f"{label}: {plural(fixed, 'reservation')} resolved.")
+        return self.report(label, {None: unique.reservation_problems(model)}, [], " after repair")
 
     def report(
         self,

@@ -6,7 +6,8 @@ are done by the writes themselves, one pipeline per chunk. Files are streamed
 (:mod:`django_limpyd.management.jsonstream`): read twice, one object at a time,
 first to check every object (model, pk, fields, no pk that exists or is given
 twice) before the first write, then to write them. Standard input (``-``) is
-copied to a temporary file to be read twice.
+copied to a temporary file to be read twice. Deadlines (``expires_at``) are restored;
+an object whose deadline passed is skipped (see docs/orm/expiry.rst).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from django.core.management.base import CommandError, CommandParser
 from django_limpyd.management.base import LimpydCommand
 from django_limpyd.management.dumpload import (
     LoadError,
+    Parsed,
     check_objects,
     parse_object,
     raise_counters,
@@ -39,7 +41,7 @@ def open_fixture(path: str) -> IO[str]:
         raise CommandError(f"Cannot read {path!r}: {exc}") from exc
 
 
-def read_objects(path: str, stream: IO[str]) -> Iterator[tuple[type, str, dict[str, Any]]]:
+def read_objects(path: str, stream: IO[str]) -> Iterator[Parsed]:
     """The parsed objects of the JSON array in ``stream`` (read from its start), one at
     a time; ``CommandError`` naming ``path`` and the object or character at fault."""
     stream.seek(0)
@@ -86,7 +88,7 @@ class Command(LimpydCommand):
                 else:
                     streams.append((path, stack.enter_context(open_fixture(path))))
 
-            def objects() -> Iterator[tuple[type, str, dict[str, Any]]]:
+            def objects() -> Iterator[Parsed]:
                 for path, stream in streams:
                     yield from read_objects(path, stream)
 

@@ -1,7 +1,8 @@
 """``manage.py limpyd_models [--database A] [--memory]``.
 
 A table of the registered Redis models: app, model, database alias, namespace,
-instances (SCARD of the set of pks), keys (counted by SCAN of the model's own
+instances (ZCARD of the pks; for a model with expiry, the live ones, followed by
+``(+M expired, awaiting cleanup)`` when some are), keys (counted by SCAN of the model's own
 pattern) and, with ``--memory``, the memory they use: ``MEMORY USAGE`` of a
 uniform sample of up to 100 keys, extrapolated to every key (exact, without
 ``~``, when the model has no more keys than the sample).
@@ -16,6 +17,7 @@ from django.core.management.base import CommandError, CommandParser
 
 from django_limpyd.embedded import EmbeddedServerError
 from django_limpyd.management.base import LimpydCommand, format_bytes, model_alias
+from django_limpyd.model.expiry import count_label, queue_count
 
 #: keys read with MEMORY USAGE per model
 MEMORY_SAMPLE = 100
@@ -73,7 +75,10 @@ class Command(LimpydCommand):
         keys, sample = self.count_keys(
             database, meta.keys.scan_pattern, meta.label, MEMORY_SAMPLE if memory else 0
         )
-        row += [connection.zcard(meta.keys.pks), keys]
+        pipe = connection.pipeline(transaction=False)
+        queue_count(pipe, model)
+        count, awaiting = count_label(model, pipe.execute()[0])
+        row += [f"{count}{awaiting}", keys]
         if memory:
             row.append(self._memory(connection, keys, sample))
         return row

@@ -88,27 +88,27 @@ class Command(LimpydCommand):
         if match is not None and (not isinstance(match, str) or not match):
             raise CommandError(f"--match must be a non-empty glob pattern string, got {match!r}.")
         count = self.check_positive("count", count)
-        owns = None
-        pattern = match
+        scans: list[tuple[Any, Any]] = [(match, None)]  # (MATCH pattern, key filter)
         if model is not None:
             model_class = self.resolve_model(model)
             self.model_database(model_class, database)
-            keys = model_class._meta.keys
-            if match is None:
-                pattern = keys.scan_pattern
-            else:
-                owns = keys.owns  # SCAN has one MATCH: the model's keys are kept here
+            scans = []
+            for stored in model_class._meta.stored_models:  # a sharded model: each shard
+                keys = stored._meta.keys
+                # SCAN has one MATCH: with --match, the model's keys are kept here
+                scans.append((keys.scan_pattern, None) if match is None else (match, keys.owns))
         connection = db.connection
         total = 0
-        for chunk in self.scan_chunks(db, pattern, count):
-            if owns is not None:
-                chunk = [key for key in chunk if owns(key)]
-            if not chunk:
-                continue
-            total += len(chunk)
-            columns = self._columns(connection, chunk, show_type, show_ttl)
-            for key, extra in zip(chunk, columns, strict=True):
-                self.stdout.write(" ".join([*extra, show_key(key)]))
+        for pattern, owns in scans:
+            for chunk in self.scan_chunks(db, pattern, count):
+                if owns is not None:
+                    chunk = [key for key in chunk if owns(key)]
+                if not chunk:
+                    continue
+                total += len(chunk)
+                columns = self._columns(connection, chunk, show_type, show_ttl)
+                for key, extra in zip(chunk, columns, strict=True):
+                    self.stdout.write(" ".join([*extra, show_key(key)]))
         if self.verbosity >= 1:
             self.stderr.write(
                 f"{total} key{'' if total == 1 else 's'} on the {database!r} database."

@@ -36,6 +36,14 @@ local function add_pk(M, key, pk)
     redis.call('ZADD', key, M.auto and tonumber(pk) or 0, pk)
 end
 
+-- the AutoPK given by the model's counter when it reaches `count`: `count` itself, or in
+-- a shard of a sharded model (M.stride shards, this one M.offset) the count-th pk of the
+-- shard, so that the pks of two shards never meet: shard = (pk - 1) % M.stride
+local function auto_pk(M, count)
+    if M.stride then return tostring((count - 1) * M.stride + M.offset + 1) end
+    return tostring(count)
+end
+
 local function has_pk(key, pk)
     return redis.call('ZSCORE', key, pk) ~= false
 end

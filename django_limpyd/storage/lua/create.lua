@@ -45,7 +45,7 @@ local function create_lean(M, keys, args, pk, at, plan, ttl)
     local doomed = reap_doomed(M, keys[1], NO_TRANSFORMS)
     if doomed then return doomed end
 
-    if pk == '' then pk = tostring(redis.call('INCR', keys[2])) end
+    if pk == '' then pk = auto_pk(M, redis.call('INCR', keys[2])) end
     local hashed = {}
     for i = 1, #given do
         local spec, value = given[i], values[i]
@@ -94,7 +94,7 @@ local function create(M, keys, args)
     local refused = check_changes(holder_pk, changes, keys[1]) or reap_doomed(M, keys[1], tmap)
     if refused then return refused end
 
-    if pk == '' then pk = tostring(redis.call('INCR', keys[2])) end
+    if pk == '' then pk = auto_pk(M, redis.call('INCR', keys[2])) end
 
     local entries = {}
     for i = 1, #given do

@@ -7,7 +7,7 @@
 --          (see read_header)
 --
 -- Returns 1 if deleted, 0 if there was no such instance (an expired one is removed all
--- the same, and answers 0). Errors (nothing written):
+-- the same, answers 0, and is noted in M.reaped: see note_reaped). Errors (nothing written):
 --   LIMPYD_NEED {index id: [raw values]}
 
 local function delete(M, keys, args)
@@ -24,7 +24,10 @@ local function delete(M, keys, args)
     local removal, missing = removal_of(M, pk, tmap)
     if missing then return fail('NEED', missing) end
     remove(M, keys[1], pk, removal)
-    if gone then return 0 end
+    if gone then
+        note_reaped(M, {pk})  -- removed as expired: its post_delete comes from delete_expired()
+        return 0
+    end
     return 1
 end
 

@@ -8,6 +8,8 @@
 --           before its deadline, -1 without deadline, -2 not an instance (or expired)
 -- due       (read only) keys[1] the model's pks; args: how many. Returns up to that many
 --           pks whose deadline passed (oldest first)
+-- census    (read only) keys[1] the model's pks. Returns {pks stored, deadlines passed}:
+--           the instances are the first minus the second (those await their cleanup)
 -- reap      see delete.lua
 
 local function with_expiry(operation, M, keys, args)
@@ -45,4 +47,8 @@ end
 
 local function due(M, keys, args)
     return redis.call('ZRANGEBYSCORE', M.expiry, '-inf', now_ms(), 'LIMIT', 0, tonumber(args[1]))
+end
+
+local function census(M, keys, args)
+    return {redis.call('ZCARD', keys[1]), redis.call('ZCOUNT', M.expiry, '-inf', now_ms())}
 end

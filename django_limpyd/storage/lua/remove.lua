@@ -76,6 +76,15 @@ local function remove(M, pks, pk, removal)
     if M.expiry then redis.call('ZREM', M.expiry, pk) end
 end
 
+-- tell Python which expired instances this call removed, oldest first, in the list
+-- M.reaped bounded to M.reaped_max (older pks dropped): Model.delete_expired() sends
+-- their post_delete (expired=True)
+local function note_reaped(M, removed)
+    if #removed == 0 or not M.reaped then return end
+    redis.call('RPUSH', M.reaped, unpack(removed))
+    redis.call('LTRIM', M.reaped, -M.reaped_max, -1)
+end
+
 -- start a writing call of a model with expiry (a no-op without)
 local function expiring(M)
     if M.expiry then EXPIRING = {M = M, now = now_ms(), doomed = {}} else EXPIRING = nil end
@@ -96,7 +105,12 @@ local function reap_doomed(M, pks, tmap)
         end
     end
     if missing_all then return fail('NEED', missing_all) end
-    for pk, removal in pairs(removals) do remove(M, pks, pk, removal) end
+    local removed = {}
+    for pk, removal in pairs(removals) do
+        remove(M, pks, pk, removal)
+        table.insert(removed, pk)
+    end
+    note_reaped(M, removed)
     EXPIRING.doomed = {}
     return nil
 end
@@ -111,10 +125,15 @@ local function swept(M, pks, result)
     end
     local now = call and call.now or now_ms()
     local due = redis.call('ZRANGEBYSCORE', M.expiry, '-inf', now, 'LIMIT', 0, M.sweep)
+    local removed = {}
     for _, pk in ipairs(due) do
         local removal = removal_of(M, pk, NO_TRANSFORMS)
-        if removal then remove(M, pks, pk, removal) end
+        if removal then
+            remove(M, pks, pk, removal)
+            table.insert(removed, pk)
+        end
     end
+    note_reaped(M, removed)
     return result
 end
 

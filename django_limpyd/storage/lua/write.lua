@@ -34,9 +34,11 @@ local function write(M, keys, args)
     local command = args[at]
     local first = at + 1
     local creating = pk == ''
+    local count  -- the AutoPK counter's new value, when creating
 
     if creating then
-        pk = tostring((tonumber(redis.call('GET', keys[2])) or 0) + 1)
+        count = (tonumber(redis.call('GET', keys[2])) or 0) + 1
+        pk = auto_pk(M, count)
     elseif not has_pk(keys[1], pk) or (M.expiry and expired(M, pk, EXPIRING.now)) then
         return fail('MISSING', {pk = pk})
     end
@@ -139,7 +141,7 @@ local function write(M, keys, args)
     end
 
     if creating then
-        redis.call('SET', keys[2], pk)
+        redis.call('SET', keys[2], count)
         add_pk(M, keys[1], pk)
         if EXPIRING then set_deadline(M, pk, nil, EXPIRING.now) end
         return {pk, result}

@@ -1,0 +1,40 @@
+"""Which shard model an instance of a sharded model belongs to (see
+:mod:`django_limpyd.sharding.layout`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django_limpyd.sharding.layout import creation_shard, shard_of_pk
+
+__all__ = ["pks_exist", "shard_model_for"]
+
+
+def shard_model_for(model: type, args: tuple[Any, ...], kwargs: dict[str, Any]) -> type:
+    """The shard model of ``model(*args, **kwargs)``: that of the pk given (to connect,
+    or to create with it), else the next shard in turn (a new AutoPK instance)."""
+    meta = model._meta
+    pk_field = meta.pk_field
+    raw = args[0] if len(args) == 1 else kwargs.get(pk_field.name, kwargs.get("pk"))
+    if raw is None:
+        return meta.shard_models[creation_shard(meta, None)]
+    try:
+        pk = pk_field.normalize(raw)
+    except Exception:  # a bad pk: the shard model's __init__ says what is wrong with it
+        return meta.shard_models[0]
+    return meta.shard_models[creation_shard(meta, pk)]
+
+
+def pks_exist(model: type, pks: list[str]) -> list[bool]:
+    """Whether each pk is an existing instance of the sharded ``model``: asked of each
+    shard model holding some of them."""
+    meta = model._meta
+    by_shard: dict[int, list[int]] = {}
+    for position, pk in enumerate(pks):
+        by_shard.setdefault(shard_of_pk(meta, pk), []).append(position)
+    found = [False] * len(pks)
+    for shard, positions in by_shard.items():
+        answers = meta.shard_models[shard]._pks_exist([pks[i] for i in positions])
+        for position, answer in zip(positions, answers, strict=True):
+            found[position] = answer
+    return found

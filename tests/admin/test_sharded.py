@@ -1,0 +1,44 @@
+"""The admin pages of a sharded model (``events.Ticket``, 4 shards, a unique field):
+the same list, filters, sorts, pages and change page as any model."""
+
+from __future__ import annotations
+
+import re
+
+from tests.apps.events.redis_models import Ticket
+
+TICKETS = "/admin/redis/events/ticket/"
+
+
+def _tickets():
+    return [
+        Ticket(code=f"t{number:02d}", kind="ab"[number % 2], price=str(number))
+        for number in range(30)
+    ]
+
+
+def test_the_list_counts_filters_sorts_and_pages_over_every_shard(superuser_client):
+    created = _tickets()
+    assert {type(ticket) for ticket in created} == set(Ticket._meta.shard_models)
+    body = superuser_client.get(TICKETS).content.decode()
+    assert 'id="limpyd-result-count">30 tickets<' in body or "30 tickets" in body
+    pks = re.findall(r'href="/admin/redis/events/ticket/(\d+)/change/"', body)
+    assert pks and pks == sorted(pks, key=int)  # the pk order, across shards
+    body = superuser_client.get(TICKETS + "?kind=a&_o=-price").content.decode()
+    prices = re.findall(r'<td class="field-price">\s*(\d+)\s*</td>', body)
+    assert prices == sorted((str(n) for n in range(0, 30, 2)), key=int, reverse=True)
+
+
+def test_the_change_page_edits_and_refuses_a_held_unique_value(superuser_client):
+    created = _tickets()
+    first = created[3]
+    page = f"{TICKETS}{first.pk.get()}/change/"
+    assert superuser_client.get(page).status_code == 200
+    response = superuser_client.post(page, {"code": "t05", "kind": "a", "price": "3"})
+    assert response.status_code == 200  # refused: t05 is held in another shard
+    assert "t05" in response.content.decode()
+    assert Ticket(first.pk.get()).code.hget() == "t03"
+    response = superuser_client.post(page, {"code": "new", "kind": "b", "price": "99"})
+    assert response.status_code == 302
+    assert Ticket(first.pk.get()).code.hget() == "new"
+    assert list(Ticket.collection(kind="b", price=99)) == [first.pk.get()]
