@@ -54,6 +54,7 @@ __all__ = [
     "client_of_key",
     "is_cluster",
     "primary_clients",
+    "slot_move_deadline",
 ]
 
 #: commands whose keys follow a key count: (position of the count, position of the first key)
@@ -104,6 +105,25 @@ def primary_clients(client: Any) -> list[Any]:
 def is_cluster(client: Any) -> bool:
     """True if ``client`` (a client or pipeline) talks to a Redis Cluster."""
     return isinstance(client, RedisCluster)
+
+
+def slot_move_deadline(
+    error: ClusterError, client: Any, command: Any, deadline: float | None
+) -> float:
+    """When a command may be sent again after ``error``: redis-py's redirections ran
+    out (TRYAGAIN, ASK, MOVED: nothing ran) while its slot is being moved. Returns the
+    deadline (``client.slot_move_wait`` seconds after the first such error); raises
+    ``error`` if it is another one, a clear ``ClusterError`` once the deadline passed."""
+    if "TTL exhausted" not in str(error):
+        raise error
+    deadline = deadline or time.monotonic() + client.slot_move_wait
+    if time.monotonic() > deadline:
+        raise ClusterError(
+            f"{command}: redirected (MOVED, ASK or TRYAGAIN) for {client.slot_move_wait} s: "
+            f"its slot is being moved (nothing ran; {type(client).__name__}.slot_move_wait "
+            "sets how long to wait)"
+        ) from error
+    return deadline
 
 
 class CrossSlotBatchError(RedisClusterException):
@@ -364,16 +384,7 @@ class LimpydRedisCluster(_SlotsFromArguments, WholeKeyspace, RedisCluster):
             try:
                 return super().execute_command(*args, **kwargs)
             except ClusterError as error:
-                # redis-py's redirections ran out (TRYAGAIN, ASK, MOVED: nothing ran)
-                if "TTL exhausted" not in str(error):
-                    raise
-                deadline = deadline or time.monotonic() + self.slot_move_wait
-                if time.monotonic() > deadline:
-                    raise ClusterError(
-                        f"{args[0]}: redirected (MOVED, ASK or TRYAGAIN) for "
-                        f"{self.slot_move_wait} s: its slot is being moved (nothing ran; "
-                        "LimpydRedisCluster.slot_move_wait sets how long to wait)"
-                    ) from error
+                deadline = slot_move_deadline(error, self, args[0], deadline)
                 time.sleep(0.05)
             except RedisConnectionError:
                 name = str(args[0]).upper()

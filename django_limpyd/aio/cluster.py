@@ -53,6 +53,7 @@ from django_limpyd.client_cluster import (
     _NUMKEYS_COMMANDS,
     CrossSlotBatchError,
     _first_key,
+    slot_move_deadline,
 )
 from django_limpyd.durability import current as current_durability
 from django_limpyd.storage.compiler import key_hash_tag as hash_tag
@@ -287,16 +288,7 @@ class AsyncLimpydRedisCluster(RedisCluster):
                     lambda: RedisCluster.execute_command(self, *args, **dict(kwargs))
                 )
             except ClusterError as error:
-                # redis-py's redirections ran out (TRYAGAIN, ASK, MOVED: nothing ran)
-                if "TTL exhausted" not in str(error):
-                    raise
-                deadline = deadline or time.monotonic() + self.slot_move_wait
-                if time.monotonic() > deadline:
-                    raise ClusterError(
-                        f"{args[0]}: redirected (MOVED, ASK or TRYAGAIN) for "
-                        f"{self.slot_move_wait} s: its slot is being moved (nothing ran; "
-                        "AsyncLimpydRedisCluster.slot_move_wait sets how long to wait)"
-                    ) from error
+                deadline = slot_move_deadline(error, self, args[0], deadline)
                 await asyncio.sleep(0.05)
             except RedisConnectionError:
                 if attempts >= self.read_retries or _name(args) not in READ_ONLY_COMMANDS:
