@@ -79,7 +79,7 @@ def consistency_check(
 
         problems = [
             problem
-            for shard in model._meta.shard_models
+            for shard in model._meta.stored_models  # while resharded: the old layout too
             for problem in consistency_check(shard, chunk_size, advance)
         ]
         return problems + reservation_problems(model)

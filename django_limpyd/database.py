@@ -373,6 +373,25 @@ class RedisDatabase:
                 except WatchError:
                     continue
 
+    async def atransaction(self, func: Any, *watches: Any, share_in_threads: bool = False) -> Any:
+        """The async twin of :meth:`transaction`: run ``func(pipeline)`` (a coroutine
+        function, or a plain one) in a WATCH/MULTI/EXEC transaction of an async
+        pipeline, again while a watched key changes; return the pipeline's results.
+
+        ``watches`` are keys or fields of instances. ``func`` reads before calling
+        ``pipeline.multi()`` (sent at once, on the connection holding the watch), and
+        queues its writes after. On a Redis Cluster the watched keys, and the queued
+        commands, must live in one slot. See :mod:`django_limpyd.aio.transaction`.
+        """
+        if share_in_threads:
+            raise ImplementationError(
+                "atransaction(): an async pipeline belongs to the task that opened it; "
+                "share_in_threads=True is for the sync transaction()."
+            )
+        from django_limpyd.aio.transaction import atransaction
+
+        return await atransaction(self, func, watches)
+
     def active_pipeline(self) -> Any:
         """The pipeline this thread's commands are queued in, or ``None``."""
         return self._pipelines.get()

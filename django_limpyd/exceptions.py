@@ -12,13 +12,18 @@ The tree::
     │   │   └── <Model>.DoesNotExist   one subclass per model
     │   ├── MultipleObjectsReturned    (also django's MultipleObjectsReturned and ValueError)
     │   │   └── <Model>.MultipleObjectsReturned  get() matched several; one per model
-    │   └── InvalidValue               (also ValueError) a value the field cannot store
+    │   ├── InvalidValue               (also ValueError) a value the field cannot store
+    │   └── Redirected                 a write of a model being resharded, refused where
+    │                                  it was sent (nothing written; sent again outside
+    │                                  pipelines)
     └── django.core.exceptions.ImproperlyConfigured
         └── DatabaseNotConfigured      (also LimpydException) unknown LIMPYD_DATABASES alias
 
 Connection problems are redis-py's own ``redis.exceptions.ConnectionError``
 and ``TimeoutError``, never wrapped.
 """
+
+from typing import Any
 
 from django.core import exceptions as django_exceptions
 from django.core.exceptions import ImproperlyConfigured, ObjectDoesNotExist
@@ -31,6 +36,7 @@ __all__ = [
     "InvalidValue",
     "LimpydException",
     "MultipleObjectsReturned",
+    "Redirected",
     "UniquenessError",
 ]
 
@@ -65,6 +71,17 @@ class MultipleObjectsReturned(
 
 class InvalidValue(LimpydException, ValueError):
     """A value that the field cannot store (raised before anything is written)."""
+
+
+class Redirected(LimpydException):
+    """A write of a sharded model being resharded that its shard refused, nothing
+    written (see :mod:`django_limpyd.sharding.reshard`): outside a pipeline it is sent
+    again where the instance is; in a pipeline it is the command's error."""
+
+    def __init__(self, message: str, code: str, payload: Any = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.payload = payload
 
 
 class DatabaseNotConfigured(LimpydException, ImproperlyConfigured):

@@ -145,6 +145,9 @@ def _library_call(command: tuple[Any, ...]) -> str | None:
         return f"create {label}" + (" pk=auto" if auto else "")
     if operation == "write":
         return _write(model, keys, args)
+    if operation == "set" and model is not None and len(args) == 3:  # an HSET of one entry
+        by_position = {p: n for n, p in model._meta.field_positions.items()}
+        return f"write {label}.{by_position.get(args[1], args[1])} pk={args[0]} HSET"
     if operation == "delete":
         return f"delete {label} pk={args[0] if args else '?'}"
     if operation == "collection":

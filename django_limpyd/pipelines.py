@@ -36,16 +36,22 @@ RETRY = object()
 LIBRARY_LOST = object()
 
 
+class _ThreadPipeline(threading.local):
+    #: a thread's own pipeline (this default until the thread sets one: read with no
+    #: AttributeError raised and caught, on every write)
+    pipeline: Pipeline | None = None
+
+
 class PipelineSlot:
     """Where a database keeps its active pipeline: per thread, or shared."""
 
     def __init__(self) -> None:
-        self._local = threading.local()
+        self._local = _ThreadPipeline()
         self._shared: Pipeline | None = None
 
     def get(self) -> Pipeline | None:
         """The pipeline commands of the current thread go to, if any."""
-        pipeline = getattr(self._local, "pipeline", None)
+        pipeline = self._local.pipeline
         return self._shared if pipeline is None else pipeline
 
     def set(self, pipeline: Pipeline | None, shared: bool) -> None:

@@ -15,6 +15,10 @@ The active pipeline is kept in a ``ContextVar`` and only the task that opened it
 into it: other tasks of the loop, even those started inside the block (which inherit
 the variable), send their commands as usual. Collections (``aget``, ``acount``,
 ``async for``...) run at once, as in a sync pipeline their planning reads do.
+
+Watching keys (``await pipeline.watch(*keys_or_fields)``, then ``pipeline.multi()``),
+and ``await database.atransaction(func, *watches)`` which runs ``func`` again while a
+watched key changes: see :mod:`django_limpyd.aio.transaction`.
 """
 
 from __future__ import annotations
@@ -26,6 +30,9 @@ from typing import Any
 from django_limpyd.exceptions import ImplementationError
 
 __all__ = ["AsyncPipeline", "active"]
+
+#: the default ``result`` of :meth:`AsyncPipeline.queue`: the reply is the result
+_PENDING: Any = object()
 
 #: the async pipelines open in this context, by id of their database
 _ACTIVE: contextvars.ContextVar[dict[int, AsyncPipeline] | None] = contextvars.ContextVar(
@@ -57,6 +64,10 @@ class AsyncPipeline:
         self._created: list[Any] = []
         self._task: asyncio.Task | None = None
         self._token: contextvars.Token | None = None
+        #: the connection holding the WATCH (see :meth:`watch`)
+        self._held: Any = None
+        #: True once :meth:`multi` was called
+        self._multi = False
 
     async def __aenter__(self) -> AsyncPipeline:
         if active(self.database) is not None:
@@ -70,6 +81,63 @@ class AsyncPipeline:
             _ACTIVE.reset(self._token)
             self._token = None
         self.reset()
+        await self._release()
+
+    async def _release(self) -> None:
+        held, self._held = self._held, None
+        self._multi = False
+        if held is not None:
+            await held.release()
+
+    # -- watching -------------------------------------------------------------------
+
+    async def watch(self, *watches: Any) -> None:
+        """``WATCH`` keys, given as strings or as fields of instances: until
+        :meth:`multi`, the commands of this task are then sent at once (on the
+        connection holding the watch), and :meth:`execute` runs the queued ones only if
+        no watched key changed (else ``WatchError``, nothing run). See
+        :mod:`django_limpyd.aio.transaction`."""
+        from redis.exceptions import RedisError
+
+        from django_limpyd.aio.connections import get_client
+        from django_limpyd.aio.transaction import HeldConnection, watched_keys
+
+        if self._multi:
+            raise RedisError("Cannot issue a WATCH after a MULTI")
+        if self._operations:
+            raise RedisError("Commands without an initial WATCH have already been issued")
+        if not self.transaction:
+            raise ImplementationError("Keys are watched in a transaction: apipeline() only.")
+        keys = watched_keys(watches)
+        if self._held is None:
+            self._held = HeldConnection(get_client(self.database))
+        await self._held.watch(keys)
+
+    def multi(self) -> None:
+        """Start queueing after :meth:`watch` (commands before it are sent at once)."""
+        from redis.exceptions import RedisError
+
+        if self._multi:
+            raise RedisError("Cannot issue nested calls to MULTI")
+        if self._operations:
+            raise RedisError("Commands without an initial WATCH have already been issued")
+        self._multi = True
+
+    def is_watching(self) -> bool:
+        """True between :meth:`watch` and the end of the transaction."""
+        return self._held is not None and self._held.watching
+
+    def sends_at_once(self) -> bool:
+        """True if a command is sent now rather than queued: keys are watched and
+        :meth:`multi` was not called yet."""
+        return self._held is not None and not self._multi
+
+    @property
+    def connection(self) -> Any:
+        """redis-py's command methods (``await pipeline.connection.exists(key)``, or
+        ``execute_command``): sent at once while keys are watched before
+        :meth:`multi`, queued otherwise (the pipeline returned)."""
+        return _Raw(self)
 
     def __len__(self) -> int:
         return len(self._operations)
@@ -85,10 +153,22 @@ class AsyncPipeline:
                 instance._queued_creation = False
         self._created.clear()
 
-    async def queue(self, capture: Any, instances: tuple[Any, ...] = ()) -> AsyncPipeline:
+    async def queue(
+        self, capture: Any, instances: tuple[Any, ...] = (), result: Any = _PENDING
+    ) -> Any:
         """Queue what ``capture`` planned (``instances``: those it creates); send the
         signals the sync code sent meanwhile (``pre_save``, ``pre_delete``) now, as a
-        sync pipeline does when a write is queued."""
+        sync pipeline does when a write is queued.
+
+        Between :meth:`watch` and :meth:`multi`, the operation is sent at once instead,
+        and its result returned (``result``: what the sync method returned, the reply
+        in place of :data:`~django_limpyd.aio.capture.PENDING`)."""
+        if self.sends_at_once():
+            return await self._run_at_once(capture, instances, result)
+        # related targets in other slots checked now, as a sync pipeline does; their
+        # other steps are left to ``check --repair`` (contrib/related/crossslot.py)
+        await capture.run_deferred(True, instances)
+        capture.after.clear()
         self._operations.extend(capture.operations)
         self._created.extend(
             instance for instance in instances if instance.__dict__.get("_queued_creation")
@@ -111,7 +191,21 @@ class AsyncPipeline:
         operations, self._operations = self._operations, []
         capture = Capture(self.database)
         capture.operations = operations
+        held = self._held
         try:
+            if held is not None:  # a watched transaction: on the connection of the watch
+                from django_limpyd.aio.transaction import _WatchedPipe
+
+                pipe = _WatchedPipe(held)
+                if not operations:  # EXEC all the same: it says if a watched key changed
+                    return await pipe.execute(raise_on_error)
+                return await arun_calls(
+                    capture,
+                    get_client(self.database),
+                    transaction=True,
+                    raise_on_error=raise_on_error,
+                    pipe=pipe,
+                )
             return await arun_calls(
                 capture,
                 get_client(self.database),
@@ -120,3 +214,42 @@ class AsyncPipeline:
             )
         finally:
             self._clear_created()
+            if held is not None:
+                await self._release()
+
+    async def _run_at_once(self, capture: Any, instances: tuple[Any, ...], result: Any) -> Any:
+        from django_limpyd.aio.capture import PENDING
+        from django_limpyd.aio.transaction import HeldClient, not_while_watching
+
+        if len(capture.operations) > 1:
+            for instance in instances:
+                if instance.__dict__.get("_queued_creation"):
+                    instance._queued_creation = False
+            raise not_while_watching(repr(instances[0]) if instances else "This call")
+        instance = instances[0] if instances else None
+        reply = await capture.run(
+            PENDING if result is _PENDING else result, HeldClient(self._held), instance, held=True
+        )
+        return reply
+
+
+class _Raw:
+    """redis-py's command methods on an :class:`AsyncPipeline` (its ``connection``)."""
+
+    def __init__(self, pipeline: AsyncPipeline) -> None:
+        self._pipeline = pipeline
+
+    def __getattr__(self, name: str) -> Any:
+        from redis.commands.core import CoreCommands
+
+        method = getattr(CoreCommands, name)
+        return method.__get__(self)
+
+    async def execute_command(self, *args: Any, **options: Any) -> Any:
+        pipeline = self._pipeline
+        if pipeline.sends_at_once():
+            return await pipeline._held.execute_command(*args, **options)
+        from django_limpyd.aio.capture import _Command
+
+        pipeline._operations.append(_Command(args, options))
+        return pipeline

@@ -19,11 +19,13 @@ grouped by node, one round trip per node. A transaction (``MULTI``/``EXEC``) run
 one node and must stay within one slot: a transaction holding keys of two slots is
 refused with :class:`~django_limpyd.client_cluster.CrossSlotBatchError` naming both
 hash tags, before anything is sent (the sync pipeline refuses the command when it is
-queued; the async one when it is executed). ``WATCH`` is not offered there.
+queued; the async one when it is executed). ``WATCH`` is not offered by these
+pipelines: ``database.atransaction()`` runs its WATCH/MULTI/EXEC on a connection of
+the node of the watched slot (:mod:`django_limpyd.aio.transaction`).
 
-Durable writes (``database.durable()``, ``OPTIONS["DURABILITY"]``) have no async
-transport on a cluster yet: a write that should wait for replicas raises
-``ImplementationError`` rather than being sent without waiting.
+Durable writes (``database.durable()``, ``OPTIONS["DURABILITY"]``): a write, or the
+commands of a pipeline, are sent on a connection of the primary of their slot followed
+by ``WAIT`` there, in one round trip per node (:mod:`django_limpyd.aio.cluster_durable`).
 
 redis-py internals used here, and only here: the ``TransactionStrategy`` of
 ``redis.asyncio.cluster`` (its ``_command_queue``, ``_pipeline_slots`` and
@@ -91,8 +93,9 @@ _HOLDING: contextvars.ContextVar[bool] = contextvars.ContextVar(
 
 
 def is_async_cluster(client: Any) -> bool:
-    """True if ``client`` is an async Redis Cluster client."""
-    return isinstance(client, RedisCluster)
+    """True if ``client`` is an async Redis Cluster client (or stands for one: see
+    :class:`django_limpyd.aio.transaction.HeldClient`)."""
+    return isinstance(client, RedisCluster) or bool(getattr(client, "_limpyd_cluster", False))
 
 
 def _name(args: tuple[Any, ...]) -> str:
@@ -186,7 +189,9 @@ class AsyncLimpydClusterPipeline(ClusterPipeline):
     async def execute(self, raise_on_error: bool = True, allow_redirections: bool = True) -> Any:
         client: AsyncLimpydRedisCluster = self.cluster_client  # type: ignore[assignment]
         commands = self.queued_commands()
-        client._refuse_durable(commands)
+        durability = client._durability_of(commands)
+        if durability is not None:
+            return await self._execute_durably(raise_on_error, durability)
         observers = client._limpyd_observers
 
         async def send() -> Any:
@@ -201,6 +206,26 @@ class AsyncLimpydClusterPipeline(ClusterPipeline):
             return await client._bounded(send)
         finally:
             _notify(observers, commands, start)
+
+    async def _execute_durably(self, raise_on_error: bool, durability: Any) -> list[Any]:
+        """The queued commands then ``WAIT``, per node (see
+        :mod:`django_limpyd.aio.cluster_durable`); the pipeline is emptied."""
+        from django_limpyd.aio.cluster_durable import asend_durably_on_cluster
+
+        client: AsyncLimpydRedisCluster = self.cluster_client  # type: ignore[assignment]
+        queue = self._execution_strategy._command_queue
+        commands = [(tuple(command.args), dict(command.kwargs)) for command in queue]
+        queue.clear()
+        replies = await client._bounded(
+            lambda: asend_durably_on_cluster(
+                client, commands, self.transaction, durability, "a pipeline"
+            )
+        )
+        if raise_on_error:
+            for reply in replies:
+                if isinstance(reply, Exception):
+                    raise reply
+        return replies
 
 
 class AsyncLimpydRedisCluster(RedisCluster):
@@ -251,24 +276,24 @@ class AsyncLimpydRedisCluster(RedisCluster):
             return slot
         return await super()._determine_slot(*args)
 
-    def _refuse_durable(self, commands: list[tuple[Any, ...]]) -> None:
+    def _durability_of(self, commands: list[tuple[Any, ...]]) -> Any:
+        """The durability ``commands`` are sent with now (see
+        :mod:`django_limpyd.durability`): ``None`` without one, or if none writes."""
         sync = self._limpyd_sync
         if sync is None or not getattr(sync, "limpyd_durable_possible", False):
-            return
-        if current_durability(sync) is None:
-            return
+            return None
+        durability = current_durability(sync)
+        if durability is None:
+            return None
         if any(_name(args) not in READ_ONLY_COMMANDS for args in commands):
-            from django_limpyd.exceptions import ImplementationError
-
-            raise ImplementationError(
-                "Durable writes (WAIT/WAITAOF) have no async transport on a Redis Cluster "
-                "yet: run this write with the sync API (through sync_to_async), or inside "
-                "database.durable(replicas=None)."
-            )
+            return durability
+        return None
 
     async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
         if "target_nodes" not in kwargs:
-            self._refuse_durable([args])
+            durability = self._durability_of([args])
+            if durability is not None:
+                return await self._execute_durably(args, kwargs, durability)
         observers = self._limpyd_observers
         start = time.perf_counter() if observers else 0.0
         try:
@@ -295,6 +320,22 @@ class AsyncLimpydRedisCluster(RedisCluster):
                     raise
                 attempts += 1
 
+    async def _execute_durably(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any], durability: Any
+    ) -> Any:
+        """One write and ``WAIT`` on a connection of the primary of its slot
+        (:mod:`django_limpyd.aio.cluster_durable`)."""
+        from django_limpyd.aio.cluster_durable import asend_durably_on_cluster
+
+        (reply,) = await self._bounded(
+            lambda: asend_durably_on_cluster(
+                self, [(args, dict(kwargs))], False, durability, _name(args)
+            )
+        )
+        if isinstance(reply, Exception):
+            raise reply
+        return reply
+
     async def send_unobserved(self, *args: Any, **options: Any) -> Any:
         """One command unseen by the observers and without read retries (library loads)."""
         return await RedisCluster.execute_command(self, *args, **options)
@@ -319,6 +360,17 @@ class AsyncLimpydRedisCluster(RedisCluster):
         if shard_hint:
             raise RedisClusterException("shard_hint is not used in cluster mode")
         return AsyncLimpydClusterPipeline(self, bool(transaction))
+
+    async def aclose(self) -> None:
+        """Close every connection to every node. Called by redis-py from within an
+        operation (a MOVED every ``reinitialize_steps``, a CLUSTERDOWN), it only asks
+        for a new view of the cluster before the next command: closing there would cut
+        the connections other tasks have commands in flight on (a write cut so fails,
+        though it may have run)."""
+        if _HOLDING.get():
+            self._initialize = True
+            return
+        await super().aclose()
 
     async def close_all(self) -> None:
         """Close every connection to every node (the client can connect again)."""

@@ -30,10 +30,17 @@ __all__ = ["aprefetch_transforms", "arun_calls"]
 
 
 async def arun_calls(
-    capture: Capture, client: Any, transaction: bool = True, raise_on_error: bool = True
+    capture: Capture,
+    client: Any,
+    transaction: bool = True,
+    raise_on_error: bool = True,
+    pipe: Any = None,
 ) -> list[Any]:
     """Send the operations of ``capture`` (function calls, plain commands) in one round
-    trip (``MULTI``/``EXEC`` with ``transaction``); their results, in order."""
+    trip (``MULTI``/``EXEC`` with ``transaction``); their results, in order.
+
+    ``pipe``: what to queue them in and execute (default: a pipeline of ``client``); a
+    watched transaction gives its own (:mod:`django_limpyd.aio.transaction`)."""
     from django_limpyd.model.writes import MAX_TRANSFORM_ROUNDS
 
     operations = list(capture.operations)
@@ -49,7 +56,10 @@ async def arun_calls(
     if transaction and calls:
         await aprefetch_transforms(client, list(calls.values()))
     await capture.send_signals()  # pre_save
-    pipe = client.pipeline(transaction=transaction)
+    await capture.run_deferred(True)  # related targets in other slots (abulk_create)
+    capture.after.clear()  # as in a sync pipeline: left to check --repair
+    if pipe is None:
+        pipe = client.pipeline(transaction=transaction)
     for operation in operations:
         if isinstance(operation, _Command):
             pipe.execute_command(*operation.args, **operation.options)

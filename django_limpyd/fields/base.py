@@ -15,7 +15,7 @@ from django.utils.html import conditional_escape
 from redis.connection import Encoder
 from redis.exceptions import DataError, ResponseError
 
-from django_limpyd.exceptions import ImplementationError, InvalidValue
+from django_limpyd.exceptions import DoesNotExist, ImplementationError, InvalidValue, Redirected
 from django_limpyd.fields.commands import async_twin, build_command, install_commands
 from django_limpyd.indexes import BaseIndex, EqualIndex
 from django_limpyd.storage.values import to_member_list, to_redis_string
@@ -314,6 +314,15 @@ class RedisField:
                 return checked_read(instance, self._target(), name, args, kwargs)
             except DataError as exc:
                 raise InvalidValue(f"{self.describe()}.{name}(): {exc}") from None
+            except DoesNotExist:
+                if self.model._meta.layout is None or instance.__dict__.get(
+                    "_exists_checked", True
+                ):
+                    raise
+                from django_limpyd.sharding.reshard import find
+
+                find(instance)  # a lazily connected instance of a model being resharded
+                return getattr(instance, self.name)._read(name, *args, **kwargs)
         database = self.model._meta.database
         return self._send_read(database.read_command_connection, name, args, kwargs)
 
@@ -377,6 +386,10 @@ class RedisField:
         new_values = self._new_values(name, args, kwargs) if self.model._meta.has_transforms else ()
         try:
             return writes.write(instance, [self], command, options, new_values)
+        except (Redirected, DoesNotExist) as error:  # a model being resharded: follow it
+            return writes.follow_move(
+                instance, error, lambda: getattr(instance, self.name)._write(name, *args, **kwargs)
+            )
         except ResponseError as exc:
             # a command Redis refused (nothing was written): say which field
             message = str(exc).split(" script: ")[0]

@@ -77,50 +77,59 @@ def dump_model(
     A sharded model's instances come shard after shard (their label is the model's)."""
     meta = model._meta
     if meta.shard_models:
-        for shard in meta.shard_models:
+        for shard in meta.stored_models:
             yield from dump_model(shard, chunk_size, meta.label_lower)
         return
-    label = label or meta.label_lower
+    for pks in iter_pk_chunks(model, chunk_size):
+        yield read_instances(model, pks, label or meta.label_lower)
+
+
+def read_instances(model: type, pks: list[str], label: str) -> list[dict[str, Any]]:
+    """Instances ``pks`` of ``model`` as :func:`dump_model` gives them (one round trip);
+    those missing or whose deadline passed left out."""
+    meta = model._meta
     hfields = [f.name for f in meta.data_fields if f.storage_type == "hfield"]
     others = [f for f in meta.data_fields if f.storage_type != "hfield"]
-    connection = meta.database.connection
-    for pks in iter_pk_chunks(model, chunk_size):
-        pipe = connection.pipeline(transaction=False)
+    pipe = meta.database.connection.pipeline(transaction=False)
+    if meta.expirable:
+        pipe.time()
+        pipe.zmscore(meta.keys.expiry, pks)
+    pipe.zmscore(meta.keys.pks, pks)
+    for pk in pks:
+        if hfields:
+            pipe.hmget(meta.keys.instance_hash(pk), hfields)
+        for field in others:
+            _queue_read(pipe, field, pk)
+    results = iter(pipe.execute())
+    deadlines: list[Any] = []
+    if meta.expirable:
+        seconds, microseconds = next(results)
+        now = seconds * 1000 + microseconds // 1000
+        deadlines = [None if at is None else int(at) for at in next(results)]
+    present = next(results)
+    objects = []
+    for position, pk in enumerate(pks):
+        values: dict[str, Any] = {}
+        if hfields:
+            for name, value in zip(hfields, next(results), strict=True):
+                if value is not None:
+                    values[name] = value
+        for field in others:
+            value = next(results)
+            if value:  # an empty multi-value field has no key: absent
+                values[field.name] = _as_json(field.storage_type, value)
+            elif value == "" and field.storage_type == "string":
+                values[field.name] = value
+        if present[position] is None:
+            continue  # deleted since its pk was read
+        item = {"model": label, "pk": pk, "fields": values}
         if meta.expirable:
-            pipe.time()
-            pipe.zmscore(meta.keys.expiry, pks)
-        for pk in pks:
-            if hfields:
-                pipe.hmget(meta.keys.instance_hash(pk), hfields)
-            for field in others:
-                _queue_read(pipe, field, pk)
-        results = iter(pipe.execute())
-        deadlines: list[Any] = []
-        if meta.expirable:
-            seconds, microseconds = next(results)
-            now = seconds * 1000 + microseconds // 1000
-            deadlines = [None if at is None else int(at) for at in next(results)]
-        objects = []
-        for position, pk in enumerate(pks):
-            values: dict[str, Any] = {}
-            if hfields:
-                for name, value in zip(hfields, next(results), strict=True):
-                    if value is not None:
-                        values[name] = value
-            for field in others:
-                value = next(results)
-                if value:  # an empty multi-value field has no key: absent
-                    values[field.name] = _as_json(field.storage_type, value)
-                elif value == "" and field.storage_type == "string":
-                    values[field.name] = value
-            item = {"model": label, "pk": pk, "fields": values}
-            if meta.expirable:
-                deadline = deadlines[position]
-                if deadline is not None and deadline <= now:
-                    continue  # expired: gone for every read, not dumped
-                item["expires_at"] = deadline
-            objects.append(item)
-        yield objects
+            deadline = deadlines[position]
+            if deadline is not None and deadline <= now:
+                continue  # expired: gone for every read, not dumped
+            item["expires_at"] = deadline
+        objects.append(item)
+    return objects
 
 
 def parse_objects(data: Any) -> list[Parsed]:
@@ -133,15 +142,15 @@ def parse_objects(data: Any) -> list[Parsed]:
     return [parse_object(position, item) for position, item in enumerate(data)]
 
 
-def parse_object(position: int, item: Any) -> Parsed:
+def parse_object(position: int, item: Any, model: type | None = None) -> Parsed:
     """``(model, pk, prepared values, deadline)`` of the object at ``position`` of a
     file, checked (model, pk, field names and values, ``expires_at``); ``LoadError``
-    naming it otherwise."""
+    naming it otherwise. ``model``: the model of the object, known (not looked up)."""
     where = f"object #{position}"
     if not isinstance(item, dict) or not {"model", "pk"} <= set(item):
         raise LoadError(f"{where}: expected {{'model': ..., 'pk': ..., 'fields': {{...}}}}")
     try:
-        model = registry.get_model(item["model"])
+        model = model or registry.get_model(item["model"])
     except LookupError as exc:
         raise LoadError(f"{where}: {exc}") from None
     meta = model._meta

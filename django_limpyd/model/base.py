@@ -6,7 +6,13 @@ from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar
 
 from django_limpyd.collection.filters import pk_value
-from django_limpyd.exceptions import ImplementationError, ImplementationValueError, InvalidValue
+from django_limpyd.exceptions import (
+    DoesNotExist,
+    ImplementationError,
+    ImplementationValueError,
+    InvalidValue,
+    Redirected,
+)
 from django_limpyd.model import hooks, writes
 from django_limpyd.model.metaclass import ModelBase
 
@@ -170,13 +176,16 @@ class RedisModel(metaclass=ModelBase):
                 prepared[field.name] = field.prepare_value(value)
         if not pk and not pk_field.auto:
             raise InvalidValue(f"{pk_field.describe()} needs a value to create a {meta.name}.")
-        if meta.shard is not None and meta.has_unique:  # a sharded model's unique values
-            from django_limpyd.sharding import unique
+        try:
+            if meta.shard is not None and meta.has_unique:  # a sharded model's unique values
+                from django_limpyd.sharding import unique
 
-            if not unique.active():
-                unique.create(self, pk, prepared, ttl)
-                return
-        writes.create(self, pk, prepared, ttl)
+                if not unique.active():
+                    unique.create(self, pk, prepared, ttl)
+                    return
+            writes.create(self, pk, prepared, ttl)
+        except (Redirected, DoesNotExist) as error:  # a model being resharded
+            writes.follow_move(self, error, lambda: self._create(values, ttl), pk or None)
 
     # -- class methods --------------------------------------------------------------
 
@@ -199,6 +208,10 @@ class RedisModel(metaclass=ModelBase):
             from django_limpyd.sharding import unique
 
             return unique.bulk_create(cls, list(values), raise_on_error)
+        if cls._meta.previous_shard_models:  # being resharded: which layout creates?
+            from django_limpyd.sharding.reshard import refresh_closed
+
+            refresh_closed(cls)
         if active is not None:
             return [cls(**item) for item in values]
         # a sharded model's creates go to several slots: not one transaction
@@ -233,7 +246,7 @@ class RedisModel(metaclass=ModelBase):
 
         if cls._meta.shard_models:  # each shard in turn, up to ``limit`` in all
             removed = 0
-            for shard in cls._meta.shard_models:
+            for shard in cls._meta.stored_models:  # while resharded: the old layout too
                 left = None if limit is None else limit - removed
                 if left is not None and left <= 0:
                     break
@@ -269,6 +282,10 @@ class RedisModel(metaclass=ModelBase):
     def _connected(cls, pk: str, checked: bool) -> RedisModel:
         """An instance for the normalized ``pk``; ``checked``: known to exist."""
         if cls._meta.shard_models:
+            if cls._meta.previous_shard_models:  # being resharded: found on first read
+                from django_limpyd.sharding.reshard import connected
+
+                return connected(cls, pk)
             cls = cls._meta.shard_model_of(pk)
         instance = object.__new__(cls)
         instance._pk = pk
@@ -280,7 +297,11 @@ class RedisModel(metaclass=ModelBase):
         (checked once, on its first read)."""
         if self.__dict__.get("_exists_checked", True):
             return
-        if not type(self)._pks_exist([self._pk])[0]:
+        if self._meta.layout is not None:  # a model being resharded: find the instance
+            from django_limpyd.sharding.reshard import find
+
+            find(self)
+        elif not type(self)._pks_exist([self._pk])[0]:
             raise self.DoesNotExist(f"{type(self).__name__} {self._pk!r} does not exist.")
         self._exists_checked = True
 
@@ -401,7 +422,7 @@ class RedisModel(metaclass=ModelBase):
         """Every key of the model (SCAN on the model's own prefix; of every shard of a
         sharded model)."""
         if cls._meta.shard_models:
-            return (key for shard in cls._meta.shard_models for key in shard.scan_model_keys())
+            return (key for shard in cls._meta.stored_models for key in shard.scan_model_keys())
         return cls._meta.database.scan_keys(match=cls._meta.keys.scan_pattern)
 
     @classmethod
@@ -454,7 +475,20 @@ class RedisModel(metaclass=ModelBase):
 
     def delete(self) -> bool:
         """Delete the instance: every key, every index entry, its pk."""
-        return writes.delete(self)
+        try:
+            deleted = writes.delete(self)
+        except Redirected as error:  # a model being resharded: where the instance is
+            return writes.follow_move(self, error, self.delete)
+        if not deleted and self._meta.layout is not None and self._pk is not None:
+            from django_limpyd.sharding.reshard import facade_of, locate
+
+            where = locate(facade_of(type(self)), self._pk)  # moved meanwhile?
+            if where is not None and where is not type(self):
+                from django_limpyd.sharding.reshard import rehome
+
+                rehome(self, where)
+                return self.delete()
+        return deleted
 
     # -- expiry (a model with ``ttl`` or ``expirable = True``: docs/orm/expiry.rst) -----
 
@@ -534,7 +568,15 @@ class RedisModel(metaclass=ModelBase):
         ):
             from django_limpyd.model.reads import checked_read
 
-            return checked_read(self, (key,), command, args, {})
+            try:
+                return checked_read(self, (key,), command, args, {})
+            except DoesNotExist:
+                if self._meta.layout is None or self.__dict__.get("_exists_checked", True):
+                    raise
+                from django_limpyd.sharding.reshard import find
+
+                find(self)  # a lazily connected instance of a model being resharded
+                return self._hash_read(command, *args)
         return getattr(self._meta.database.read_command_connection, command)(key, *args)
 
     def hmget(self, *names: str) -> list[Any]:

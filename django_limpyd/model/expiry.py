@@ -28,6 +28,7 @@ __all__ = [
     "census",
     "count_label",
     "delete_expired",
+    "grouped_counts",
     "milliseconds",
     "queue_count",
     "remaining",
@@ -165,21 +166,47 @@ def census(model: type[RedisModel], reply: Any = None) -> tuple[int, int]:
 def queue_count(pipe: Any, model: type[RedisModel]) -> None:
     """Queue on a redis-py pipeline of ``model``'s database connection what
     :func:`count_label` reads: the ``ZCARD`` of its pks, or, for a model with expiry,
-    its ``census``."""
-    meta = model._meta
-    if meta.expirable:
-        functions.queue(pipe, meta.database.connection, meta.library, "census", [meta.keys.pks], [])
-    else:
-        pipe.zcard(meta.keys.pks)
+    its ``census``; for a sharded model, those of each shard model (see
+    :func:`grouped_counts`)."""
+    for stored in model._meta.stored_models:
+        meta = stored._meta
+        if meta.expirable:
+            functions.queue(
+                pipe, meta.database.connection, meta.library, "census", [meta.keys.pks], []
+            )
+        else:
+            pipe.zcard(meta.keys.pks)
+
+
+def grouped_counts(models: list[type[RedisModel]], replies: list[Any]) -> list[Any]:
+    """The replies of :func:`queue_count` for each of ``models`` (queued in this
+    order): one reply, or the list of its shards' replies for a sharded model."""
+    grouped, position = [], 0
+    for model in models:
+        size = len(model._meta.stored_models)
+        part = replies[position : position + size]
+        grouped.append(part if model._meta.shard_models else part[0])
+        position += size
+    return grouped
 
 
 def count_label(model: type[RedisModel], reply: Any) -> tuple[int, str]:
     """How many instances a count shows: the ``ZCARD`` of the pks of a model without
-    expiry, or the ``census`` reply of one with; and the suffix to show after the
-    number (`` (+M expired, awaiting cleanup)`` or "")."""
-    if not model._meta.expirable:
+    expiry, or the ``census`` reply of one with (a sharded model: the list of its
+    shards' replies, added); and the suffix to show after the number
+    (`` (+M expired, awaiting cleanup)`` or "")."""
+    if model._meta.shard_models:
+        live = expired = 0
+        for stored, part in zip(model._meta.stored_models, reply, strict=True):
+            if stored._meta.expirable:
+                alive, gone = census(stored, part)
+                live, expired = live + alive, expired + gone
+            else:
+                live += int(part)
+    elif not model._meta.expirable:
         return int(reply), ""
-    live, expired = census(model, reply)
+    else:
+        live, expired = census(model, reply)
     return live, f" (+{expired} expired, awaiting cleanup)" if expired else ""
 
 

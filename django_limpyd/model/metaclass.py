@@ -118,8 +118,50 @@ def _shards_option(name: str, bases: tuple[type, ...], attrs: dict[str, Any]) ->
     return None
 
 
-def _make_shard_models(mcs: type, cls: type) -> None:
-    """The shard models of the sharded model ``cls`` (see sharding/layout.py)."""
+def _resharding_option(name: str, attrs: dict[str, Any], shards: int | None) -> int | None:
+    """A sharded model's ``resharding_from`` (taken out of the class): the number of
+    shards of the layout it is being resharded from (1: it was not sharded)."""
+    if "resharding_from" not in attrs or isinstance(attrs["resharding_from"], RedisField):
+        return None
+    previous = attrs.pop("resharding_from")
+    if previous is None:
+        return None
+    if not shards:
+        raise ImplementationError(
+            f"{name}.resharding_from needs shards: it names the layout a sharded model is "
+            "being resharded from."
+        )
+    if isinstance(previous, bool) or not isinstance(previous, int) or not 1 <= previous <= 256:
+        raise ImplementationError(
+            f"{name}.resharding_from must be the number of shards the model had (1 if it "
+            f"was not sharded, up to 256), got {previous!r}."
+        )
+    if previous == shards:
+        raise ImplementationError(
+            f"{name}.resharding_from is {previous}, its number of shards: nothing to reshard."
+        )
+    return previous
+
+
+def _shard_model(
+    mcs: type, cls: type, number: int, count: int, layout: str | None, tag: str | None
+) -> type:
+    suffix = f"shard {number}" if layout != "old" else f"shard {number} of {count}, old"
+    return mcs(
+        cls.__name__,
+        (cls,),
+        {
+            "__module__": cls.__module__,
+            "__qualname__": f"{cls.__qualname__}[{suffix}]",
+            "_limpyd_shard": (number, count, layout),
+            "hash_tag": tag,
+        },
+    )
+
+
+def _make_shard_models(mcs: type, cls: type, previous: int | None = None) -> None:
+    """The shard models of the sharded model ``cls`` (see sharding/layout.py), and those
+    of the layout it is being resharded from (``previous`` shards; sharding/reshard.py)."""
     from django_limpyd.sharding.layout import shard_tag
 
     meta = cls._meta
@@ -137,23 +179,41 @@ def _make_shard_models(mcs: type, cls: type) -> None:
                 f"{field.describe()} is unique: on a sharded model, a unique field holds one "
                 "value (InstanceHashField, StringField), indexed as it is (no transform)."
             )
-    if meta.has_related:
+    if meta.has_related and previous:
         raise ImplementationError(
-            f"{cls.__name__} has shards and related fields: related fields to or from a "
-            "sharded model are not supported yet."
+            f"{cls.__name__} has related fields and is being resharded (resharding_from): "
+            "related fields to or from a model being resharded are not supported; add "
+            "them once the resharding is finished."
         )
+    if previous == 1 and meta.has_unique:
+        raise ImplementationError(
+            f"{cls.__name__} has unique fields: sharding a model that was not sharded "
+            "(resharding_from = 1) is not supported for unique fields yet (their values "
+            "are not reserved across shards); load a dump into the sharded model instead."
+        )
+    layout = "new" if previous else None
+    meta.previous_shards = previous
     meta.shard_models = [
-        mcs(
-            cls.__name__,
-            (cls,),
-            {
-                "__module__": cls.__module__,
-                "__qualname__": f"{cls.__qualname__}[shard {number}]",
-                "_limpyd_shard": number,
-                "hash_tag": shard_tag(meta.namespace, cls.__name__, number, meta.shards),
-            },
+        _shard_model(
+            mcs,
+            cls,
+            number,
+            meta.shards,
+            layout,
+            shard_tag(meta.namespace, cls.__name__, number, meta.shards),
         )
         for number in range(meta.shards)
+    ]
+    meta.previous_shard_models = [
+        _shard_model(
+            mcs,
+            cls,
+            number,
+            previous,
+            "old",
+            shard_tag(meta.namespace, cls.__name__, number, previous) if previous > 1 else None,
+        )
+        for number in range(previous or 0)
     ]
 
 
@@ -182,6 +242,7 @@ class ModelBase(type):
         abstract = bool(attrs.pop("abstract", False))
         shard = attrs.pop("_limpyd_shard", None)  # a shard model (sharding/layout.py)
         shards = _shards_option(name, bases, attrs)
+        previous = _resharding_option(name, attrs, shards) if shard is None else None
         expiry = _expiry_options(name, bases, attrs)
         _check_default_indexes(name, attrs.get("default_indexes"))
         own = {k: v for k, v in attrs.items() if isinstance(v, RedisField)}
@@ -200,6 +261,8 @@ class ModelBase(type):
         )
         cls._meta.ttl, cls._meta.expirable = expiry
         cls._meta.shards, cls._meta.shard = shards, shard
+        if shard is not None:  # (number, shards of its layout, "old"/"new"/None)
+            cls._meta.shard, cls._meta.shards, cls._meta.layout = shard
         if app_config is not None:
             cls._meta.app_label = app_config.label
         for field_name, field in _collect_fields(cls, own).items():
@@ -229,5 +292,5 @@ class ModelBase(type):
         if not abstract and app_config is not None and shard is None:
             registry.register(cls)
         if shards and shard is None and not abstract:
-            _make_shard_models(mcs, cls)
+            _make_shard_models(mcs, cls, previous)
         return cls

@@ -69,6 +69,14 @@ class Options:
         self.shard: int | None = None
         #: on a sharded model: its shard models, by shard number (empty otherwise)
         self.shard_models: list[type] = []
+        #: a sharded model being resharded (``resharding_from`` class attribute): the
+        #: number of shards of its old layout (1: it was not sharded), else None
+        self.previous_shards: int | None = None
+        #: on a sharded model being resharded: the shard models of its old layout
+        self.previous_shard_models: list[type] = []
+        #: on a shard model of a model being resharded: "old" (a shard of the layout it
+        #: is resharded from) or "new", else None (see sharding/reshard.py)
+        self.layout: str | None = None
 
     def __repr__(self) -> str:
         return f"<Options for {self.name}>"
@@ -90,7 +98,13 @@ class Options:
         """``app_label.ModelName`` (the namespace stands in outside apps); a shard model
         of a sharded model: ``app_label.ModelName[shard n]``."""
         label = f"{self.app_label or self.namespace}.{self.name}"
-        return label if self.shard is None else f"{label}[shard {self.shard}]"
+        if self.shard is None:
+            return label
+        if self.layout == "old" and self.shards == 1:
+            return f"{label}[before sharding]"
+        if self.layout == "old":
+            return f"{label}[shard {self.shard} of {self.shards}, before resharding]"
+        return f"{label}[shard {self.shard}]"
 
     @property
     def label_lower(self) -> str:
@@ -273,15 +287,20 @@ class Options:
 
     def add_referrer(self, field: RedisField) -> None:
         """Record a related field (of any model of the same database) pointing to this
-        model: deleting an instance removes it from that field, atomically."""
-        if self.shards:
+        model: deleting an instance removes it from that field, atomically (or, across
+        slots of a Redis Cluster and for sharded models, by the ordered steps of
+        ``contrib/related/crossslot.py``). A sharded model's shard models, which delete
+        its instances, get the referrer too."""
+        if self.previous_shard_models:
             raise ImplementationError(
-                f"{field.describe()} points to {self.name}, which has shards: related "
-                "fields to or from a sharded model are not supported yet."
+                f"{field.describe()} points to {self.name}, which is being resharded "
+                "(resharding_from): related fields to or from a model being resharded are "
+                "not supported; declare the field once the resharding is finished."
             )
-        if field not in self.referrers:
-            self.referrers.append(field)
-            self.invalidate_specs()
+        for meta in [self, *(shard._meta for shard in self.shard_models)]:
+            if field not in meta.referrers:
+                meta.referrers.append(field)
+                meta.invalidate_specs()
 
     def invalidate_specs(self) -> None:
         """Forget the compiled library (after a change of fields or referrers)."""
@@ -327,6 +346,7 @@ class Options:
             **({"auto": True} if self.pk_field.auto else {}),
             **(self.shard_program() if self.shard is not None and self.pk_field.auto else {}),
             **(self.expiry_program() if self.expirable else {}),
+            **self.reshard_program(),
             "referrers": [
                 {
                     "field": field.model._meta.field_spec(field),
@@ -377,11 +397,22 @@ class Options:
         (``auto_pk`` in ``lua/core.lua``)."""
         return {"stride": self.shards, "offset": self.shard}
 
+    def reshard_program(self) -> dict[str, str]:
+        """What the library of a shard of a model being resharded adds (see
+        ``lua/reshard.lua``): the old layout's moves, the new layout's ready flag."""
+        if self.layout == "old":
+            return {"moves": self.keys.moves}
+        if self.layout == "new" and self.pk_field.auto:
+            return {"ready": self.keys.ready}
+        return {}
+
     @property
     def stored_models(self) -> list[type]:
         """The models whose keys hold this model's instances: its shard models for a
-        sharded model, else itself."""
-        return self.shard_models or [self.model]
+        sharded model (those of its old layout too while it is resharded), else itself."""
+        if self.shard_models:
+            return [*self.shard_models, *self.previous_shard_models]
+        return [self.model]
 
     def keys_for(self, pk: str) -> ModelKeys:
         """The key names of instance ``pk`` (those of its shard in a sharded model)."""

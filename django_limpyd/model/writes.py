@@ -22,6 +22,7 @@ from django_limpyd.exceptions import (
     DoesNotExist,
     ImplementationError,
     InvalidValue,
+    Redirected,
     UniquenessError,
 )
 from django_limpyd.storage import functions, protocol
@@ -83,6 +84,14 @@ def _send(signal: Any, instance: RedisModel, **kwargs: Any) -> None:
     signal.send(sender=model, instance=instance, using=database.alias, **kwargs)
 
 
+#: what a shard of a model being resharded answers (see sharding/reshard.py)
+_REDIRECTS = {
+    "CLOSED": "this shard of the old layout takes no more creates",
+    "MOVING": "the instance is being moved to the new layout",
+    "NOTREADY": "this shard of the new layout waits for its AutoPK counter",
+}
+
+
 def _error(model: type[RedisModel], error: ScriptError) -> Exception:
     payload = error.payload if isinstance(error.payload, dict) else {}
     name = model.__name__
@@ -109,6 +118,12 @@ def _error(model: type[RedisModel], error: ScriptError) -> Exception:
         return missing(
             f"{field.describe()} cannot point to {name_of} {payload.get('pk')!r}: it does "
             "not exist; nothing was written."
+        )
+    if error.code in _REDIRECTS:
+        return Redirected(
+            f"{model._meta.label}: {_REDIRECTS[error.code]} (limpyd_reshard); nothing was written.",
+            error.code,
+            payload,
         )
     if error.code == "INVALID":
         return InvalidValue(
@@ -272,9 +287,27 @@ def _execute(call: FunctionCall, creating: RedisModel | None = None) -> Any:
     return pipeline.add_function_call(call)
 
 
+def follow_move(
+    instance: RedisModel, error: Exception, retry: Callable[[], Any], creating: str | None = None
+) -> Any:
+    """``error`` (a refused write of ``instance``) again, unless the instance's model is
+    being resharded: then the write is sent again where the instance is
+    (:func:`django_limpyd.sharding.reshard.follow`)."""
+    if type(instance)._meta.layout is None or not isinstance(error, (Redirected, DoesNotExist)):
+        raise error
+    from django_limpyd.sharding.reshard import follow
+
+    return follow(instance, error, retry, creating)
+
+
 def _listened(model: type, first: Any, second: Any) -> bool:
     if not (first.receivers or second.receivers):
         return False  # nobody listens to anything: no lookup by sender
+    if model._meta.layout is not None:
+        from django_limpyd.sharding.reshard import moving
+
+        if moving():  # limpyd_reshard moving an instance: not a save nor a delete
+            return False
     return first.has_listeners(model) or second.has_listeners(model)
 
 
@@ -354,16 +387,19 @@ GENERAL = object()
 def set_entry(field: RedisField, value: Any) -> Any:
     """``HSET`` of an InstanceHashField's entry to ``value`` (prepared), sent at once in
     the usual case: an existing instance (pk known), no active pipeline, no signal
-    receiver, no transform, not a shard model, a plain ASCII value. The same call,
-    result and errors as ``field._write("hset", value)`` (:func:`write`), without
-    building the redis-py command, the call object and its reply handler;
-    :data:`GENERAL` in any other case (nothing sent)."""
+    receiver, no transform, not a shard model, a plain ASCII value. The same result
+    and errors as ``field._write("hset", value)`` (:func:`write`), without building
+    the redis-py command, the call object and its reply handler: one call of the
+    model's ``set`` (compiled straight, see :mod:`django_limpyd.storage.straight`), or
+    of its ``write`` for a library without ``set``; :data:`GENERAL` in any other case
+    (nothing sent)."""
     instance = field._instance
     if instance is None or type(value) is not str or not value.isascii():
         return GENERAL
     pk = instance._pk
     model = type(instance)
     meta = model._meta
+    database = meta.database
     if (
         pk is None
         or meta.has_transforms
@@ -371,15 +407,19 @@ def set_entry(field: RedisField, value: Any) -> Any:
         or signals.pre_save.receivers
         or signals.post_save.receivers
         or instance.__dict__.get("_queued_creation")
-        or meta.database.active_pipeline() is not None
+        or database.active_pipeline() is not None
     ):
         return GENERAL
     name = field.name
+    library = meta.library
     keys = [meta.keys.pks, field.model._meta.keys.instance_hash(pk)]
-    args = [pk, meta.written_header((name,)), "HSET", name, value]
+    if "set" in library.calls:  # the model's set (storage/straight.py): 3 arguments
+        operation, args = "set", [pk, meta.field_positions[name], value]
+    else:
+        operation, args = "write", [pk, meta.written_header((name,)), "HSET", name, value]
     try:
         try:
-            reply = functions.call(meta.database.connection, meta.library, "write", keys, args)
+            reply = functions.call(database.connection, library, operation, keys, args)
         except ScriptError as error:
             raise _error(model, error) from None
         except DataError as error:
@@ -399,7 +439,16 @@ def write_fields(
     key = first._target_for(instance._pk or "")[:1]
     command, options = first._capture(name, args, kwargs, key)
     values = list(args) + [v for v in kwargs.get("mapping", {}).values()]
-    return write(instance, fields, command, options, values)
+    try:
+        return write(instance, fields, command, options, values)
+    except (Redirected, DoesNotExist) as error:
+        return follow_move(
+            instance,
+            error,
+            lambda: write_fields(
+                instance, [instance._meta.get_field(f.name) for f in fields], name, *args, **kwargs
+            ),
+        )
 
 
 def _flat_items(storage_type: str, value: Any) -> list[str]:

@@ -12,8 +12,11 @@ parallel by redis-py, one round trip on one server.
   ``shards x (offset + limit)``, never the whole model.
 * The default order is the pk's (as a number for an AutoPK), as on one shard.
 * ``len()`` adds the counts of the shards (Redis counts, no pk is read).
+* The async twins (``aget``, ``acount``, ``aexists``, ``afirst``, ``alast``,
+  ``alist``, ``async for``) run the same steps (:mod:`~django_limpyd.sharding.scatter`:
+  the same pipelines, merged by the same code), sent on the async transport.
 * Not available yet: ``intersect()``, ``sort(by_score=)``, ``store()`` (keys of one
-  slot), and the async twins (``aget``, ``acount``, ``async for``).
+  slot).
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ from django_limpyd.collection.plan import collection_error, dumps
 from django_limpyd.collection.queryset import QuerySetMethods
 from django_limpyd.collection.results import CollectionResults, results_repr
 from django_limpyd.exceptions import ImplementationError
-from django_limpyd.storage import functions
+from django_limpyd.sharding import scatter
+from django_limpyd.sharding.scatter import Call, Steps
 
 __all__ = ["ShardedCollection"]
 
@@ -61,10 +65,12 @@ class ShardedCollection:
         #: the same calls on the sharded model's own collection: checks, query, results
         self._front = front if front is not None else manager_class(model)
         self._cache: list[Any] | None = None
+        #: while the model is resharded: pk -> the shard model each result was read from
+        self._owners: dict[Any, type] = {}
 
     # -- building -------------------------------------------------------------------
 
-    def _chained(self, name: str, *args: Any, **kwargs: Any) -> Any:
+    def _chained(self, name: str, /, *args: Any, **kwargs: Any) -> Any:
         if name in _UNSHARDED:
             raise ImplementationError(
                 f"{name}() is not available on a collection of {self.model.__name__}, "
@@ -92,10 +98,10 @@ class ShardedCollection:
         attribute = getattr(self._front, name)
         if not callable(attribute):
             return attribute  # ``ordered``, ``model``...
-        if hasattr(AsyncQuerySetMethods, name):
+        if hasattr(AsyncQuerySetMethods, name):  # pragma: no cover - each one is below
             raise ImplementationError(
-                f"{name}() is not available yet on a collection of {self.model.__name__}, "
-                "which has shards: use the synchronous methods."
+                f"{name}() is not available on a collection of {self.model.__name__}, "
+                "which has shards."
             )
 
         def chained(*args: Any, **kwargs: Any) -> Any:
@@ -116,37 +122,67 @@ class ShardedCollection:
     in_bulk = QuerySetMethods.in_bulk
     iterator = QuerySetMethods.iterator
 
-    def __aiter__(self) -> Any:
-        raise ImplementationError(
-            f"async for is not available yet on a collection of {self.model.__name__}, "
-            "which has shards: use a for loop."
-        )
+    # their async twins (``aget`` below): the same steps, sent on the async transport
+    __aiter__ = AsyncQuerySetMethods.__aiter__
+    _aiterate = AsyncQuerySetMethods._aiterate
+    alist = AsyncQuerySetMethods.alist
+    aexists = AsyncQuerySetMethods.aexists
+    afirst = AsyncQuerySetMethods.afirst
+    alast = AsyncQuerySetMethods.alast
+
+    async def _afetch(self) -> list[Any]:
+        return await self._arun(self._fetch_steps())
+
+    async def _aslice(self, start: int, stop: int) -> list[Any]:
+        if self._cache is not None:
+            return self._cache[start:stop]
+        return await self[start:stop]._afetch()
+
+    async def acount(self) -> int:
+        """:meth:`count` from async code (the same round trips)."""
+        return await self._arun(self._count_steps())
 
     def shard_collections(self) -> list[Any]:
         """This collection's calls played on the collection of each shard model."""
+        meta = self.model._meta
         return [
             _replay(self._manager_class(shard), self._calls)
-            for shard in self.model._meta.shard_models
+            for shard in [*meta.previous_shard_models, *meta.shard_models]
         ]
 
     # -- running --------------------------------------------------------------------
 
-    def _scatter(self, plans: list[tuple[type, dict[str, Any]]]) -> list[Any]:
-        """Run each ``(shard model, plan)`` in one pipeline; the replies, in order."""
+    def _scatter_steps(self, plans: list[tuple[type, dict[str, Any]]]) -> Steps:
+        """Run each ``(shard model, plan)`` in one pipeline; the replies, in order
+        (steps, sent by ``_run`` or ``_arun``: see :mod:`~django_limpyd.sharding.scatter`)."""
         if not plans:
             return []
-        client = self.model._meta.database.connection
-        pipe = client.pipeline(transaction=False)
-        for shard, plan in plans:
-            meta = shard._meta
-            functions.queue(
-                pipe, client, meta.library, "collection", [meta.keys.pks], [dumps(plan)]
-            )
-        replies = pipe.execute(raise_on_error=False)
+        # while the model is resharded, the old layout is read first, then the new one:
+        # an instance moved in between is found in one or both, never in none
+        old = [plan for plan in plans if plan[0]._meta.layout == "old"]
+        replies: list[Any] = []
+        for group in (old, plans[len(old) :]) if old else (plans,):
+            if not group:
+                continue
+            batch = [
+                Call(shard._meta.library, "collection", [shard._meta.keys.pks], [dumps(plan)])
+                for shard, plan in group
+            ]
+            replies += yield batch, False, False
         for (shard, _plan), reply in zip(plans, replies, strict=True):
             if isinstance(reply, Exception):
                 raise collection_error(shard, reply) from None
         return replies
+
+    def _run(self, steps: Steps) -> Any:
+        """What ``steps`` return, their pipelines sent on the sync client."""
+        return scatter.run(steps, self.model._meta.database.connection)
+
+    async def _arun(self, steps: Steps) -> Any:
+        """What ``steps`` return, their pipelines sent on the async client."""
+        from django_limpyd.aio.connections import get_client
+
+        return await scatter.arun(steps, get_client(self.model._meta.database))
 
     def _sort_specs(self, shard: type) -> tuple[list[dict[str, Any]], list[Any]]:
         """What each shard returns before a result to merge by (the sort values, then
@@ -180,6 +216,10 @@ class ShardedCollection:
 
     def _gather(self, query: Any, total: bool = False) -> tuple[int, list[Any]]:
         """(the count when ``total``, the flat replies of the page of ``query``)."""
+        return self._run(self._gather_steps(query, total))
+
+    def _gather_steps(self, query: Any, total: bool = False) -> Steps:
+        """:meth:`_gather`'s steps."""
         stop = None if query.limit is None else query.offset + query.limit
         plans, widths, orders = [], [], []
         for shard_collection in self.shard_collections():
@@ -197,27 +237,48 @@ class ShardedCollection:
             plans.append((shard_collection.model, plan))
             widths.append((len(specs), len(payload)))
         count, rows = 0, []
-        for (_shard, _plan), (keys, width), reply in zip(
-            plans, widths, self._scatter(plans), strict=True
-        ):
+        replies = yield from self._scatter_steps(plans)
+        for (shard, _plan), (keys, width), reply in zip(plans, widths, replies, strict=True):
             if total:
                 shard_count, reply = reply
                 count += int(shard_count)
             step = keys + width
-            rows += [reply[i : i + step] for i in range(0, len(reply), step)]
+            rows += [[*reply[i : i + step], shard] for i in range(0, len(reply), step)]
         for position in reversed(range(len(orders))):
             desc, order = orders[position]
             rows.sort(key=lambda row, p=position, o=order: o(row[p]), reverse=desc)
-        page = rows[query.offset : stop]
         keys = len(orders)
-        flat = [item for row in page for item in row[keys:]]
+        if self.model._meta.previous_shard_models:  # an instance being moved: once
+            seen: set[Any] = set()
+            rows = [row for row in rows if not (row[keys - 1] in seen or seen.add(row[keys - 1]))]
+        page = rows[query.offset : stop]
+        self._owners = {row[keys - 1]: row[-1] for row in page}
+        flat = [item for row in page for item in row[keys:-1]]
         return count, flat
 
     def _fetch(self) -> list[Any]:
+        return self._run(self._fetch_steps())
+
+    def _fetch_steps(self) -> Steps:
         if self._cache is None:
-            _count, flat = self._gather(self._front._query)
-            self._cache = self._front._result.convert(flat)
+            _count, flat = yield from self._gather_steps(self._front._query)
+            self._cache = self._converted(flat)
         return self._cache
+
+    def _converted(self, flat: list[Any]) -> list[Any]:
+        """The results of ``flat`` replies; while the model is resharded, each instance of
+        the shard model (old or new layout) it was read from."""
+        results = self._front._result.convert(flat)
+        if self.model._meta.previous_shard_models:
+            from django_limpyd.sharding.reshard import rehome
+
+            lazy = getattr(self._front._result, "lazy", False)
+            for result in results:
+                owner = self._owners.get(getattr(result, "_pk", None))
+                if owner is not None:
+                    rehome(result, owner)
+                    result._exists_checked = not lazy
+        return results
 
     def __iter__(self) -> Iterator[Any]:
         return CollectionResults(self._fetch())
@@ -230,18 +291,25 @@ class ShardedCollection:
 
     def count(self) -> int:
         """How many results: the counts of the shards added (one pipeline)."""
+        return self._run(self._count_steps())
+
+    def _count_steps(self) -> Steps:
         if self._cache is not None:
             return len(self._cache)
         front = self._front
         if front._query.sliced or front._result.check_existence:
-            return len(self._fetch())
+            return len((yield from self._fetch_steps()))
+        if self.model._meta.previous_shard_models:
+            from django_limpyd.sharding.moves import resharding_count_steps
+
+            return (yield from resharding_count_steps(self))
         plans = []
         for shard_collection in self.shard_collections():
             counter = shard_collection._clone(_query=shard_collection._query.unordered())
             plan = counter._plan(count=True)
             if plan is not None:
                 plans.append((shard_collection.model, plan))
-        return sum(int(reply) for reply in self._scatter(plans))
+        return sum(int(reply) for reply in (yield from self._scatter_steps(plans)))
 
     def count_and_slice(self, start: int = 0, stop: int | None = None) -> tuple[int, list[Any]]:
         """``(len(self), list(self[start:stop]))`` in one pipeline."""
@@ -249,6 +317,9 @@ class ShardedCollection:
         page_query = query.sliced_by(slice(start, stop))
         if self._cache is not None:
             return len(self._cache), self._cache[start:stop]
+        if self.model._meta.previous_shard_models:  # counts read on their own
+            results = self._converted(self._gather(page_query)[1])
+            return query.clip(self.count()), results
         count, flat = self._gather(page_query, total=True)
         return query.clip(count), self._front._result.convert(flat)
 
@@ -258,6 +329,16 @@ class ShardedCollection:
 
     def get(self, *args: Any, **filters: Any) -> Any:
         """The one instance matching (see ``CollectionManager.get``)."""
+        narrowed, conditions, filters = self._narrowed(args, filters)
+        return self._got(list(narrowed.primary_keys()[:2]), conditions, filters)
+
+    async def aget(self, *args: Any, **filters: Any) -> Any:
+        """:meth:`get` from async code (the same round trips)."""
+        narrowed, conditions, filters = self._narrowed(args, filters)
+        return self._got(await narrowed.primary_keys()[:2]._afetch(), conditions, filters)
+
+    def _narrowed(self, args: tuple, filters: dict[str, Any]) -> tuple[Any, tuple, dict]:
+        """The collection ``get(*args, **filters)`` reads, its conditions and filters."""
         conditions = tuple(arg for arg in args if isinstance(arg, Q))
         others = tuple(arg for arg in args if not isinstance(arg, Q))
         if others:
@@ -265,7 +346,10 @@ class ShardedCollection:
                 raise TypeError("get() takes at most one pk")
             filters = {"pk": others[0], **filters}
         narrowed = self._filter(filters, conditions) if (conditions or filters) else self
-        pks = list(narrowed.primary_keys()[:2])
+        return narrowed, conditions, filters
+
+    def _got(self, pks: list[Any], conditions: tuple, filters: dict[str, Any]) -> Any:
+        """The instance of the one pk of ``pks`` (two at most), or the error of ``get()``."""
         if len(pks) == 1:
             return self.model._connected(pks[0], checked=True)
         asked = " and ".join([*(str(c) for c in conditions if c), repr(filters)])

@@ -4,7 +4,8 @@ A model with ``shards = n`` gets ``n`` *shard models*: subclasses of it, one per
 each with its own hash tag (so its own Redis Cluster slot), holding the instances of
 that shard and their index entries. A write stays one atomic call in one slot.
 
-* The hash tag of shard ``s`` is ``"<namespace>.<model>.<s>.<j>"`` with the smallest
+* The hash tag of shard ``s`` of ``n`` is ``"<namespace>.<model>.<s>of<n>.<j>"`` (two
+  layouts of a model being resharded never share a key) with the smallest
   ``j`` whose slot falls in the middle half of the ``s``-th ``1/n`` of the 16384 slots:
   the shards spread evenly over the slot space, hence over the masters of a cluster
   whose masters hold even slot ranges (what ``redis-cli --cluster create`` gives).
@@ -49,22 +50,24 @@ def shard_tag(namespace: str, name: str, shard: int, shards: int) -> str:
     quarter = (high - low) // 4
     low, high = low + quarter, high - quarter
     for attempt in itertools.count():
-        tag = f"{namespace}.{name}.{shard}.{attempt}"
+        tag = f"{namespace}.{name}.{shard}of{shards}.{attempt}"
         if low <= key_slot(escape(tag).encode()) < high:
             return tag
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def shard_of_pk(meta: Any, pk: str) -> int:
-    """The shard holding (or that would hold) the instance ``pk`` of a sharded model."""
+def shard_of_pk(meta: Any, pk: str, shards: int | None = None) -> int:
+    """The shard holding (or that would hold) the instance ``pk`` of a sharded model (in
+    a layout of ``shards`` shards: by default the model's)."""
+    count = shards or meta.shards
     if meta.pk_field.auto:
         try:
             number = int(pk)
         except ValueError:
             number = 0
         if number > 0:
-            return (number - 1) % meta.shards
-    return zlib.crc32(pk.encode("utf-8", "surrogatepass")) % meta.shards
+            return (number - 1) % count
+    return zlib.crc32(pk.encode("utf-8", "surrogatepass")) % count
 
 
 class _Turns:

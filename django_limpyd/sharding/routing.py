@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django_limpyd.sharding import reshard
 from django_limpyd.sharding.layout import creation_shard, shard_of_pk
 
 __all__ = ["pks_exist", "shard_model_for"]
@@ -16,25 +17,40 @@ def shard_model_for(model: type, args: tuple[Any, ...], kwargs: dict[str, Any]) 
     meta = model._meta
     pk_field = meta.pk_field
     raw = args[0] if len(args) == 1 else kwargs.get(pk_field.name, kwargs.get("pk"))
+    resharding = bool(meta.previous_shard_models)
     if raw is None:
+        if resharding:
+            return reshard.creation_model(model, None)
         return meta.shard_models[creation_shard(meta, None)]
     try:
         pk = pk_field.normalize(raw)
     except Exception:  # a bad pk: the shard model's __init__ says what is wrong with it
         return meta.shard_models[0]
+    if resharding:
+        if len(args) == 1:  # connecting: where the instance is
+            return reshard.locate(model, pk) or meta.shard_model_of(pk)
+        return reshard.creation_model(model, pk)
     return meta.shard_models[creation_shard(meta, pk)]
 
 
 def pks_exist(model: type, pks: list[str]) -> list[bool]:
     """Whether each pk is an existing instance of the sharded ``model``: asked of each
-    shard model holding some of them."""
+    shard model holding some of them (while it is resharded, of the old layout first,
+    then of the new one: an instance being moved is found in one or both)."""
     meta = model._meta
-    by_shard: dict[int, list[int]] = {}
-    for position, pk in enumerate(pks):
-        by_shard.setdefault(shard_of_pk(meta, pk), []).append(position)
     found = [False] * len(pks)
-    for shard, positions in by_shard.items():
-        answers = meta.shard_models[shard]._pks_exist([pks[i] for i in positions])
-        for position, answer in zip(positions, answers, strict=True):
-            found[position] = answer
+    layouts = [(meta.shard_models, lambda pk: shard_of_pk(meta, pk))]
+    if meta.previous_shard_models:
+        layouts.insert(
+            0, (meta.previous_shard_models, lambda pk: reshard.old_shard_of_pk(meta, pk))
+        )
+    for shard_models, shard_of in layouts:
+        by_shard: dict[int, list[int]] = {}
+        for position, pk in enumerate(pks):
+            if not found[position]:
+                by_shard.setdefault(shard_of(pk), []).append(position)
+        for shard, positions in by_shard.items():
+            answers = shard_models[shard]._pks_exist([pks[i] for i in positions])
+            for position, answer in zip(positions, answers, strict=True):
+                found[position] = answer
     return found

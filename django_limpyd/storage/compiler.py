@@ -4,7 +4,9 @@ One library per model holds, in this order: ``lua/core.lua`` (shared helpers),
 the Lua module of each index kind the model uses (``lua/kinds/<kind>.lua`` for
 the core kinds; contrib kinds ship their own), ``lua/effects.lua``, the
 operations (``create``, ``write``, ``delete``, ``read``, ``collection``, ``store``) and the
-model program as a Lua table literal (see :mod:`django_limpyd.storage.protocol`).
+model program as a Lua table literal (see :mod:`django_limpyd.storage.protocol`); a model
+with indexed single-value fields also gets the operations compiled straight for it
+(:mod:`django_limpyd.storage.straight`: its ``create``, and ``set``).
 
 On Redis 7 the text is a function library (``#!lua name=...``, ``FUNCTION
 LOAD``; called with ``FCALL``, ``FCALL_RO`` for ``read`` and ``collection``): its top level, specs
@@ -25,7 +27,7 @@ from importlib import resources
 from typing import Any
 
 from django_limpyd.storage.protocol import lua_literal
-from django_limpyd.storage.straight import create_source
+from django_limpyd.storage.straight import create_source, set_source
 
 __all__ = [
     "EXPIRY_OPERATIONS",
@@ -126,6 +128,26 @@ def _key_strings(value: Any) -> list[str]:
     return []
 
 
+#: the writing operations of a shard being resharded, and whether each may create
+_RESHARD_CHECKED = {
+    "create": "true",
+    "write": "args[1] == ''",
+    "delete": "false",
+    "expire": "false",
+    "reap": "false",
+}
+
+
+def _resharding(operations: Mapping[str, tuple[str, bool]]) -> dict[str, tuple[str, bool]]:
+    """``operations`` with :file:`lua/reshard.lua`'s check in front of each writing one."""
+    checked = dict(operations)
+    for operation, creating in _RESHARD_CHECKED.items():
+        if operation in checked:
+            call, read_only = checked[operation]
+            checked[operation] = (f"reshard_check(M, args[1], {creating}) or {call}", read_only)
+    return checked
+
+
 def compile_library(program: Mapping[str, Any], kinds: Mapping[str, str]) -> Library:
     """The library of a model program, with the Lua modules of its index ``kinds``
     (``{kind: source}``)."""
@@ -141,6 +163,13 @@ def compile_library(program: Mapping[str, Any], kinds: Mapping[str, str]) -> Lib
     if straight:  # the model's create compiled straight (storage/straight.py)
         parts.append(straight)
         operations = {**operations, "create": ("create_compiled(M, keys, args)", False)}
+    setter = set_source(program)
+    if setter:  # a replacement of one indexed InstanceHashField, compiled straight
+        parts.append(setter)
+        operations = {**operations, "set": ("set_compiled(M, keys, args)", False)}
+    if program.get("moves") or program.get("ready"):  # a shard of a model being resharded
+        parts.insert(len(parts) - (2 if straight else 1), _source("reshard"))
+        operations = _resharding(operations)
     body = "\n".join(parts)
     name = LIBRARY_PREFIX + hashlib.sha1(body.encode()).hexdigest()[:24]
     registrations = []

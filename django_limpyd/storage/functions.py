@@ -55,6 +55,10 @@ class ScriptError(Exception):
         self.payload = payload
 
 
+#: decodes the JSON of our errors (stateless: shared)
+_DECODER = json.JSONDecoder()
+
+
 def parse_script_error(error: ResponseError) -> ScriptError | None:
     """Our ``LIMPYD_<CODE>`` error inside a Redis error reply, if it is one."""
     message = str(error)
@@ -64,7 +68,7 @@ def parse_script_error(error: ResponseError) -> ScriptError | None:
     code, _, rest = message[start + len("LIMPYD_") :].partition(" ")
     # Redis may append " script: ..., on @user_script:..." after our JSON
     try:
-        payload, _end = json.JSONDecoder().raw_decode(rest)
+        payload, _end = _DECODER.raw_decode(rest)
     except ValueError:
         payload = rest
     return ScriptError(code, payload)
@@ -262,10 +266,11 @@ def call(
             ensure_loaded(owner, library, force=True)  # nothing ran: load, send again
             return client.execute_command(*command_args(owner, library, operation, keys, args))
     except ResponseError as error:
-        parsed = parse_script_error(error)
-        if parsed is None:
+        if "LIMPYD_" not in str(error):
             raise
-        raise parsed from None
+        # raised without a local name: a local would tie the exception, its traceback and
+        # this frame in a cycle only the garbage collector frees
+        raise parse_script_error(error) from None
 
 
 def call_read_only(

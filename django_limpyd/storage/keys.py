@@ -24,6 +24,13 @@ Layout (``P`` is the model prefix)::
     P:u:<esc(field)>                 hash of the reservations of unique values of a
                                      sharded model's field (value -> state)
     P:fence:<token>                  a revoked reservation's write may not run here
+    P:moves                          a shard of a sharded model being resharded (the old
+                                     layout): ``""`` -> ``closed`` once nothing may be
+                                     created in it, pk -> ``moving`` while the instance is
+                                     copied to the new layout (see sharding/reshard.py)
+    P:ready                          a shard of the new layout of a sharded model being
+                                     resharded: set once its AutoPK counter is past every
+                                     pk of the old layout
     P:guard                          never written: declared by every call on a Redis
                                      Cluster, so that a call reaching a slot being moved
                                      is redirected (TRYAGAIN) before it runs
@@ -162,6 +169,19 @@ class ModelKeys:
         """Set when a reservation ``token`` was revoked: the write it was for may never
         run in this shard (see :mod:`django_limpyd.sharding.unique`)."""
         return self.prefix + ":fence:" + token
+
+    @property
+    def moves(self) -> str:
+        """On a shard of the layout a sharded model is being resharded from: a hash,
+        ``""`` -> ``closed`` (no more creates here), pk -> ``moving`` (being copied to the
+        new layout: no write may run on it here); see :mod:`django_limpyd.sharding.reshard`."""
+        return self.prefix + ":moves"
+
+    @property
+    def ready(self) -> str:
+        """On a shard of the layout a sharded model is being resharded to: set once the
+        shard's AutoPK counter is past every pk of the old layout (creates wait for it)."""
+        return self.prefix + ":ready"
 
     @property
     def guard(self) -> str:

@@ -1,4 +1,5 @@
-"""A model's create compiled straight: Lua emitted per model, without generic loops.
+"""A model's create and single-value replacement compiled straight: Lua emitted per
+model, without generic loops.
 
 :func:`create_source` writes, from a model program (see ``lua/core.lua``), a Lua
 function ``create_compiled(M, keys, args)`` that the compiler registers as the
@@ -14,6 +15,19 @@ field, a transform map, a model with expiry) goes to the generic ``create`` of
 ``lua/create.lua``, which this one must match exactly: same checks in the same
 order, same writes in the same order, same replies.
 
+:func:`set_source` writes ``set_compiled(M, keys, args)``, the model's ``set``
+operation: the ``HSET`` of one ``InstanceHashField`` entry of an existing instance
+(``keys``: the model's pks, the instance hash; ``args``: the pk, the field's position in
+``M.fields``, the value: three arguments where ``write`` takes five). Per field whose
+indexes need nothing but its value (no transform, no token of several fields, no
+dependent index: the "simple" plan of ``lua/core.lua``), one closure with the field's
+indexes as upvalues: the pk checked, the old value read, each index that can refuse
+checked (``check_token``), then the ``HSET`` and each index entry moved (the kind's
+``apply``, else ``remove`` and ``add``). It must match the plain-replacement branch of
+``write`` (``lua/write.lua``) exactly: same checks in the same order, same writes in the
+same order, same replies. Any other field goes to ``write``. A model with expiry, or a
+shard of a sharded model, has no ``set`` (its writes go through ``write``).
+
 The index kinds stay the only ones to know their key layout: entries are added
 by ``KINDS[kind].add`` and checked by ``check_token``.
 """
@@ -25,7 +39,7 @@ from typing import Any
 
 from django_limpyd.storage.protocol import lua_string
 
-__all__ = ["MAX_FIELDS", "create_source"]
+__all__ = ["MAX_FIELDS", "create_source", "set_source"]
 
 #: beyond this many single-value fields a model keeps the generic create (one Lua
 #: local per field and two arguments of the literal HSET per hash field: Lua 5.1 allows
@@ -145,6 +159,84 @@ def create_source(program: Mapping[str, Any]) -> str:
     lines += [
         "    add_pk(M, keys[1], pk)",
         "    return pk",
+        "end",
+    ]
+    return "\n".join(lines)
+
+
+#: program entries of a shard of a sharded model: its writes keep ``write`` (and its checks)
+_SHARD_ENTRIES = ("stride", "offset", "moving", "moves", "ready")
+
+
+def set_source(program: Mapping[str, Any]) -> str:
+    """The Lua source of ``set_compiled`` for ``program`` (after ``local M = ...`` in
+    the library, and after ``write``), or ``""`` when the model has no ``set``."""
+    if program.get("expiry") or any(program.get(entry) for entry in _SHARD_ENTRIES):
+        return ""
+    fields = program.get("fields") or []
+    simple = [
+        (position, spec)
+        for position, spec in enumerate(fields, 1)
+        if spec.get("type") == "hfield"
+        and not spec.get("multi")
+        and not spec.get("dependents")
+        and spec.get("indexes")
+        and not any(index.get("transform") for index in spec["indexes"])
+    ]
+    if not simple:
+        return ""
+    lines = [
+        "-- set_compiled: this model's set, compiled straight by storage/straight.py",
+        "local SETTERS = {}",
+    ]
+    for position, spec in simple:
+        name = lua_string(spec["name"])
+        numbers = range(1, len(spec["indexes"]) + 1)
+        lines += [
+            "do",
+            f"    local F = M.fields[{position}]",
+            *(f"    local I{j} = F.indexes[{j}] local K{j} = KINDS[I{j}.kind]" for j in numbers),
+            # checked at load, where Redis gives no globals: a token of several fields
+            # (a kind's `token`) leaves the field to `write`
+            "    if not (" + " or ".join(f"K{j}.token" for j in numbers) + ") then",
+            *(
+                f"    local C{j} = I{j}.unique or K{j}.refuse ~= nil or I{j}.target ~= nil"
+                for j in numbers
+            ),
+            f"    SETTERS['{position}'] = function(pk, key, value, own)",
+            f"        local old = redis.call('HGET', key, {name})",
+            f"        if old == value then return redis.call('HSET', key, {name}, value) end",
+            "        local refused",
+        ]
+        for j in numbers:
+            lines.append(
+                f"        if C{j} then refused = check_token(I{j}, F, pk, value, own)"
+                " if refused then return refused end end"
+            )
+        lines.append(f"        local result = redis.call('HSET', key, {name}, value)")
+        for j in numbers:
+            lines += [
+                f"        if not (K{j}.apply and K{j}.apply(I{j}, F, pk, old and {{old}} or EMPTY,"
+                " {value})) then",
+                f"            if old then K{j}.remove(I{j}, F, pk, old) end",
+                f"            K{j}.add(I{j}, F, pk, value)",
+                "        end",
+            ]
+        lines += ["        return result", "    end", "    end", "end"]
+    lines += [
+        "local function set_compiled(M, keys, args)",
+        "    local pk, position = args[1], args[2]",
+        "    local setter = SETTERS[position]",
+        "    if setter and pk ~= '' then",
+        "        if not has_pk(keys[1], pk) then return fail('MISSING', {pk = pk}) end",
+        "        return setter(pk, keys[2], args[3], keys[1])",
+        "    end",
+        "    local spec = M.fields[tonumber(position)]",
+        "    if pk == '' or not spec or spec.type ~= 'hfield' then",
+        "        return redis.error_reply('set: an existing instance and the position of an '",
+        "                                 .. 'InstanceHashField are needed')",
+        "    end",
+        "    return write(M, keys, {pk, position, 'HSET', spec.name, args[3]})  -- its own checks",
         "end",
     ]
     return "\n".join(lines)

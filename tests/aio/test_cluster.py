@@ -271,15 +271,25 @@ def test_tasks_beyond_max_connections_wait_for_a_connection(db, cluster):
     assert piped == [["1", None]] * 10
 
 
-def test_durable_writes_are_refused_not_sent_without_waiting(db):
-    from django_limpyd.exceptions import ImplementationError
+def test_durable_writes_wait_on_the_node_of_their_slot(db):
+    """This cluster has no replicas: ``WAIT 1`` on the node of the write gets no
+    acknowledgement; the write is applied once, DurabilityError raised (the durable
+    writes on a cluster with replicas: tests/cluster/test_aio_cluster_transactions.py)."""
+    from django_limpyd.durability import DurabilityError
 
     async def main():
-        with db.durable(replicas=1, timeout=0.1):
-            with pytest.raises(ImplementationError, match="no async transport on a Redis Cluster"):
+        await Person.objects.acount()  # topology and libraries known
+        with db.durable(replicas=1, timeout=0.05):
+            with (
+                assert_num_commands(2, db, round_trips=1) as recorder,
+                pytest.raises(DurabilityError, match="applied on the primary"),
+            ):
                 await Person.acreate(name="durable")
-            assert await Person.objects.acount() == 0  # reads do not wait: allowed
-        await Person.acreate(name="plain")  # outside the block: sent
+            assert [str(command[0]) for command in recorder.commands] == ["FCALL", "WAIT"]
+            with assert_num_commands(1, db):
+                assert await Person.objects.acount() == 1  # reads do not wait
+        await Person.acreate(name="plain")  # outside the block: no waiting
         return await Person.objects.acount()
 
-    assert asyncio.run(main()) == 1
+    assert asyncio.run(main()) == 2
+    assert consistency_check(Person) == []

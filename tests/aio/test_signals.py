@@ -101,3 +101,50 @@ def test_post_command_hook_gets_the_reply(database):
 
     assert asyncio.run(main()) == (1, "ANN", {"a"})
     assert calls == [("sadd", 1), ("hget", "ann"), ("proxy_get", {"a"})]
+
+
+def test_post_command_hook_in_async_pipelines_and_transactions(database):
+    """As in a sync pipeline, the hook of a queued command gets the pipeline (the reply
+    comes with ``execute()``); a command sent at once between ``watch()`` and
+    ``multi()`` gives it its reply; the instance hash commands (``ahmget``...) call it
+    with the reply too. The commands are counted as without the hook."""
+    from django_limpyd.test.commands import assert_num_commands
+
+    calls = []
+
+    class Hooked(RedisModel):
+        namespace = "aio-signals"
+        name = fields.InstanceHashField()
+        tags = fields.SetField()
+
+        def post_command(self, sender, name, result, args, kwargs):
+            calls.append((name, result))
+            return result
+
+    Hooked.use_database(database)
+
+    async def main():
+        ann = await Hooked.acreate(name="ann")
+        calls.clear()
+        with assert_num_commands(4, database, round_trips=1):
+            async with database.apipeline() as pipeline:
+                assert await ann.tags.asadd("a") is pipeline
+                assert await ann.name.ahget() is pipeline
+                results = await pipeline.execute()
+        assert calls == [("sadd", pipeline), ("hget", pipeline)]
+        calls.clear()
+        assert await ann.ahmget("name") == ["ann"]
+        assert calls == [("hmget", ["ann"])]
+        calls.clear()
+
+        async def body(pipeline):
+            await ann.name.ahget()  # sent at once
+            pipeline.multi()
+            await ann.tags.asadd("b")  # queued
+
+        with assert_num_commands(5, database, round_trips=3):  # WATCH, HGET, MULTI FCALL EXEC
+            assert await database.atransaction(body, ann.tags) == [1]
+        assert calls[0] == ("hget", "ann") and calls[1][0] == "sadd"
+        return results
+
+    assert asyncio.run(main()) == [1, "ann"]

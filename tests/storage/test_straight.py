@@ -1,19 +1,21 @@
-"""The create compiled straight per model (``storage/straight.py``): which models get
-it, and that it writes, refuses and answers exactly as the generic ``create`` does."""
+"""The create and the set compiled straight per model (``storage/straight.py``): which
+models get them, and that they write, refuse and answer exactly as the generic
+``create`` and ``write`` do."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
+import redis
 
 from django_limpyd import fields
 from django_limpyd.consistency import consistency_check
 from django_limpyd.exceptions import InvalidValue, UniquenessError
 from django_limpyd.indexes import EqualIndex, NumberRangeIndex, TextRangeIndex
 from django_limpyd.model import RedisModel
-from django_limpyd.storage import compiler
-from django_limpyd.storage.straight import MAX_FIELDS, create_source
+from django_limpyd.storage import compiler, functions
+from django_limpyd.storage.straight import MAX_FIELDS, create_source, set_source
 
 PLAIN = {
     "fields": [
@@ -196,3 +198,108 @@ def test_compiled_create_with_a_given_pk(database, monkeypatch):
     ):
         assert _outcome(made[0], values) == _outcome(made[1], values), values
         assert _state(database, "straight") == _state(database, "generic"), values
+
+
+# -- set: one InstanceHashField entry replaced ---------------------------------------------
+
+
+def test_which_programs_get_a_compiled_set():
+    indexed = {
+        **PLAIN,
+        "fields": [
+            {**PLAIN["fields"][0], "indexes": [{"id": "a/0", "kind": "eq", "base": "{x:Y}:x:"}]},
+            *PLAIN["fields"][1:],
+        ],
+    }
+    source = set_source(indexed)
+    assert "local function set_compiled(M, keys, args)" in source
+    assert "SETTERS['1']" in source and "SETTERS['2']" not in source  # hash entries only
+    assert set_source(PLAIN) == ""  # no indexed entry: write() is as short
+    for entry in ("expiry", "stride", "moving", "moves", "ready"):  # expiry, a shard
+        assert set_source({**indexed, entry: "x"}) == ""
+    library = compiler.compile_library(indexed, {"eq": compiler.core_kind_source("eq")})
+    assert library.calls["set"] == ("FCALL", library.function("set"))
+    assert "set = function(keys, args) return set_compiled(M, keys, args) end" in (
+        library.script_source
+    )
+    assert "set" not in compiler.compile_library(PLAIN, {}).calls
+
+
+@pytest.fixture
+def setters(database, monkeypatch):
+    """The same model twice: with the compiled set, and without (hset goes to write)."""
+    straight = _model(database, "straight")
+    assert "set" in straight._meta.library.calls
+    monkeypatch.setattr(compiler, "set_source", lambda program: "")
+    generic = _model(database, "generic")
+    assert "set" not in generic._meta.library.calls
+    monkeypatch.undo()
+    database.load_scripts()
+    return straight, generic
+
+
+SETS = [
+    ("email", "b@x"),  # replaced (unique)
+    ("email", "b@x"),  # the same value
+    ("email", "c@x"),  # taken by the other instance: refused
+    ("city", "Lyon"),  # two indexes: eq and text
+    ("city", "Lyon"),
+    ("city", "no\0pe"),  # refused by the text index
+    ("age", "12"),  # a number index (its kind's apply)
+    ("age", "x1"),  # not a number: scored 0
+    ("age", ""),
+    ("name", "Bob"),  # no index: the generic write
+    ("email", ""),
+]
+
+
+def _set_outcome(model: type, pk: str, name: str, value: str) -> Any:
+    try:
+        return getattr(model.lazy_connect(pk), name).hset(value)
+    except (UniquenessError, InvalidValue, model.DoesNotExist) as error:
+        return type(error).__name__, str(error).replace(model.__name__, "M")
+
+
+def test_compiled_set_matches_the_generic_write(setters, database, monkeypatch):
+    operations: list[str] = []
+    call = functions.call
+
+    def recorded(client: Any, library: Any, operation: str, *args: Any, **kwargs: Any) -> Any:
+        operations.append(operation)
+        return call(client, library, operation, *args, **kwargs)
+
+    monkeypatch.setattr(functions, "call", recorded)
+    outcomes = []
+    for model in setters:
+        model(email="a@x", city="Paris", age="31", name="Ann")
+        model(email="c@x", city="Nice")
+        outcomes.append([_set_outcome(model, "1", name, value) for name, value in SETS])
+        outcomes[-1].append(_set_outcome(model, "9", "city", "Rome"))  # no such instance
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0][:2] == [0, 0]
+    assert outcomes[0][2][0] == "UniquenessError"
+    assert outcomes[0][5][0] == "InvalidValue"
+    assert outcomes[0][-1][0] == "DoesNotExist"
+    assert _state(database, "straight") == _state(database, "generic")
+    assert consistency_check(setters[0]) == []
+    # every hset went to set (name, without index: set handed it to write) on one side,
+    # to write on the other
+    assert operations.count("set") == operations.count("write") == len(SETS) + 1
+
+
+def test_compiled_set_refuses_what_it_cannot_do(setters, database):
+    straight, _generic = setters
+    straight(email="a@x", city="Paris")
+    before = _state(database, "straight")
+    meta = straight._meta
+    keys = [meta.keys.pks, meta.keys.instance_hash("1")]
+    positions = meta.field_positions
+    for args in (
+        ["", positions["city"], "Rome"],  # no pk: set never creates
+        ["1", positions["nick"], "n"],  # a string field
+        ["1", positions["tags"], "t"],  # a multi-value field
+        ["1", "99", "x"],  # no such field
+    ):
+        with pytest.raises(redis.ResponseError, match="InstanceHashField are needed"):
+            functions.call(database.connection, meta.library, "set", keys, args)
+    assert _state(database, "straight") == before

@@ -19,7 +19,7 @@ from redis.exceptions import RedisError
 from django_limpyd.admin.views.base import RedisAdminView
 from django_limpyd.client_cluster import is_cluster, primary_clients
 from django_limpyd.exceptions import LimpydException
-from django_limpyd.model.expiry import count_label, queue_count
+from django_limpyd.model.expiry import count_label, grouped_counts, queue_count
 
 __all__ = ["IndexView"]
 
@@ -112,12 +112,12 @@ def _server_figures(database: Any, entries: list[dict[str, Any]]) -> tuple:
         for entry in entries:
             queue_count(pipe, entry["model"])
         server, memory, size, *counts = pipe.execute()
-        return server, memory, size, counts
+        return server, memory, size, grouped_counts([e["model"] for e in entries], counts)
     first = primary_clients(connection)[0]
     pipe = connection.pipeline(transaction=False)
     for entry in entries:
         queue_count(pipe, entry["model"])
-    counts = pipe.execute() if entries else []
+    counts = grouped_counts([e["model"] for e in entries], pipe.execute() if entries else [])
     return first.info("server"), first.info("memory"), connection.dbsize(), counts
 
 

@@ -146,7 +146,8 @@ class InstanceMixin(ModelView):
     def queue_related(self, pipe: Any) -> Any:
         """Queue, for the target of each related field of the form, its count and its
         first pks (``ZCARD``, ``ZRANGE``); returns the function reading the replies
-        into ``{field name: RelatedChoices}``."""
+        into ``{field name: RelatedChoices}`` (of a sharded target: those of each of
+        its shards, merged)."""
         most = self.model_admin.related_select_max
         targets: dict[type, list[str]] = {}
         for name in self.model_admin.get_form_fields():
@@ -154,13 +155,19 @@ class InstanceMixin(ModelView):
             if target is not None:
                 targets.setdefault(target, []).append(name)
         for target in targets:
-            pipe.zcard(target._meta.keys.pks)
-            pipe.zrange(target._meta.keys.pks, 0, most)
+            for stored in target._meta.stored_models:
+                pipe.zcard(stored._meta.keys.pks)
+                pipe.zrange(stored._meta.keys.pks, 0, most)
 
         def read(replies: Any) -> dict[str, RelatedChoices]:
             result, offered = {}, []
             for target, names in targets.items():
-                count, pks = next(replies), next(replies)
+                count, pks = 0, []
+                for _stored in target._meta.stored_models:
+                    count, pks = count + next(replies), [*pks, *next(replies)]
+                if target._meta.shard_models:
+                    auto = target._meta.pk_field.auto
+                    pks = sorted(set(pks), key=lambda pk: (int(pk), pk) if auto else (0, pk))
                 url = self._list_url(target)
                 choices = RelatedChoices(target, list(pks) if count <= most else None, url)
                 if choices.pks:
@@ -184,7 +191,10 @@ class InstanceMixin(ModelView):
             return
         pipe = self.opts.database.connection.pipeline(transaction=False)
         for choices, field in reads:
+            shards = choices.model._meta.shard_models
             for pk in choices.pks:
+                if shards:  # the field of the target's shard holding pk
+                    field = choices.model._meta.shard_model_of(pk)._meta.get_field(field.name)
                 queue_read(pipe, field, pk)
         replies = iter(pipe.execute())
         for choices, _field in reads:

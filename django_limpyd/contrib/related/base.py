@@ -38,6 +38,14 @@ def mapping_keys(args: tuple, kwargs: dict) -> list[Any]:
     return list(args[0]) if args and isinstance(args[0], Mapping) else []
 
 
+def sharded_model_of(model: type) -> type:
+    """The sharded model of a shard model (see :mod:`django_limpyd.sharding.layout`);
+    any other model itself."""
+    while model._meta.shard is not None:
+        model = model.__bases__[0]
+    return model
+
+
 class _BoundInstance:
     """``field.instance``: the model instance a field is bound to, as for every field;
     on foreign keys, ``field.instance()`` is limpyd's method returning the target
@@ -148,11 +156,20 @@ class RelatedFieldMixin:
     def _declared(self) -> Any:
         return self.model._meta.get_field(self.name)
 
+    def _relation(self) -> Any:
+        """The declared field holding the relation (target, related name): on a shard
+        model, the field of its sharded model (the shard's own field holds its pointer
+        index)."""
+        model = self.model
+        if model._meta.shard is not None:
+            model = sharded_model_of(model)
+        return model._meta.get_field(self.name)
+
     @property
     def related_model(self) -> type:
         """The target model (resolved now if it was not yet; ``ImplementationError`` for
         an unknown target or one on another database)."""
-        declared = self._declared()
+        declared = self._relation()
         target = resolution.resolve(declared)
         if not resolution.same_database(self.model, target):
             raise resolution.cross_database_error(declared, target)
@@ -168,7 +185,7 @@ class RelatedFieldMixin:
     def related_collection_name(self) -> str:
         """The name of the related collection installed on the target."""
         self.related_model  # noqa: B018 - resolves
-        return self._declared()._related_name
+        return self._relation()._related_name
 
     def pointer_target(self, index: BaseIndex) -> str | None:
         """The target model's set of pks, for the pointer index: the write scripts
@@ -243,7 +260,7 @@ class RelatedFieldMixin:
         if not isinstance(value, RedisModel):
             return value
         target = self.related_model
-        if type(value)._meta is not target._meta:
+        if sharded_model_of(type(value))._meta is not target._meta:
             raise InvalidValue(
                 f"{self.describe()} points to {target.__name__} instances, not to "
                 f"{type(value).__name__} ({value!r})."

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from django_limpyd.contrib.collection import ExtendedCollectionManager
+from django_limpyd.contrib.related.base import sharded_model_of
 
 if TYPE_CHECKING:
     from django_limpyd.contrib.related.base import RelatedFieldMixin
@@ -63,7 +64,7 @@ class RelatedCollection:
     def __get__(self, instance: Any, owner: type) -> Any:
         if instance is None:
             return self
-        if type(instance)._meta is not self.target._meta:
+        if sharded_model_of(type(instance))._meta is not self.target._meta:
             raise AttributeError(
                 f"{type(instance).__name__} has no related collection {self.name!r}: it is "
                 f"the one of {self.target.__name__} (pointed to by {self.field.describe()})."
@@ -110,5 +111,10 @@ class BoundRelatedCollection:
         field.related_model  # noqa: B018 - same database, relation still valid
         model = field.model
         pk = self.instance._meta_pk
-        collection = manager_for(model)(model)(**{filter_name(field): pk})
+        if model._meta.shard_models:  # a sharded source: scattered to its shards
+            from django_limpyd.sharding.collection import ShardedCollection
+
+            collection = ShardedCollection(model, manager_for(model))(**{filter_name(field): pk})
+        else:
+            collection = manager_for(model)(model)(**{filter_name(field): pk})
         return collection.filter(**convert_filters(model, filters))

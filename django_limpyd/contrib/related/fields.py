@@ -71,6 +71,14 @@ class FKInstanceHashField(FKMixin, InstanceHashField):
     removing_commands = ("hdel",)
     delete_command = "hdel"
 
+    def hset(self, value: Any) -> Any:
+        """Redis ``HSET`` of this entry; across slots (and to or from a sharded model)
+        through the ordered steps of ``contrib/related/crossslot.py``, not the direct
+        call (whose function checks the target only in its own slot)."""
+        if self.crosses_slots():
+            return self._write("hset", self.prepare_value(value))
+        return super().hset(value)
+
 
 class M2MMixin(RelatedFieldMixin):
     """A many-to-many field: callable, returning a collection of the target model."""
@@ -91,6 +99,21 @@ class M2MMixin(RelatedFieldMixin):
         if self.bound_instance is None:
             raise ImplementationError(f"{self.describe()} is not bound to an instance.")
         target = self.related_model
+        if target._meta.shard_models:  # a sharded target: its pks held here, in each shard
+            from django_limpyd.sharding.collection import ShardedCollection
+
+            kind = self.storage_type
+            held = list(
+                self.smembers()
+                if kind == "set"
+                else self.zrange(0, -1)
+                if kind == "zset"
+                else self.lrange(0, -1)
+            )
+            collection = ShardedCollection(target, manager_for(target))(
+                **convert_filters(target, filters)
+            )
+            return collection.filter(pk__in=held)
         collection = manager_for(target)(target)(**convert_filters(target, filters))
         return collection.intersect(self)
 

@@ -74,7 +74,12 @@ def _values(field: Any, chunk_size: int, advance: Advance | None) -> Iterator[tu
 def clear_pointers(field: Any, chunk_size: int = 1000, advance: Advance | None = None) -> int:
     """Delete the value of ``field`` on every instance holding one; the number of
     instances changed. Each is one write of the field (``delete``/``hdel``),
-    atomic with its index entries."""
+    atomic with its index entries (of a sharded model: the field of each shard)."""
+    if field.model._meta.shard_models:
+        return sum(
+            clear_pointers(shard._meta.get_field(field.name), chunk_size, advance)
+            for shard in field.model._meta.shard_models
+        )
     cleared = 0
     for pk, _values_held in _values(field, chunk_size, advance):
         instance = field.model.lazy_connect(pk)
@@ -109,22 +114,29 @@ def find_dangling(
 ) -> list[DanglingPointer]:
     """Every value of a related field of ``model`` whose target pk does not exist
     (read from the data: one round trip per chunk of instances and field, plus one
-    ``ZMSCORE`` on the target's pks)."""
+    ``ZMSCORE`` on the target's pks, one per shard holding some for a sharded target;
+    a sharded ``model``: each of its shards)."""
+    from django_limpyd.contrib.related.crossslot import existing
+
+    if model._meta.shard_models:
+        return [
+            pointer
+            for shard in model._meta.shard_models
+            for pointer in find_dangling(shard, chunk_size, advance)
+        ]
     found: list[DanglingPointer] = []
     for field in related_fields(model):
         try:
-            field.related_model  # noqa: B018
+            target = field.related_model
         except ImplementationError:
             continue  # an unknown target: system check limpyd.E006 reports it
-        connection = field.related_model._meta.database.connection
-        target_pks = field.related_model._meta.keys.pks
         for pks in iter_pk_chunks(model, chunk_size):
             held = read_values([field], pks)[field.name]
             wanted = sorted({value for values in held.values() for value in values})
             if wanted:
-                scores = connection.zmscore(target_pks, wanted)
+                found_pks = existing(target, wanted)
                 missing = {
-                    value for value, score in zip(wanted, scores, strict=True) if score is None
+                    value for value, there in zip(wanted, found_pks, strict=True) if not there
                 }
                 for pk, values in held.items():
                     gone = tuple(sorted(value for value in values if value in missing))
@@ -139,11 +151,12 @@ def clear_dangling(pointer: DanglingPointer) -> int:
     """Remove the dangling values of ``pointer`` with the field's own removing
     commands (its index entries go with them); values whose target exists again
     are kept. The number of values removed."""
+    from django_limpyd.contrib.related.crossslot import existing
+
     field = pointer.field
     target = field.related_model
-    connection = target._meta.database.connection
-    scores = connection.zmscore(target._meta.keys.pks, list(pointer.values))
-    values = [value for value, score in zip(pointer.values, scores, strict=True) if score is None]
+    found = existing(target, list(pointer.values))
+    values = [value for value, there in zip(pointer.values, found, strict=True) if not there]
     if not values:
         return 0
     bound = getattr(field.model.lazy_connect(pointer.pk), field.name)

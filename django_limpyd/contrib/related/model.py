@@ -52,7 +52,8 @@ class RelatedModelBase(ModelBase):
 
     def __new__(mcs, name: str, bases: tuple[type, ...], attrs: dict[str, Any], **kwargs: Any):
         cls = super().__new__(mcs, name, bases, attrs, **kwargs)
-        if "_meta" in cls.__dict__:
+        # a shard model's relations are those of its sharded model (bound there)
+        if "_meta" in cls.__dict__ and cls._meta.shard is None:
             try:
                 resolution.class_prepared(cls)
             except Exception:

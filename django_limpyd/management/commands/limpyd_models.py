@@ -17,7 +17,7 @@ from django.core.management.base import CommandError, CommandParser
 
 from django_limpyd.embedded import EmbeddedServerError
 from django_limpyd.management.base import LimpydCommand, format_bytes, model_alias
-from django_limpyd.model.expiry import count_label, queue_count
+from django_limpyd.model.expiry import count_label, grouped_counts, queue_count
 
 #: keys read with MEMORY USAGE per model
 MEMORY_SAMPLE = 100
@@ -72,12 +72,15 @@ class Command(LimpydCommand):
             error = str(exc.__cause__ or exc) if isinstance(exc, CommandError) else str(exc)
             self.failures.setdefault(error, []).append(meta.label)
             return row + ["?", "?"] + (["?"] if memory else [])
-        keys, sample = self.count_keys(
-            database, meta.keys.scan_pattern, meta.label, MEMORY_SAMPLE if memory else 0
-        )
+        keys, sample = 0, []
+        for stored in meta.stored_models:  # a sharded model: each of its shards
+            found, some = self.count_keys(
+                database, stored._meta.keys.scan_pattern, meta.label, MEMORY_SAMPLE if memory else 0
+            )
+            keys, sample = keys + found, sample + some[: max(0, MEMORY_SAMPLE - len(sample))]
         pipe = connection.pipeline(transaction=False)
         queue_count(pipe, model)
-        count, awaiting = count_label(model, pipe.execute()[0])
+        count, awaiting = count_label(model, grouped_counts([model], pipe.execute())[0])
         row += [f"{count}{awaiting}", keys]
         if memory:
             row.append(self._memory(connection, keys, sample))
