@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from django.test import override_settings
 
 from django_limpyd.database import RedisDatabase
+from tests.tools.calls import redis_server_version
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -46,6 +48,25 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             RelatedModel.hash_tag = "related"
 
 
+_CLUSTER_TESTS = Path(__file__).parent / "cluster"
+
+
+def _starts_a_cluster(item: pytest.Item) -> bool:
+    """True if ``item`` starts a private Redis Cluster: a test of ``tests/cluster/``, or
+    a test whose function or one of its fixtures names ``PrivateRedisCluster``."""
+    if _CLUSTER_TESTS in Path(item.path).parents:
+        return True
+    functions = [getattr(item, "function", None)]
+    fixtureinfo = getattr(item, "_fixtureinfo", None)
+    if fixtureinfo is not None:
+        for name in fixtureinfo.names_closure:
+            functions.extend(d.func for d in fixtureinfo.name2fixturedefs.get(name, ()))
+    return any(
+        "PrivateRedisCluster" in getattr(getattr(f, "__code__", None), "co_names", ())
+        for f in functions
+    )
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     on_cluster = config.getoption("redis_cluster")
     skip = pytest.mark.skip(
@@ -54,6 +75,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.get_closest_marker("standalone" if on_cluster else "cluster"):
             item.add_marker(skip)
+    # A private Redis Cluster needs Redis >= 7 (CLUSTER ADDSLOTSRANGE), as does the
+    # cluster support itself (docs/scaling.rst, "Requirements").
+    needs_7 = [item for item in items if _starts_a_cluster(item)]
+    if needs_7 and redis_server_version() < (7,):
+        version = ".".join(map(str, redis_server_version()))
+        skip_7 = pytest.mark.skip(
+            reason=f"starts a private Redis Cluster: needs Redis >= 7 (redis-server {version})"
+        )
+        for item in needs_7:
+            item.add_marker(skip_7)
 
 
 @pytest.fixture(scope="session")

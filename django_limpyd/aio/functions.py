@@ -54,8 +54,10 @@ async def _aload(client: AsyncLimpydRedis, library: Library) -> None:
                 state.functions = True
             elif isinstance(error, ReadOnlyError) and await _alisted(client, library):
                 state.functions = True  # a replica: the library came from its primary
-            elif "unknown command" in message.lower() and state.functions is None:
-                state.functions = False  # Redis 6.2: the same text as a script
+            elif "unknown command" in message.lower() and state.functions is not True:
+                # Redis 6.2: the same text as a script (not None: another task that
+                # sent its FUNCTION LOAD alongside this one may have found out first)
+                state.functions = False
             else:
                 raise
     if state.functions is False:

@@ -43,10 +43,15 @@ def _free(port: int) -> bool:
     return True
 
 
+#: the ports' own source of randomness: test runners reseed ``random`` (pytest-randomly
+#: gives every xdist worker the same seed), which made two workers pick the same ports
+_PORTS = random.SystemRandom()
+
+
 def cluster_port(taken: set[int]) -> int:
     """A loopback port free a moment ago whose cluster bus port (+10000) is free too."""
     for _attempt in range(1000):
-        port = random.randint(20000, 55000)
+        port = _PORTS.randint(20000, 55000)
         if port not in taken and _free(port) and _free(port + BUS_PORT_OFFSET):
             taken.add(port)
             return port

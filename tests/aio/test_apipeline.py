@@ -16,6 +16,7 @@ from django_limpyd.indexes import EqualIndex
 from django_limpyd.model import RedisModel
 from django_limpyd.signals import post_save, pre_save
 from django_limpyd.test.commands import assert_num_commands, count_commands
+from tests.tools.calls import wire
 
 
 def first_letter(value):
@@ -64,9 +65,9 @@ def test_reads_in_one_round_trip(Person, database):
                 assert len(pipeline) == 3
                 names = await pipeline.execute()
         # the instances of a collection are checked on their first read, in the pipeline
-        assert [command[0] for command in commands.commands] == [
+        assert [command[0] for command in commands.commands] == wire([
             "MULTI", "FCALL_RO", "FCALL_RO", "FCALL_RO", "EXEC"
-        ]  # fmt: skip
+        ])  # fmt: skip
         return names
 
     assert run(main()) == ["Jean Dupond", "Francois Martin", "Paul Durand"]
@@ -129,7 +130,7 @@ def test_a_pipeline_without_transaction(Person, database):
                 await person.name.aget()
                 await Person.abulk_create([{"name": "Bulk"}])
                 results = await pipeline.execute()
-        assert [command[0] for command in commands.commands] == ["FCALL", "GET", "FCALL"]
+        assert [command[0] for command in commands.commands] == wire(["FCALL", "GET", "FCALL"])
         return results
 
     assert run(main()) == [True, "Jean Dupond", "6"]

@@ -21,6 +21,7 @@ from django_limpyd.durability import DurabilityError
 from django_limpyd.exceptions import ImplementationError, UniquenessError
 from django_limpyd.model import RedisModel
 from django_limpyd.test.commands import assert_num_commands, count_commands
+from tests.tools.calls import wire
 
 # on a cluster: tests/cluster/test_aio_cluster_transactions.py
 pytestmark = [pytest.mark.standalone, pytest.mark.timeout(60)]
@@ -47,7 +48,7 @@ def names(recorder):
     return [[str(command[0]) for command in trip] for trip in recorder.round_trips]
 
 
-INCREMENT_TRIPS = [["WATCH"], ["GET"], ["MULTI", "FCALL", "FCALL", "EXEC"]]
+INCREMENT_TRIPS = wire([["WATCH"], ["GET"], ["MULTI", "FCALL", "FCALL", "EXEC"]])
 
 
 def test_the_seed_example_retried_with_the_sync_commands(Page, database):
@@ -254,9 +255,9 @@ def test_writes_creates_and_deletes_before_and_after_multi(Page, database):
 
     results, recorder = asyncio.run(main())
     assert results[0] is True and results[2] is True
-    assert names(recorder) == [
+    assert names(recorder) == wire([
         ["WATCH"], ["FCALL"], ["FCALL"], ["FCALL"], ["MULTI", "FCALL", "FCALL", "SET", "EXEC"]
-    ]  # fmt: skip
+    ])  # fmt: skip
     assert sorted(Page(pk).url.get() for pk in Page.collection()) == ["/a", "/early", "/late"]
     assert second.hits.get() is None
     assert consistency_check(Page) == []
@@ -386,5 +387,5 @@ def test_a_durable_transaction_waits_after_exec_on_its_connection(Page, database
         return recorder
 
     recorder = asyncio.run(main())
-    assert names(recorder) == [["WATCH"], ["GET"], ["MULTI", "FCALL", "EXEC", "WAIT"]]
+    assert names(recorder) == wire([["WATCH"], ["GET"], ["MULTI", "FCALL", "EXEC", "WAIT"]])
     assert page.hits.get() == "1"  # applied, once

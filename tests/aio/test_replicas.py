@@ -24,7 +24,7 @@ from django_limpyd.database import RedisDatabase
 from django_limpyd.fields import InstanceHashField, SetField, StringField
 from django_limpyd.model import RedisModel
 from tests.replicas.helpers import command_counts, commands_since, stop_replication
-from tests.tools.servers import replicated_servers, wait_in_sync
+from tests.tools.servers import redis_version, replicated_servers, wait_in_sync
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -89,8 +89,13 @@ def test_reads_go_to_the_replica_writes_to_the_primary(servers):
     on_primary = commands_since(primary, before[0])
     on_replica = commands_since(replica, before[1])
     # the library may be loaded on the primary (unobserved): nothing else ran there
-    assert set(on_primary) <= {"function|load", "function|list"}, on_primary
-    assert on_replica.get("hget") == 1 and on_replica.get("smembers") == 1, on_replica
+    # (Redis 6.2: SCRIPT LOAD, its INFO commandstats without subcommands)
+    functions = redis_version(primary) >= (7,)
+    loads = {"function|load", "function|list"} if functions else {"script"}
+    assert set(on_primary) <= loads, on_primary
+    # Redis 6.2: the one-filter collection is a plain SMEMBERS of the index's set too
+    smembers = 1 if functions else 2
+    assert on_replica.get("hget") == 1 and on_replica.get("smembers") == smembers, on_replica
 
     before = command_counts(primary), command_counts(replica)
 
@@ -99,6 +104,9 @@ def test_reads_go_to_the_replica_writes_to_the_primary(servers):
         await ann.city.aset("Rome")  # a write: on the primary
 
     asyncio.run(write_again())
+    if not functions:  # Redis 6.2: the write and the checked read are both EVALSHA
+        assert commands_since(primary, before[0]).get("evalsha") == 1
+        return
     assert any(name.startswith("fcall") for name in commands_since(primary, before[0]))
     assert not any(
         name.startswith("fcall") and not name.startswith("fcall_ro")
@@ -130,6 +138,8 @@ def test_a_replica_without_the_library_reads_on_the_primary(servers):
     """A read-only call (a checked read, a collection call) on a replica lacking its
     library runs on the primary; a replica cannot load it (FUNCTION LOAD is a write)."""
     primary, replica = servers
+    if redis_version(primary) < (7,):  # as tests/replicas/test_functions.py
+        pytest.skip("Redis functions: Redis 7+ (a 6.2 replica loads a script itself)")
 
     async def main():
         await Person.acreate(name="Ann", city="Paris")

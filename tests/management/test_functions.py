@@ -11,6 +11,7 @@ loaded that is not there).
 from __future__ import annotations
 
 import builtins
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -52,7 +53,8 @@ def loaded_labels(line: str, prefix: str) -> set[str]:
     checked against its count (models of other tests of this process may be there too)."""
     assert line.startswith(prefix)
     count, _, rest = line[len(prefix) :].partition(" models on the ")
-    labels = set(rest.split(": ", 1)[1].rstrip(".").split(", "))
+    # split on the ", " between labels, not inside one ("x.Y[shard 0 of 4, before resharding]")
+    labels = set(re.split(r", (?![^\[]*\])", rest.split(": ", 1)[1].rstrip(".")))
     assert len(labels) == int(count)
     return labels
 

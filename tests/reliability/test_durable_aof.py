@@ -117,6 +117,8 @@ def test_aof_durability_is_refused_before_anything_is_sent_on_redis_7_0(tcp_serv
     version = redis_version(tcp_server)
     if version >= (7, 2):
         pytest.skip(f"the server runs {version}: it has WAITAOF")
+    if version < (7,):  # its library reads are EVALSHA, INFO takes one section
+        pytest.skip(f"the server runs {version}: the refusal on Redis 7.0 needs a 7.0 server")
     shown = ".".join(map(str, version))
     where = f"127.0.0.1:{tcp_server.port}"
     database = RedisDatabase(
