@@ -8,12 +8,15 @@ from __future__ import annotations
 import multiprocessing
 import queue
 import random
+import shutil
 import time
 from pathlib import Path
 
 import pytest
 
 from django_limpyd.consistency import consistency_check
+from django_limpyd.test.isolation import short_tempdir
+from django_limpyd.test.server import PrivateRedisServer
 from tests.concurrency import expiry_models
 from tests.concurrency.expiry_models import DATABASE, GROUPS, Ticket, now_floor_ms
 
@@ -26,11 +29,19 @@ READERS = 4
 
 
 @pytest.fixture
-def connection_kwargs(redis_server):
-    kwargs = redis_server.connection_kwargs()
-    DATABASE.connect(**kwargs)
-    yield kwargs
-    DATABASE.close()
+def connection_kwargs():
+    """A server of its own: only this test's library in its Lua heap (the session's
+    server holds every library of the suite, whose garbage collection moves the memory
+    measured here by megabytes)."""
+    directory = short_tempdir()
+    with PrivateRedisServer(directory) as server:
+        kwargs = server.connection_kwargs()
+        DATABASE.connect(**kwargs)
+        try:
+            yield kwargs
+        finally:
+            DATABASE.close()
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 def memory(connection) -> tuple[int, int]:
