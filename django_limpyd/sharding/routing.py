@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Generator
 from typing import Any
 
 from django_limpyd.sharding import reshard
 from django_limpyd.sharding.layout import creation_shard, shard_of_pk
 
-__all__ = ["pks_exist", "shard_model_for"]
+__all__ = ["pks_exist", "pks_exist_steps", "shard_model_for"]
 
 
 def shard_model_for(model: type, args: tuple[Any, ...], kwargs: dict[str, Any]) -> type:
@@ -37,6 +38,24 @@ def pks_exist(model: type, pks: list[str]) -> list[bool]:
     """Whether each pk is an existing instance of the sharded ``model``: asked of each
     shard model holding some of them (while it is resharded, of the old layout first,
     then of the new one: an instance being moved is found in one or both)."""
+    steps = pks_exist_steps(model, pks, _asked_now)
+    try:
+        next(steps)
+    except StopIteration as done:
+        return done.value
+    raise AssertionError("unreachable: asked at once")  # pragma: no cover
+
+
+def _asked_now(shard: type, pks: list[str]) -> Generator[Any, Any, list[bool]]:
+    return shard._pks_exist(pks)
+    yield  # a generator that never yields: the answer is read at once
+
+
+def pks_exist_steps(
+    model: type, pks: list[str], ask: Callable[[type, list[str]], Generator[Any, Any, list[bool]]]
+) -> Generator[Any, Any, list[bool]]:
+    """:func:`pks_exist` with ``ask(shard, pks)`` (steps, see
+    :mod:`django_limpyd.sharding.scatter`) asking each shard model."""
     meta = model._meta
     found = [False] * len(pks)
     layouts = [(meta.shard_models, lambda pk: shard_of_pk(meta, pk))]
@@ -50,7 +69,7 @@ def pks_exist(model: type, pks: list[str]) -> list[bool]:
             if not found[position]:
                 by_shard.setdefault(shard_of(pk), []).append(position)
         for shard, positions in by_shard.items():
-            answers = shard_models[shard]._pks_exist([pks[i] for i in positions])
+            answers = yield from ask(shard_models[shard], [pks[i] for i in positions])
             for position, answer in zip(positions, answers, strict=True):
                 found[position] = answer
     return found

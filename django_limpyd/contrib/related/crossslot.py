@@ -288,25 +288,9 @@ def existing_steps(target: type, pks: list[str]) -> Steps:
     if not meta.shard_models:
         scores = yield Command(target, "zmscore", (meta.keys.pks, pks))
         return [score is not None for score in scores]
-    from django_limpyd.sharding import reshard
-    from django_limpyd.sharding.layout import shard_of_pk
+    from django_limpyd.sharding.routing import pks_exist_steps
 
-    found = [False] * len(pks)
-    layouts = [(meta.shard_models, lambda pk: shard_of_pk(meta, pk))]
-    if meta.previous_shard_models:
-        layouts.insert(
-            0, (meta.previous_shard_models, lambda pk: reshard.old_shard_of_pk(meta, pk))
-        )
-    for shard_models, shard_of in layouts:
-        by_shard: dict[int, list[int]] = {}
-        for position, pk in enumerate(pks):
-            if not found[position]:
-                by_shard.setdefault(shard_of(pk), []).append(position)
-        for shard, positions in by_shard.items():
-            answers = yield from _in_shard(shard_models[shard], [pks[i] for i in positions])
-            for position, answer in zip(positions, answers, strict=True):
-                found[position] = answer
-    return found
+    return (yield from pks_exist_steps(target, pks, _in_shard))
 
 
 def _in_shard(shard: type, pks: list[str]) -> Steps:
