@@ -17,7 +17,7 @@ from django_limpyd.model import RedisModel
 from django_limpyd.sharding import moves
 from django_limpyd.test.commands import assert_num_commands, count_commands
 from tests.sharding import reshard_models
-from tests.sharding.reshard_models import order_model
+from tests.sharding.reshard_models import fill_orders, order_model
 from tests.sharding.test_sharded_models import _fill, models  # noqa: F401 - a fixture
 
 QUERIES = [
@@ -175,16 +175,6 @@ def server(redis_server):
     reshard_models.DATABASE.close()
 
 
-def _fill_orders(model, count):
-    made = {}
-    for number in range(count):
-        instance = model(
-            code=f"c{number}", kind="ab"[number % 2], score=str(number), tags={f"t{number % 3}"}
-        )
-        made[instance.pk.get()] = number
-    return made
-
-
 RESHARD_QUERIES = [
     lambda M: M.collection(),
     lambda M: M.collection(kind="a"),
@@ -196,7 +186,7 @@ RESHARD_QUERIES = [
 
 def test_while_resharded_the_same_reads_and_counts_as_sync(server):
     Before = order_model(4)
-    made = _fill_orders(Before, 30)
+    made = fill_orders(Before, 30)
     During = order_model(6, resharding_from=4)
 
     def compare():
@@ -288,7 +278,7 @@ def test_on_an_async_cluster_client_the_same_as_sync(cluster_db):
 
 def test_async_writes_follow_a_moved_instance_as_sync_writes_do(server):
     Before = order_model(4)
-    made = _fill_orders(Before, 12)
+    made = fill_orders(Before, 12)
     During = order_model(6, resharding_from=4)
     pks = list(made)
     stale = {pk: During(pk) for pk in pks}  # instance objects of the old layout
@@ -330,7 +320,7 @@ def test_an_async_create_follows_the_closing_of_the_old_layout(server):
     # (an async create of a sharded model with unique values is refused: several steps)
     plain_code = {"code": fields.InstanceHashField(indexable=True)}
     Before = order_model(4, **plain_code)
-    made = _fill_orders(Before, 5)
+    made = fill_orders(Before, 5)
     During = order_model(6, resharding_from=4, **plain_code)
     stale = During(next(iter(made)))
 
@@ -358,7 +348,7 @@ def test_an_async_create_follows_the_closing_of_the_old_layout(server):
 
 def test_an_async_read_of_a_lazily_connected_instance_finds_its_layout(server):
     Before = order_model(4)
-    made = _fill_orders(Before, 8)
+    made = fill_orders(Before, 8)
     During = order_model(6, resharding_from=4)
     moves.close_old_layout(During)
     old_shards = During._meta.previous_shard_models
@@ -385,7 +375,7 @@ def test_an_async_write_waits_for_a_move_and_is_not_followed_in_a_pipeline(serve
     from django_limpyd.sharding import reshard
 
     Before = order_model(2)
-    made = _fill_orders(Before, 6)
+    made = fill_orders(Before, 6)
     During = order_model(3, resharding_from=2)
     moves.close_old_layout(During)
     pk = next(iter(made))

@@ -55,6 +55,18 @@ def plain_model(shards: int | None, resharding_from: int | None = None) -> type:
     return type("Item", (RedisModel,), attrs)
 
 
+def fill_orders(model: type, count: int) -> dict[str, int]:
+    """``count`` instances of ``model`` (an ``order_model``); their numbers by pk (the
+    number gives the code, kind, score and tag of each)."""
+    made = {}
+    for number in range(count):
+        instance = model(
+            code=f"c{number}", kind="ab"[number % 2], score=str(number), tags={f"t{number % 3}"}
+        )
+        made[instance.pk.get()] = number
+    return made
+
+
 def connection_kwargs(server: Any) -> dict[str, Any]:
     """How to reach the test session's server (picklable, for spawned processes)."""
     return dict(server.connection_kwargs())

@@ -11,7 +11,7 @@ from django_limpyd.exceptions import ImplementationError, Redirected, Uniqueness
 from django_limpyd.sharding import moves, unique
 from django_limpyd.test.commands import assert_num_commands
 from tests.sharding import reshard_models
-from tests.sharding.reshard_models import order_model, plain_model
+from tests.sharding.reshard_models import fill_orders, order_model, plain_model
 
 
 @pytest.fixture
@@ -21,17 +21,6 @@ def server(redis_server):
     reshard_models.DATABASE.close()
 
 
-def _fill(model, count):
-    """``count`` instances; their values by pk."""
-    made = {}
-    for number in range(count):
-        instance = model(
-            code=f"c{number}", kind="ab"[number % 2], score=str(number), tags={f"t{number % 3}"}
-        )
-        made[instance.pk.get()] = number
-    return made
-
-
 def _all_consistent(model):
     problems = [p for shard in model._meta.stored_models for p in consistency_check(shard)]
     return problems + unique.reservation_problems(model)
@@ -39,7 +28,7 @@ def _all_consistent(model):
 
 def test_reads_and_writes_are_the_same_before_during_and_after_the_move(server):
     Before = order_model(4)
-    made = _fill(Before, 40)
+    made = fill_orders(Before, 40)
     During = order_model(6, resharding_from=4)
     assert During._meta.previous_shard_models[0]._meta.label == (
         "reshard.Order[shard 0 of 4, before resharding]"
@@ -153,7 +142,7 @@ def test_a_model_that_was_not_sharded_is_sharded_online(server):
 
 def test_a_write_waits_for_the_move_of_its_instance_then_follows_it(server, monkeypatch):
     Before = order_model(2)
-    made = _fill(Before, 6)
+    made = fill_orders(Before, 6)
     During = order_model(3, resharding_from=2)
     moves.close_old_layout(During)
     pk = next(iter(made))
@@ -177,7 +166,7 @@ def test_a_write_waits_for_the_move_of_its_instance_then_follows_it(server, monk
 
 def test_a_count_during_the_move_costs_two_round_trips(server):
     Before = order_model(2)
-    _fill(Before, 10)
+    fill_orders(Before, 10)
     During = order_model(3, resharding_from=2)
     moves.close_old_layout(During)
     # the old shards (their moves and counts in one transaction), then the new shards
@@ -213,7 +202,7 @@ def test_the_application_keeps_writing_and_reading_exactly_while_instances_move(
 
     Before = order_model(4)
     count = 800
-    made = _fill(Before, count)
+    made = fill_orders(Before, count)
     kind_a = sorted(pk for pk, number in made.items() if number % 2 == 0)
     page = sorted(kind_a, key=lambda pk: made[pk])[5:15]
     During = order_model(6, resharding_from=4)
@@ -274,7 +263,7 @@ def test_a_command_killed_between_two_steps_is_resumed(server, step, monkeypatch
     from tests.sharding import reshard_workers
 
     Before = order_model(4)
-    made = _fill(Before, 60)
+    made = fill_orders(Before, 60)
     During = order_model(6, resharding_from=4)
     process = _start(reshard_workers.reshard, reshard_models.connection_kwargs(server), 10, step)
     process.join(timeout=60)
@@ -308,7 +297,7 @@ def test_a_command_killed_between_two_steps_is_resumed(server, step, monkeypatch
 
 def test_forgetting_an_old_layout_refuses_one_that_still_holds_instances(server):
     Before = order_model(2)
-    _fill(Before, 5)
+    fill_orders(Before, 5)
     Later = order_model(3)  # deployed without running the command: the data is in 2
     with pytest.raises(ImplementationError, match="still holds 5 instances; nothing"):
         moves.forget_layout(Later, 2)
